@@ -1,0 +1,64 @@
+from django.contrib import admin
+
+from eduplatform.models import Assignment, Course, Enrollment, LearningEvent, Student, Submission, SubmissionFile
+
+
+class EnrollmentInline(admin.TabularInline):
+    model = Enrollment
+    extra = 0
+    raw_id_fields = ["user"]
+
+
+@admin.register(Course)
+class CourseAdmin(admin.ModelAdmin):
+    list_display = ["code", "title", "is_active", "starts_on", "ends_on"]
+    search_fields = ["code", "title"]
+    list_filter = ["is_active"]
+    inlines = [EnrollmentInline]
+
+
+@admin.register(Student)
+class StudentAdmin(admin.ModelAdmin):
+    list_display = ["id", "user", "external_id", "created_at"]
+    search_fields = ["user__username", "external_id"]
+    raw_id_fields = ["user"]
+
+
+@admin.register(Enrollment)
+class EnrollmentAdmin(admin.ModelAdmin):
+    list_display = ["id", "course", "user", "role", "registered_at", "unregistered_at"]
+    list_filter = ["role", "course"]
+    raw_id_fields = ["user"]
+
+
+@admin.register(Assignment)
+class AssignmentAdmin(admin.ModelAdmin):
+    list_display = ["title", "course", "due_at", "min_score", "max_score", "accepts_text", "accepts_image",
+                    "accepts_audio"]
+    list_filter = ["course"]
+    search_fields = ["title"]
+
+
+class SubmissionFileInline(admin.TabularInline):
+    model = SubmissionFile
+    extra = 0
+    readonly_fields = ["kind", "content_type", "size", "sha256", "meta"]
+    exclude = ["file"]  # files are downloaded through the permission-checked API, never a public URL
+    can_delete = False
+
+
+@admin.register(Submission)
+class SubmissionAdmin(admin.ModelAdmin):
+    list_display = ["id", "assignment", "student", "attempt", "status", "submitted_at", "graded_at"]
+    list_filter = ["status", "assignment__course"]
+    readonly_fields = ["claimed_at", "lease_expires_at", "claim_count", "claim_token", "submitted_at", "graded_at"]
+    raw_id_fields = ["student", "assignment"]
+    inlines = [SubmissionFileInline]
+
+
+@admin.register(LearningEvent)
+class LearningEventAdmin(admin.ModelAdmin):
+    list_display = ["timestamp", "verb", "object_id", "student", "course"]
+    list_filter = ["verb", "course"]
+    raw_id_fields = ["student", "course"]
+    date_hierarchy = "timestamp"

@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class GradingConfig(AppConfig):
+    name = "grading"
+    label = "eduplatform_grading"
+    verbose_name = "eduplatform grading"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,98 @@
+"""Rubrics, AI grades (one per submission and model version), human review and release."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from eduplatform.models import Assignment, Submission
+
+
+class Rubric(models.Model):
+    assignment = models.OneToOneField(Assignment, on_delete=models.CASCADE, related_name="rubric")
+    title = models.CharField(max_length=255, blank=True, default="")
+
+    def __str__(self) -> str:
+        return self.title or f"Rubric for {self.assignment}"
+
+
+class RubricCriterion(models.Model):
+    rubric = models.ForeignKey(Rubric, on_delete=models.CASCADE, related_name="criteria")
+    name = models.CharField(max_length=255)
+    description = models.TextField(blank=True, default="", help_text="What a full-credit answer shows.")
+    points = models.DecimalField(max_digits=6, decimal_places=2, default=1)
+    levels = models.JSONField(default=list, blank=True,
+                              help_text='Optional levels: [{"label": "Good", "points": 2, "descriptor": "..."}]')
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [models.CheckConstraint(condition=Q(points__gte=0), name="criterion_points_nonneg")]
+
+
+class GradingPolicy(models.Model):
+    """Per-assignment release policy (defaults apply when no row exists)."""
+
+    class Release(models.TextChoices):
+        AUTO = "auto", "Auto-release confident grades"
+        MANUAL = "manual", "Release manually"
+
+    assignment = models.OneToOneField(Assignment, on_delete=models.CASCADE, related_name="grading_policy")
+    release = models.CharField(max_length=8, choices=Release.choices, default=Release.MANUAL)
+    auto_release_confidence = models.FloatField(default=0.8)
+    review_sample_rate = models.FloatField(default=0.1, help_text="Share of confident grades also sent to review.")
+
+
+class Grade(models.Model):
+    """An AI grade, keyed by (submission, model version) so regrading is an idempotent upsert."""
+
+    class Review(models.TextChoices):
+        NOT_NEEDED = "not_needed", "Not needed"
+        PENDING = "pending", "Waiting for review"
+        ACCEPTED = "accepted", "Accepted"
+        ADJUSTED = "adjusted", "Adjusted"
+        OVERRIDDEN = "overridden", "Overridden"
+
+    submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="grades")
+    model_version = models.CharField(max_length=128)
+    mode = models.CharField(max_length=32, help_text="zero-shot, learned, ...")
+    score = models.DecimalField(max_digits=7, decimal_places=2, null=True, blank=True,
+                                help_text="AI score; empty when the answer was flagged and not scored.")
+    confidence = models.FloatField(default=0.0)
+    criteria = models.JSONField(default=list, blank=True)
+    flags = models.JSONField(default=list, blank=True)
+    feedback = models.TextField(blank=True, default="", help_text="Shown to the student once released.")
+    explanation = models.TextField(blank=True, default="", help_text="For the instructor.")
+    features = models.JSONField(default=dict, blank=True)
+    is_current = models.BooleanField(default=True, help_text="The grade shown for this submission.")
+    review_state = models.CharField(max_length=16, choices=Review.choices, default=Review.NOT_NEEDED, db_index=True)
+    review_reason = models.CharField(max_length=255, blank=True, default="")
+    final_score = models.DecimalField(max_digits=7, decimal_places=2, null=True, blank=True)
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                 related_name="+")
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    review_comment = models.TextField(blank=True, default="")
+    released_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["submission", "model_version"], name="grade_unique_submission_version"),
+            models.UniqueConstraint(fields=["submission"], condition=Q(is_current=True),
+                                    name="grade_one_current_per_submission"),
+            models.CheckConstraint(condition=Q(confidence__gte=0) & Q(confidence__lte=1), name="grade_confidence_0_1"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Grade #{self.pk} for submission #{self.submission_id}"
+
+    @property
+    def released(self) -> bool:
+        return self.released_at is not None
+
+    @property
+    def effective_score(self):
+        return self.final_score if self.final_score is not None else self.score

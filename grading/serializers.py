@@ -1,0 +1,26 @@
+from rest_framework import serializers
+
+from grading.models import Grade
+
+
+class ReviewItemSerializer(serializers.ModelSerializer):
+    assignment = serializers.IntegerField(source="submission.assignment_id")
+    student = serializers.IntegerField(source="submission.student_id")
+    answer_text = serializers.CharField(source="submission.text")
+
+    class Meta:
+        model = Grade
+        fields = ["id", "submission", "assignment", "student", "answer_text", "score", "confidence", "mode",
+                  "model_version", "flags", "criteria", "feedback", "explanation", "review_state", "review_reason",
+                  "final_score", "released_at", "created_at"]
+
+
+class ReviewInSerializer(serializers.Serializer):
+    action = serializers.ChoiceField(choices=["accept", "adjust", "override"])
+    score = serializers.DecimalField(max_digits=7, decimal_places=2, required=False, allow_null=True)
+    comment = serializers.CharField(required=False, allow_blank=True, default="")
+    release = serializers.BooleanField(required=False, default=True)
+
+
+class RegradeInSerializer(serializers.Serializer):
+    only_failed = serializers.BooleanField(required=False, default=False)

@@ -1,0 +1,5 @@
+"""Signals other parts of the product listen to (LTI grade passback, retraining)."""
+
+from django.dispatch import Signal
+
+human_grade_saved = Signal()  # kwargs: grade_id

@@ -1,0 +1,45 @@
+"""Instructor-facing grading API: review queue, review decisions, regrade."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from eduplatform.errors import NotFound
+from eduplatform.selectors import assignments_visible_to, is_course_staff
+from grading import selectors, services
+from grading.serializers import RegradeInSerializer, ReviewInSerializer, ReviewItemSerializer
+
+
+class ReviewQueue(generics.ListAPIView):
+    serializer_class = ReviewItemSerializer
+    filterset_fields = {"submission__assignment": ["exact"], "submission__assignment__course": ["exact"]}
+
+    def get_queryset(self):
+        return selectors.review_queue(self.request.user)
+
+
+class GradeReview(APIView):
+    @extend_schema(request=ReviewInSerializer, responses={200: ReviewItemSerializer})
+    def post(self, request, pk: int):
+        grade = selectors.grade_get_for_staff(user=request.user, grade_id=pk)
+        inp = ReviewInSerializer(data=request.data)
+        inp.is_valid(raise_exception=True)
+        d = inp.validated_data
+        grade = services.grade_review(grade=grade, reviewer=request.user, action=d["action"], score=d.get("score"),
+                                      comment=d["comment"], release=d["release"])
+        return Response(ReviewItemSerializer(grade).data)
+
+
+class AssignmentRegrade(APIView):
+    @extend_schema(request=RegradeInSerializer, responses={202: dict})
+    def post(self, request, pk: int):
+        assignment = assignments_visible_to(request.user).filter(pk=pk).first()
+        if assignment is None or not is_course_staff(request.user, assignment.course_id):
+            raise NotFound(f"Assignment {pk} not found.")
+        inp = RegradeInSerializer(data=request.data)
+        inp.is_valid(raise_exception=True)
+        n = services.assignment_regrade(assignment_id=pk, only_failed=inp.validated_data["only_failed"])
+        return Response({"queued": n}, status=202)

@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class RecommendationsConfig(AppConfig):
+    name = "recommendations"
+    label = "eduplatform_recommendations"
+    verbose_name = "eduplatform learner model and recommendations"
+    default_auto_field = "django.db.models.BigAutoField"

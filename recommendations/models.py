@@ -1,0 +1,1 @@
+"""Learner model: skills, mastery, behaviour/risk estimates, resources, learning paths."""
