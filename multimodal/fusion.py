@@ -71,7 +71,9 @@ class FusionSpec:
             if int(dim) < 1:
                 raise ValueError(f"modality {name!r} has width {dim}; must be >= 1")
         if self.d_model % self.n_heads:
-            raise ValueError(f"d_model={self.d_model} is not divisible by n_heads={self.n_heads}")
+            raise ValueError(
+                f"d_model={self.d_model} is not divisible by n_heads={self.n_heads}"
+            )
         if self.n_criteria and self.n_levels < 2:
             raise ValueError("n_criteria > 0 needs n_levels >= 2")
 
@@ -117,7 +119,9 @@ class _Heads(nn.Module):
     def forward(self, pooled: Tensor) -> FusionOutput:
         return FusionOutput(
             score=self.score(pooled).squeeze(-1),
-            criteria=[head(pooled) for head in self.criteria] if len(self.criteria) else None,
+            criteria=[head(pooled) for head in self.criteria]
+            if len(self.criteria)
+            else None,
             behaviour=self.behaviour(pooled) if self.behaviour is not None else None,
         )
 
@@ -149,7 +153,9 @@ class FusionModel(nn.Module):
             )
         unknown = set(tokens) - set(self.spec.modalities)
         if unknown:
-            raise ValueError(f"unknown modalities {sorted(unknown)}; spec has {self.spec.modalities}")
+            raise ValueError(
+                f"unknown modalities {sorted(unknown)}; spec has {self.spec.modalities}"
+            )
         batch = present.shape[0]
         inputs = []
         for m, (name, dim) in enumerate(self.spec.modality_dims.items()):
@@ -159,8 +165,12 @@ class FusionModel(nn.Module):
                 present = present.clone()
                 present[:, m] = False
             elif x.shape != (batch, dim):
-                raise ValueError(f"modality {name!r}: expected shape ({batch}, {dim}), got {tuple(x.shape)}")
-            x = torch.where(present[:, m : m + 1], x.float(), torch.zeros((), device=x.device))
+                raise ValueError(
+                    f"modality {name!r}: expected shape ({batch}, {dim}), got {tuple(x.shape)}"
+                )
+            x = torch.where(
+                present[:, m : m + 1], x.float(), torch.zeros((), device=x.device)
+            )
             inputs.append(x)
         return inputs, present
 
@@ -170,7 +180,9 @@ class FusionModel(nn.Module):
 
 def _projection(d_in: int, d_model: int) -> nn.Module:
     # Two layers so each modality can be reshaped nonlinearly before fusion.
-    return nn.Sequential(nn.Linear(d_in, d_model), nn.GELU(), nn.Linear(d_model, d_model))
+    return nn.Sequential(
+        nn.Linear(d_in, d_model), nn.GELU(), nn.Linear(d_model, d_model)
+    )
 
 
 class AttentionFusion(FusionModel):
@@ -181,8 +193,12 @@ class AttentionFusion(FusionModel):
     def __init__(self, spec: FusionSpec) -> None:
         super().__init__(spec)
         d = spec.d_model
-        self.proj = nn.ModuleDict({m: _projection(dim, d) for m, dim in spec.modality_dims.items()})
-        self.modality_embedding = nn.Parameter(torch.randn(len(spec.modalities), d) * 0.02)
+        self.proj = nn.ModuleDict(
+            {m: _projection(dim, d) for m, dim in spec.modality_dims.items()}
+        )
+        self.modality_embedding = nn.Parameter(
+            torch.randn(len(spec.modalities), d) * 0.02
+        )
         self.cls = nn.Parameter(torch.randn(1, 1, d) * 0.02)
         layer = nn.TransformerEncoderLayer(
             d_model=d,
@@ -195,7 +211,9 @@ class AttentionFusion(FusionModel):
         )
         # enable_nested_tensor=False: the nested fast path is irrelevant for 5 tokens
         # and warns with norm_first.
-        self.encoder = nn.TransformerEncoder(layer, spec.n_layers, enable_nested_tensor=False)
+        self.encoder = nn.TransformerEncoder(
+            layer, spec.n_layers, enable_nested_tensor=False
+        )
         self.norm = nn.LayerNorm(d)
         self.heads = _Heads(d, spec)
 
@@ -245,8 +263,12 @@ class WeightedFusion(FusionModel):
     def __init__(self, spec: FusionSpec) -> None:
         super().__init__(spec)
         d = spec.d_model
-        self.proj = nn.ModuleDict({m: _projection(dim, d) for m, dim in spec.modality_dims.items()})
-        self.modality_embedding = nn.Parameter(torch.randn(len(spec.modalities), d) * 0.02)
+        self.proj = nn.ModuleDict(
+            {m: _projection(dim, d) for m, dim in spec.modality_dims.items()}
+        )
+        self.modality_embedding = nn.Parameter(
+            torch.randn(len(spec.modalities), d) * 0.02
+        )
         self.gate = nn.Linear(d, 1)
         self.norm = nn.LayerNorm(d)
         self.heads = _Heads(d, spec)
@@ -277,5 +299,7 @@ def build_fusion(kind: str, spec: FusionSpec) -> FusionModel:
     try:
         cls = FUSION_KINDS[kind]
     except KeyError:
-        raise ValueError(f"unknown fusion kind {kind!r}; choose one of {sorted(FUSION_KINDS)}") from None
+        raise ValueError(
+            f"unknown fusion kind {kind!r}; choose one of {sorted(FUSION_KINDS)}"
+        ) from None
     return cls(spec)

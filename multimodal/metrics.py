@@ -53,7 +53,9 @@ def _pair(y_true: ArrayLike, y_pred: ArrayLike) -> tuple[np.ndarray, np.ndarray]
     a = np.asarray(y_true, dtype=float).ravel()
     b = np.asarray(y_pred, dtype=float).ravel()
     if a.shape != b.shape:
-        raise ValueError(f"y_true and y_pred differ in length: {a.shape[0]} vs {b.shape[0]}")
+        raise ValueError(
+            f"y_true and y_pred differ in length: {a.shape[0]} vs {b.shape[0]}"
+        )
     if a.size == 0:
         raise ValueError("metrics need at least one item")
     return a, b
@@ -70,7 +72,7 @@ def score_to_grid(
     """
     if step <= 0 or max_score <= min_score:
         raise ValueError("need step > 0 and max_score > min_score")
-    n_levels = int(round((max_score - min_score) / step))
+    n_levels = round((max_score - min_score) / step)
     idx = np.rint((np.asarray(scores, dtype=float) - min_score) / step)
     return np.clip(idx, 0, n_levels).astype(int)
 
@@ -95,7 +97,7 @@ def quadratic_weighted_kappa(
     gb = score_to_grid(b, min_score=min_score, max_score=max_score, step=step)
     if np.array_equal(ga, gb) and np.unique(ga).size == 1:
         return 1.0  # single shared grade: perfect agreement, 0/0 in the formula
-    labels = np.arange(int(round((max_score - min_score) / step)) + 1)
+    labels = np.arange(round((max_score - min_score) / step) + 1)
     value = skm.cohen_kappa_score(ga, gb, labels=labels, weights="quadratic")
     return float(value) if math.isfinite(value) else 0.0
 
@@ -125,7 +127,9 @@ def _labels(y_true: ArrayLike, y_pred: ArrayLike) -> tuple[np.ndarray, np.ndarra
     a = np.asarray(y_true).ravel()
     b = np.asarray(y_pred).ravel()
     if a.shape != b.shape:
-        raise ValueError(f"y_true and y_pred differ in length: {a.shape[0]} vs {b.shape[0]}")
+        raise ValueError(
+            f"y_true and y_pred differ in length: {a.shape[0]} vs {b.shape[0]}"
+        )
     if a.size == 0:
         raise ValueError("metrics need at least one item")
     return a, b
@@ -159,13 +163,17 @@ def _scores(y_true: ArrayLike, y_score: ArrayLike) -> tuple[np.ndarray, np.ndarr
     a = np.asarray(y_true).ravel()
     s = np.asarray(y_score, dtype=float)
     if s.shape[0] != a.shape[0]:
-        raise ValueError(f"y_true and y_score differ in length: {a.shape[0]} vs {s.shape[0]}")
+        raise ValueError(
+            f"y_true and y_score differ in length: {a.shape[0]} vs {s.shape[0]}"
+        )
     if a.size == 0:
         raise ValueError("metrics need at least one item")
     return a, s
 
 
-def roc_auc(y_true: ArrayLike, y_score: ArrayLike, labels: Sequence[int] | None = None) -> float:
+def roc_auc(
+    y_true: ArrayLike, y_score: ArrayLike, labels: Sequence[int] | None = None
+) -> float:
     """ROC AUC. Binary: ``y_score`` (n,) is the positive-class score.
 
     Multiclass: ``y_score`` (n, K) with column k scoring class ``labels[k]``
@@ -236,5 +244,7 @@ def classification_metrics(
         s = np.asarray(y_score, dtype=float)
         out["roc_auc"] = roc_auc(y_true, s)
         if s.ndim == 1 or s.shape[1] <= 2:
-            out["average_precision"] = average_precision(y_true, s if s.ndim == 1 else s[:, 1])
+            out["average_precision"] = average_precision(
+                y_true, s if s.ndim == 1 else s[:, 1]
+            )
     return out

@@ -52,7 +52,13 @@ from tqdm.auto import tqdm
 
 from multimodal import metrics as mm
 from multimodal.device import pick_device
-from multimodal.fusion import FUSION_KINDS, FusionModel, FusionOutput, FusionSpec, build_fusion
+from multimodal.fusion import (
+    FUSION_KINDS,
+    FusionModel,
+    FusionOutput,
+    FusionSpec,
+    build_fusion,
+)
 
 __all__ = [
     "ARTIFACT_FORMAT",
@@ -86,7 +92,9 @@ def spec_for(
     are added only when labels are given, so no head exists that was never trained.
     ``arch`` overrides architecture fields (``d_model``, ``n_layers``, ...).
     """
-    dims = {name: int(np.asarray(x).reshape(len(x), -1).shape[1]) for name, x in X.items()}
+    dims = {
+        name: int(np.asarray(x).reshape(len(x), -1).shape[1]) for name, x in X.items()
+    }
     heads: dict[str, int] = {}
     if criteria is not None:
         c = np.asarray(criteria).reshape(len(criteria), -1)
@@ -102,7 +110,9 @@ def _as_rows(x: np.ndarray, n: int, dim: int, name: str) -> np.ndarray:
     if x.ndim == 1 and dim == 1:
         x = x[:, None]
     if x.shape != (n, dim):
-        raise ValueError(f"modality {name!r}: expected shape ({n}, {dim}), got {x.shape}")
+        raise ValueError(
+            f"modality {name!r}: expected shape ({n}, {dim}), got {x.shape}"
+        )
     return x
 
 
@@ -116,18 +126,25 @@ def _check_inputs(
     """
     unknown = set(X) - set(spec.modalities)
     if unknown:
-        raise ValueError(f"unknown modalities {sorted(unknown)}; model expects {spec.modalities}")
+        raise ValueError(
+            f"unknown modalities {sorted(unknown)}; model expects {spec.modalities}"
+        )
     if not X:
         raise ValueError("X holds no modality")
     n = len(next(iter(X.values())))
     arrays: dict[str, np.ndarray] = {}
     for name, dim in spec.modality_dims.items():
         arrays[name] = (
-            _as_rows(X[name], n, dim, name) if name in X else np.zeros((n, dim), np.float32)
+            _as_rows(X[name], n, dim, name)
+            if name in X
+            else np.zeros((n, dim), np.float32)
         )
     if mask is None:
         mask = np.stack(
-            [(name in X) & np.isfinite(arrays[name]).all(axis=1) for name in spec.modalities],
+            [
+                (name in X) & np.isfinite(arrays[name]).all(axis=1)
+                for name in spec.modalities
+            ],
             axis=1,
         )
     mask = np.asarray(mask, dtype=bool)
@@ -160,7 +177,12 @@ class _Normaliser:
     std: dict[str, np.ndarray]
 
     @classmethod
-    def fit(cls, arrays: Mapping[str, np.ndarray], mask: np.ndarray, modalities: Sequence[str]) -> _Normaliser:
+    def fit(
+        cls,
+        arrays: Mapping[str, np.ndarray],
+        mask: np.ndarray,
+        modalities: Sequence[str],
+    ) -> _Normaliser:
         mean, std = {}, {}
         for m, name in enumerate(modalities):
             rows = arrays[name][mask[:, m]]
@@ -172,7 +194,9 @@ class _Normaliser:
             std[name] = np.where(sd > 1e-6, sd, 1.0).astype(np.float32)
         return cls(mean, std)
 
-    def apply(self, arrays: Mapping[str, np.ndarray], mask: np.ndarray) -> dict[str, np.ndarray]:
+    def apply(
+        self, arrays: Mapping[str, np.ndarray], mask: np.ndarray
+    ) -> dict[str, np.ndarray]:
         out = {}
         for m, (name, x) in enumerate(arrays.items()):
             z = (x - self.mean[name]) / self.std[name]
@@ -215,8 +239,12 @@ def _to_batch(
         {k: torch.as_tensor(v, device=device) for k, v in tokens.items()},
         torch.as_tensor(mask, device=device),
         torch.as_tensor(y_norm, dtype=torch.float32, device=device),
-        None if criteria is None else torch.as_tensor(criteria, dtype=torch.long, device=device),
-        None if behaviour is None else torch.as_tensor(behaviour, dtype=torch.long, device=device),
+        None
+        if criteria is None
+        else torch.as_tensor(criteria, dtype=torch.long, device=device),
+        None
+        if behaviour is None
+        else torch.as_tensor(behaviour, dtype=torch.long, device=device),
     )
 
 
@@ -234,12 +262,17 @@ def _loss(out: FusionOutput, batch: _Batch) -> Tensor:
         for c, logits in enumerate(out.criteria):
             target = batch.criteria[:, c]
             if (target != IGNORE).any():
-                total = total + nn.functional.cross_entropy(logits, target, ignore_index=IGNORE)
-    if out.behaviour is not None and batch.behaviour is not None:
-        if (batch.behaviour != IGNORE).any():
-            total = total + nn.functional.cross_entropy(
-                out.behaviour, batch.behaviour, ignore_index=IGNORE
-            )
+                total = total + nn.functional.cross_entropy(
+                    logits, target, ignore_index=IGNORE
+                )
+    if (
+        out.behaviour is not None
+        and batch.behaviour is not None
+        and (batch.behaviour != IGNORE).any()
+    ):
+        total = total + nn.functional.cross_entropy(
+            out.behaviour, batch.behaviour, ignore_index=IGNORE
+        )
     return total
 
 
@@ -293,10 +326,18 @@ def _train_member(
         if stale >= patience:
             break
     bar.close()
-    if best_state is not None:
-        model.load_state_dict(best_state)
+    if best_state is None:
+        # Every epoch gave a non-finite loss: never hand back weights that grade nothing.
+        raise RuntimeError(f"{desc}: training diverged (loss was never finite)")
+    model.load_state_dict(best_state)
     model.eval()
-    return {"best_epoch": best_epoch + 1, "epochs": epoch + 1, "best_val_loss": best_loss}
+    return {
+        "best_epoch": best_epoch + 1,
+        "epochs": epoch + 1,
+        "best_val_loss": best_loss
+        if math.isfinite(best_loss)
+        else None,  # None: diverged
+    }
 
 
 def _conformal_quantile(scores: np.ndarray, alpha: float) -> float:
@@ -360,12 +401,22 @@ def fit_fusion(
     labelled = np.isfinite(y)
     if labelled.sum() < 2:
         raise ValueError("need at least 2 graded examples")
-    lo, hi = score_range if score_range is not None else (float(y[labelled].min()), float(y[labelled].max()))
+    lo, hi = (
+        score_range
+        if score_range is not None
+        else (float(y[labelled].min()), float(y[labelled].max()))
+    )
     if not hi > lo:
         raise ValueError(f"score range ({lo}, {hi}) is empty: nothing to learn")
-    crit = None if criteria is None else np.asarray(criteria, dtype=np.int64).reshape(n, -1)
+    crit = (
+        None
+        if criteria is None
+        else np.asarray(criteria, dtype=np.int64).reshape(n, -1)
+    )
     beh = None if behaviour is None else np.asarray(behaviour, dtype=np.int64).ravel()
-    if (crit is not None) != bool(spec.n_criteria) or (crit is not None and crit.shape[1] != spec.n_criteria):
+    if (crit is not None) != bool(spec.n_criteria) or (
+        crit is not None and crit.shape[1] != spec.n_criteria
+    ):
         raise ValueError("criteria labels and spec.n_criteria disagree")
     if (beh is not None) != bool(spec.n_classes):
         raise ValueError("behaviour labels and spec.n_classes disagree")
@@ -375,11 +426,13 @@ def fit_fusion(
     order = split_rng.permutation(n)
     # Only graded rows can calibrate; ungraded rows (auxiliary labels only) train.
     graded_order = order[labelled[order]]
-    n_cal = int(round(calib_fraction * len(graded_order)))
+    n_cal = round(calib_fraction * len(graded_order))
     cal_idx = np.sort(graded_order[:n_cal])
     pool = np.setdiff1d(np.arange(n), cal_idx)
 
-    norm = _Normaliser.fit({k: v[pool] for k, v in arrays.items()}, mask[pool], spec.modalities)
+    norm = _Normaliser.fit(
+        {k: v[pool] for k, v in arrays.items()}, mask[pool], spec.modalities
+    )
     tokens = norm.apply(arrays, mask)
     y_norm = ((y - lo) / (hi - lo)).astype(np.float32)
     full = _to_batch(tokens, mask, y_norm, crit, beh, device)
@@ -390,7 +443,7 @@ def fit_fusion(
         rng = np.random.default_rng(member_ss)
         member_seed = int(rng.integers(2**31 - 1))
         shuffled = rng.permutation(pool)
-        n_val = int(round(val_fraction * len(pool)))
+        n_val = round(val_fraction * len(pool))
         val_idx, train_idx = shuffled[:n_val], shuffled[n_val:]
         if bootstrap and n_members > 1:
             train_idx = rng.choice(train_idx, size=len(train_idx), replace=True)
@@ -424,9 +477,11 @@ def fit_fusion(
         device=device,
     )
     # Calibrate on rows no member has seen.
-    metrics: dict[str, Any] = {"n_calibration": int(len(cal_idx))}
+    metrics: dict[str, Any] = {"n_calibration": len(cal_idx)}
     if len(cal_idx):
-        raw = trained._forward({k: v[cal_idx] for k, v in arrays.items()}, mask[cal_idx])
+        raw = trained._forward(
+            {k: v[cal_idx] for k, v in arrays.items()}, mask[cal_idx]
+        )
         resid = np.abs(y_norm[cal_idx] - raw["mean"])
         floor = float(np.median(raw["std"])) + 1e-3
         trained.spread_floor = floor
@@ -434,7 +489,11 @@ def fit_fusion(
         pred = trained._postprocess(raw)
         metrics.update(
             _regression_report(
-                y[cal_idx], pred, y_train=y[pool], score_range=(lo, hi), score_step=score_step
+                y[cal_idx],
+                pred,
+                y_train=y[pool],
+                score_range=(lo, hi),
+                score_step=score_step,
             )
         )
         metrics.update(_aux_report(pred, crit, beh, cal_idx))
@@ -443,16 +502,22 @@ def fit_fusion(
     trained.data_summary = {
         "n": int(n),
         "n_graded": int(labelled.sum()),
-        "n_train_pool": int(len(pool)),
-        "n_calibration": int(len(cal_idx)),
+        "n_train_pool": len(pool),
+        "n_calibration": len(cal_idx),
         "label_min": float(y[labelled].min()),
         "label_max": float(y[labelled].max()),
         "label_mean": float(y[labelled].mean()),
         "label_std": float(y[labelled].std()),
         "score_range": [float(lo), float(hi)],
-        "modalities": {name: int(c) for name, c in zip(spec.modalities, present_counts)},
-        "modalities_present": [name for name, c in zip(spec.modalities, present_counts) if c],
-        "criteria_labelled": None if crit is None else int((crit != IGNORE).any(axis=1).sum()),
+        "modalities": {
+            name: int(c) for name, c in zip(spec.modalities, present_counts)
+        },
+        "modalities_present": [
+            name for name, c in zip(spec.modalities, present_counts) if c
+        ],
+        "criteria_labelled": None
+        if crit is None
+        else int((crit != IGNORE).any(axis=1).sum()),
         "behaviour_labelled": None if beh is None else int((beh != IGNORE).sum()),
     }
     trained.training = {
@@ -484,7 +549,9 @@ class FusionPrediction:
     confidence: np.ndarray  # 1 - (upper - lower) / (max - min), in [0, 1]
     spread: np.ndarray  # ensemble standard deviation, score units
     n_present: np.ndarray  # number of modalities available per row
-    criteria: list[np.ndarray] | None = None  # per criterion: (N, n_levels) probabilities
+    criteria: list[np.ndarray] | None = (
+        None  # per criterion: (N, n_levels) probabilities
+    )
     behaviour: np.ndarray | None = None  # (N, n_classes) probabilities
 
     def rows(self) -> list[dict[str, Any]]:
@@ -551,26 +618,37 @@ class TrainedFusion:
 
     @torch.inference_mode()
     def _forward(
-        self, X: Mapping[str, np.ndarray], mask: np.ndarray | None, batch_size: int = 4096
+        self,
+        X: Mapping[str, np.ndarray],
+        mask: np.ndarray | None,
+        batch_size: int = 4096,
     ) -> dict[str, Any]:
         arrays, mask = _check_inputs(X, mask, self.spec)
         tokens = self.normaliser.apply(arrays, mask)
         n = mask.shape[0]
         scores = np.zeros((len(self.members), n), np.float32)
-        crit = [np.zeros((n, self.spec.n_levels)) for _ in range(self.spec.n_criteria)] or None
+        crit = [
+            np.zeros((n, self.spec.n_levels)) for _ in range(self.spec.n_criteria)
+        ] or None
         beh = np.zeros((n, self.spec.n_classes)) if self.spec.n_classes else None
         for start in range(0, n, batch_size):
             sl = slice(start, start + batch_size)
-            tok = {k: torch.as_tensor(v[sl], device=self.device) for k, v in tokens.items()}
+            tok = {
+                k: torch.as_tensor(v[sl], device=self.device) for k, v in tokens.items()
+            }
             present = torch.as_tensor(mask[sl], device=self.device)
             for j, model in enumerate(self.members):
                 out = model(tok, present)
                 scores[j, sl] = out.score.float().cpu().numpy()
                 if crit is not None and out.criteria is not None:
                     for c, logits in enumerate(out.criteria):
-                        crit[c][sl] += torch.softmax(logits.float(), -1).cpu().numpy() / len(self.members)
+                        crit[c][sl] += torch.softmax(
+                            logits.float(), -1
+                        ).cpu().numpy() / len(self.members)
                 if beh is not None and out.behaviour is not None:
-                    beh[sl] += torch.softmax(out.behaviour.float(), -1).cpu().numpy() / len(self.members)
+                    beh[sl] += torch.softmax(
+                        out.behaviour.float(), -1
+                    ).cpu().numpy() / len(self.members)
         return {
             "mean": scores.mean(axis=0),
             "std": scores.std(axis=0),
@@ -583,7 +661,9 @@ class TrainedFusion:
         lo, hi = self.score_range
         width = hi - lo
         mean = np.clip(raw["mean"], 0.0, 1.0)
-        half = self.conformal_q * (raw["std"] + self.spread_floor)  # inf when uncalibrated
+        half = self.conformal_q * (
+            raw["std"] + self.spread_floor
+        )  # inf when uncalibrated
         lower = np.clip(mean - half, 0.0, 1.0)
         upper = np.clip(mean + half, 0.0, 1.0)
         nothing = raw["n_present"] == 0
@@ -601,7 +681,11 @@ class TrainedFusion:
         )
 
     def predict(
-        self, X: Mapping[str, np.ndarray], mask: np.ndarray | None = None, *, batch_size: int = 4096
+        self,
+        X: Mapping[str, np.ndarray],
+        mask: np.ndarray | None = None,
+        *,
+        batch_size: int = 4096,
     ) -> FusionPrediction:
         """Scores with conformal intervals and confidence for each row of ``X``.
 
@@ -615,7 +699,10 @@ class TrainedFusion:
     def _weights_payload(self) -> dict[str, Any]:
         return {
             "format": ARTIFACT_FORMAT,
-            "members": [{k: v.detach().cpu() for k, v in m.state_dict().items()} for m in self.members],
+            "members": [
+                {k: v.detach().cpu() for k, v in m.state_dict().items()}
+                for m in self.members
+            ],
             "normaliser": {
                 name: {
                     "mean": torch.from_numpy(self.normaliser.mean[name]),
@@ -637,14 +724,18 @@ class TrainedFusion:
         for name in sorted(payload["normaliser"]):
             for part in ("mean", "std"):
                 h.update(f"norm/{name}/{part}".encode())
-                h.update(payload["normaliser"][name][part].contiguous().numpy().tobytes())
+                h.update(
+                    payload["normaliser"][name][part].contiguous().numpy().tobytes()
+                )
         return h.hexdigest()
 
     @property
     def version(self) -> str:
         """``fusion-<kind>-<first 8 hex of the weights' SHA-256>``."""
         if self._version is None:
-            self._version = f"fusion-{self.kind}-{self._digest(self._weights_payload())[:8]}"
+            self._version = (
+                f"fusion-{self.kind}-{self._digest(self._weights_payload())[:8]}"
+            )
         return self._version
 
     def metadata(self) -> dict[str, Any]:
@@ -684,12 +775,16 @@ class TrainedFusion:
         torch.save(payload, tmp)
         os.replace(tmp, path / WEIGHTS_FILE)
         tmp = path / f".{METADATA_FILE}.tmp"
-        tmp.write_text(json.dumps(self.metadata(), indent=2, sort_keys=True, allow_nan=False))
+        tmp.write_text(
+            json.dumps(self.metadata(), indent=2, sort_keys=True, allow_nan=False)
+        )
         os.replace(tmp, path / METADATA_FILE)
         return path
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str], *, device: torch.device | str | None = None) -> TrainedFusion:
+    def load(
+        cls, path: str | os.PathLike[str], *, device: torch.device | str | None = None
+    ) -> TrainedFusion:
         """Rebuild a saved ensemble; raises ``FileNotFoundError`` with what is missing.
 
         The weights' digest is checked against the recorded version, so a truncated
@@ -704,7 +799,9 @@ class TrainedFusion:
             )
         for p in (meta_path, weights_path):
             if not p.is_file():
-                raise FileNotFoundError(f"fusion artifact at {path} is incomplete: {p.name} is missing")
+                raise FileNotFoundError(
+                    f"fusion artifact at {path} is incomplete: {p.name} is missing"
+                )
         meta = json.loads(meta_path.read_text())
         if meta.get("format") != ARTIFACT_FORMAT:
             raise ValueError(
@@ -766,17 +863,26 @@ def _regression_report(
     ok = np.isfinite(y_true)
     y_true = y_true[ok]
     lo, hi = score_range
-    out = mm.regression_metrics(y_true, pred.score[ok], min_score=lo, max_score=hi, step=score_step)
-    train_mean = float(np.nanmean(y_train)) if np.isfinite(y_train).any() else (lo + hi) / 2
+    out = mm.regression_metrics(
+        y_true, pred.score[ok], min_score=lo, max_score=hi, step=score_step
+    )
+    train_mean = (
+        float(np.nanmean(y_train)) if np.isfinite(y_train).any() else (lo + hi) / 2
+    )
     out["constant_rmse"] = mm.rmse(y_true, np.full_like(y_true, train_mean))
-    out["coverage"] = float(np.mean((y_true >= pred.lower[ok]) & (y_true <= pred.upper[ok])))
+    out["coverage"] = float(
+        np.mean((y_true >= pred.lower[ok]) & (y_true <= pred.upper[ok]))
+    )
     out["mean_interval_width"] = float(np.mean(pred.upper[ok] - pred.lower[ok]))
     out["mean_confidence"] = float(np.mean(pred.confidence[ok]))
     return out
 
 
 def _aux_report(
-    pred: FusionPrediction, crit: np.ndarray | None, beh: np.ndarray | None, idx: np.ndarray
+    pred: FusionPrediction,
+    crit: np.ndarray | None,
+    beh: np.ndarray | None,
+    idx: np.ndarray,
 ) -> dict[str, float]:
     out: dict[str, float] = {}
     if crit is not None and pred.criteria is not None:
@@ -798,8 +904,12 @@ def _aux_report(
     return out
 
 
-def _summarise(folds: Sequence[Mapping[str, float]]) -> tuple[dict[str, float], dict[str, float]]:
-    keys = [k for k in folds[0] if isinstance(folds[0][k], (int, float)) and k != "fold"]
+def _summarise(
+    folds: Sequence[Mapping[str, float]],
+) -> tuple[dict[str, float], dict[str, float]]:
+    keys = [
+        k for k in folds[0] if isinstance(folds[0][k], (int, float)) and k != "fold"
+    ]
     mean = {k: float(np.mean([f[k] for f in folds])) for k in keys}
     std = {k: float(np.std([f[k] for f in folds])) for k in keys}
     return mean, std
@@ -837,7 +947,9 @@ def cross_validate(
     crit = None if criteria is None else np.asarray(criteria).reshape(len(y), -1)
     beh = None if behaviour is None else np.asarray(behaviour).ravel()
     folds = []
-    for f, (train_idx, test_idx) in enumerate(KFold(k, shuffle=True, random_state=seed).split(y)):
+    for f, (train_idx, test_idx) in enumerate(
+        KFold(k, shuffle=True, random_state=seed).split(y)
+    ):
         started = time.perf_counter()
         model = fit_fusion(
             {m: a[train_idx] for m, a in arrays.items()},
@@ -853,11 +965,21 @@ def cross_validate(
             **fit_kwargs,
         )
         fit_s = time.perf_counter() - started
-        pred = model.predict({m: a[test_idx] for m, a in arrays.items()}, full_mask[test_idx])
-        row: dict[str, Any] = {"fold": f, "n_train": len(train_idx), "n_test": len(test_idx)}
+        pred = model.predict(
+            {m: a[test_idx] for m, a in arrays.items()}, full_mask[test_idx]
+        )
+        row: dict[str, Any] = {
+            "fold": f,
+            "n_train": len(train_idx),
+            "n_test": len(test_idx),
+        }
         row.update(
             _regression_report(
-                y[test_idx], pred, y_train=y[train_idx], score_range=score_range, score_step=score_step
+                y[test_idx],
+                pred,
+                y_train=y[train_idx],
+                score_range=score_range,
+                score_step=score_step,
             )
         )
         row.update(_aux_report(pred, crit, beh, test_idx))

@@ -16,7 +16,13 @@ import pytest
 import torch
 
 from multimodal.fusion import FusionSpec, build_fusion
-from multimodal.training import TrainedFusion, compare_fusions, cross_validate, fit_fusion, spec_for
+from multimodal.training import (
+    TrainedFusion,
+    compare_fusions,
+    cross_validate,
+    fit_fusion,
+    spec_for,
+)
 
 MODALITIES = ("text", "image", "audio", "features")
 SCORE_RANGE = (0.0, 10.0)
@@ -30,7 +36,9 @@ def settings():
     return types.SimpleNamespace()
 
 
-def make_task(n: int, seed: int) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+def make_task(
+    n: int, seed: int
+) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     X = {
         "text": rng.normal(size=(n, 8)).astype(np.float32),
@@ -41,12 +49,16 @@ def make_task(n: int, seed: int) -> tuple[dict[str, np.ndarray], np.ndarray, np.
     y = 5 + 2.5 * np.tanh(1.5 * X["text"][:, 0]) + 1.2 * (X["audio"][:, 0] ** 2 - 1)
     y = np.clip(y + 0.2 * rng.normal(size=n), *SCORE_RANGE)
     mask = np.ones((n, len(MODALITIES)), dtype=bool)
-    mask[:, 1] = rng.random(n) > 0.3  # image often missing, as with text-only submissions
+    mask[:, 1] = (
+        rng.random(n) > 0.3
+    )  # image often missing, as with text-only submissions
     return X, mask, y
 
 
 def small_spec(X: dict[str, np.ndarray], **heads: int) -> FusionSpec:
-    return spec_for(X, d_model=32, n_heads=2, n_layers=1, hidden=64, dropout=0.0, **heads)
+    return spec_for(
+        X, d_model=32, n_heads=2, n_layers=1, hidden=64, dropout=0.0, **heads
+    )
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -80,7 +92,9 @@ def test_attention_fusion_beats_constant_predictor_on_held_out_data(trained):
     X, mask, y = make_task(300, seed=1)
     pred = trained.predict(X, mask)
     model_rmse = float(np.sqrt(np.mean((pred.score - y) ** 2)))
-    constant_rmse = float(np.sqrt(np.mean((trained.data_summary["label_mean"] - y) ** 2)))
+    constant_rmse = float(
+        np.sqrt(np.mean((trained.data_summary["label_mean"] - y) ** 2))
+    )
     assert model_rmse < 0.7 * constant_rmse
     assert np.all((pred.score >= 0) & (pred.score <= 10))
     assert np.all((pred.lower <= pred.score) & (pred.score <= pred.upper))
@@ -142,7 +156,10 @@ def test_save_load_round_trip_keeps_predictions_and_metadata(trained, tmp_path):
     for field in ("score", "lower", "upper", "confidence"):
         np.testing.assert_array_equal(getattr(after, field), getattr(before, field))
     assert loaded.version == trained.version
-    assert loaded.version.startswith("fusion-attention-") and len(loaded.version) == len("fusion-attention-") + 8
+    assert (
+        loaded.version.startswith("fusion-attention-")
+        and len(loaded.version) == len("fusion-attention-") + 8
+    )
 
     meta = json.loads((tmp_path / "artifact" / "metadata.json").read_text())
     assert meta["version"] == trained.version
@@ -173,11 +190,21 @@ def test_tampered_weights_are_refused(trained, tmp_path):
 
 @pytest.mark.parametrize("kind", ["attention", "concat", "weighted"])
 def test_every_kind_shares_the_interface_and_heads(kind):
-    spec = FusionSpec({"text": 5, "audio": 3}, d_model=16, n_heads=2, n_layers=1, hidden=32,
-                      n_criteria=2, n_levels=4, n_classes=3)
+    spec = FusionSpec(
+        {"text": 5, "audio": 3},
+        d_model=16,
+        n_heads=2,
+        n_layers=1,
+        hidden=32,
+        n_criteria=2,
+        n_levels=4,
+        n_classes=3,
+    )
     model = build_fusion(kind, spec).eval()
     tokens = {"text": torch.randn(4, 5), "audio": torch.full((4, 3), float("nan"))}
-    present = torch.tensor([[True, False], [True, False], [False, False], [True, False]])
+    present = torch.tensor(
+        [[True, False], [True, False], [False, False], [True, False]]
+    )
     out = model(tokens, present)
     assert out.score.shape == (4,) and torch.isfinite(out.score).all()
     assert [c.shape for c in out.criteria] == [(4, 4), (4, 4)]
@@ -195,20 +222,43 @@ def test_auxiliary_heads_train_and_cross_validation_reports_folds():
     criteria[::2, 1] = (X["audio"][::2, 0] > 0).astype(int)
     behaviour = (X["audio"][:, 0] > 0.5).astype(int)
     result = cross_validate(
-        X, mask, y, k=2, kind="weighted", spec=small_spec(X, n_criteria=2, n_levels=2, n_classes=2),
-        criteria=criteria, behaviour=behaviour, score_range=SCORE_RANGE,
-        n_members=1, max_epochs=4, device="cpu",
+        X,
+        mask,
+        y,
+        k=2,
+        kind="weighted",
+        spec=small_spec(X, n_criteria=2, n_levels=2, n_classes=2),
+        criteria=criteria,
+        behaviour=behaviour,
+        score_range=SCORE_RANGE,
+        n_members=1,
+        max_epochs=4,
+        device="cpu",
     )
     assert len(result["folds"]) == 2
-    assert {"rmse", "qwk", "coverage", "criteria_accuracy", "behaviour_roc_auc"} <= set(result["mean"])
+    assert {"rmse", "qwk", "coverage", "criteria_accuracy", "behaviour_roc_auc"} <= set(
+        result["mean"]
+    )
     assert all(math.isfinite(v) for v in result["std"].values())
 
 
 def test_compare_fusions_returns_one_row_per_kind_plus_constant():
     X, mask, y = make_task(60, seed=9)
     table = compare_fusions(
-        X, mask, y, k=2, spec=small_spec(X), score_range=SCORE_RANGE,
-        n_members=1, max_epochs=2, device="cpu",
+        X,
+        mask,
+        y,
+        k=2,
+        spec=small_spec(X),
+        score_range=SCORE_RANGE,
+        n_members=1,
+        max_epochs=2,
+        device="cpu",
     )
-    assert [row["kind"] for row in table] == ["attention", "concat", "weighted", "constant"]
+    assert [row["kind"] for row in table] == [
+        "attention",
+        "concat",
+        "weighted",
+        "constant",
+    ]
     assert all("rmse_mean" in row and "rmse_std" in row for row in table)
