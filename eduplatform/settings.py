@@ -16,6 +16,7 @@ from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("EDUPLATFORM_VAR_DIR", BASE_DIR / "var"))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "dev-only-insecure-key-change-me")
 DEBUG = os.environ.get("DJANGO_DEBUG", "1") == "1"
@@ -89,7 +90,7 @@ STATIC_ROOT = VAR_DIR / "static"
 # Uploads are personal data: stored outside any web root and never served by a
 # public URL. Files are read back only through permission-checked views.
 MEDIA_ROOT = VAR_DIR / "private-media"
-MEDIA_URL = None
+MEDIA_URL = "/_private-media-never-served/"  # no URL route serves MEDIA_ROOT
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 30 * 1024 * 1024
 
@@ -141,6 +142,8 @@ CELERY_TASK_ROUTES = {
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BEAT_SCHEDULE = {
     "sweep-stuck-submissions": {"task": "grading.sweep_stuck", "schedule": 60.0},
+    "recompute-behaviour": {"task": "recommendations.recompute_behaviour", "schedule": 3600.0},
+    "retrain-graders": {"task": "grading.retrain_stale", "schedule": 3600.0},
 }
 
 LOGGING = {

@@ -1,0 +1,60 @@
+# eduplatform: the README's commands.
+#   make demo   install, migrate, load and grade a demo course on the embedded default (SQLite, eager Celery)
+#   make test   install, then run the suite; with PostgreSQL + Redis reachable (always in CI) also the
+#               integration tests against real `celery worker` processes
+#   make bench  benchmarks on ../shared/datasets (tables on stdout, JSON in bench-results/)
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+DATASETS ?= ../shared/datasets
+PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/eduplatform
+REDIS_TEST_URL ?= redis://127.0.0.1:6379/15
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: install demo test test-unit test-integration browser-deps bench lint
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(PY) manage.py migrate --noinput -v0
+	$(PY) manage.py demo
+
+# Debian's Chromium for the browser smoke test (Playwright drives it; it never downloads a browser).
+browser-deps:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ]; then (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver) >/dev/null; \
+	  else echo "chromium missing and not root: the browser test will be skipped"; fi; fi
+
+test: install browser-deps
+	$(PY) -m pytest -m "not integration" -q
+	@if $(PY) .ci/services.py check "$(PG_TEST_URL)" "$(REDIS_TEST_URL)"; then \
+	  $(MAKE) --no-print-directory test-integration; \
+	elif [ "$$CI" = "true" ]; then echo "CI: PostgreSQL/Redis unreachable; integration tests are required" >&2; exit 1; \
+	else echo "PostgreSQL/Redis not reachable: integration tests skipped (they run in CI)"; fi
+
+test-integration: install
+	DATABASE_URL=$(PG_TEST_URL) REDIS_URL=$(REDIS_TEST_URL) $(PY) -m pytest -m integration -q
+
+bench: install
+	mkdir -p bench-results
+	$(PY) manage.py benchmark_grading --csv $(DATASETS)/grading/mohler_short_answers.csv --split both --json bench-results/grading.json
+	$(PY) manage.py benchmark_asr --dir $(DATASETS)/speech --json bench-results/asr.json
+	$(PY) manage.py benchmark_encoders --json bench-results/encoders.json
+	$(PY) manage.py benchmark_kt --train $(DATASETS)/kt/STATICS_train.csv --test $(DATASETS)/kt/STATICS_test.csv --json bench-results/kt_statics.json
+	$(PY) manage.py benchmark_kt --train $(DATASETS)/kt/assist2015_train.csv --test $(DATASETS)/kt/assist2015_test.csv --json bench-results/kt_assist2015.json
+	DATABASE_URL=sqlite:///$(CURDIR)/var/oulad.sqlite3 $(PY) manage.py migrate --noinput -v0
+	DATABASE_URL=sqlite:///$(CURDIR)/var/oulad.sqlite3 $(PY) manage.py import_oulad $(DATASETS)/oulad_dev
+	DATABASE_URL=sqlite:///$(CURDIR)/var/oulad.sqlite3 $(PY) manage.py benchmark_risk --cutoff-day 60 --json bench-results/risk.json
+	@if $(PY) .ci/services.py check "$(PG_TEST_URL)" "$(REDIS_TEST_URL)"; then \
+	  DATABASE_URL=postgres://postgres@127.0.0.1:5432/eduplatform_bench REDIS_URL=redis://127.0.0.1:6379/14 $(PY) manage.py benchmark_pipeline --n 500 --json bench-results/pipeline.json; fi
+
+lint: install
+	$(VENV)/bin/ruff check eduplatform grading recommendations multimodal tests
