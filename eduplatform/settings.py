@@ -36,6 +36,8 @@ INSTALLED_APPS = [
     "eduplatform",
     "grading",
     "recommendations",
+    "lti_tool",
+    "eduplatform.lti",
 ]
 
 MIDDLEWARE = [

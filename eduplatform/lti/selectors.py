@@ -25,8 +25,7 @@ def enrollment_role_for(lti_roles: Iterable[str] | None) -> str | None:
     in the course) grant nothing here.
     """
     roles = set(lti_roles or ())
-    if any(r.endswith("#TeachingAssistant") or r.endswith("/TeachingAssistant") or r == "TeachingAssistant"
-           for r in roles):
+    if any(r.endswith(("#TeachingAssistant", "/TeachingAssistant")) or r == "TeachingAssistant" for r in roles):
         return Enrollment.Role.TA
     if roles & _INSTRUCTOR:
         return Enrollment.Role.INSTRUCTOR

@@ -69,16 +69,19 @@ class ToolMessageLaunch(DjangoMessageLaunch):
 _REASONS = {
     "Missing state param": ("The launch has no OIDC state; start it again from the LMS.", 400),
     "Missing id_token": ("The launch has no id_token; start it again from the LMS.", 400),
-    "State not found": ("The OIDC state does not match this browser's (cookies blocked, or the login "
-                        "happened in another browser); start the launch again from the LMS.", 403),
-    "Invalid Nonce": ("The launch's nonce was not issued by this tool, or it expired; start the launch "
-                      "again from the LMS.", 403),
-    "Registration not found.": ("No active LTI registration for this issuer and client_id (token audience "
-                                "'aud'); check the registration in the admin.", 403),
-    "Client id not registered for this issuer": ("The token's audience ('aud') is not this tool's client_id "
-                                                 "for the issuer.", 403),
-    "Unable to find public key": ("The id_token is signed with a key ('kid') that is not in the platform's "
-                                  "JWKS.", 403),
+    "State not found": (
+        ("The OIDC state does not match this browser's (cookies blocked, or the login happened in another "
+         "browser); start the launch again from the LMS."), 403),
+    "Invalid Nonce": (
+        "The launch's nonce was not issued by this tool, or it expired; start the launch again from the LMS.",
+        403),
+    "Registration not found.": (
+        ("No active LTI registration for this issuer and client_id (the token's audience 'aud'); check the "
+         "registration in the admin."), 403),
+    "Client id not registered for this issuer": (
+        "The token's audience ('aud') is not this tool's client_id for the issuer.", 403),
+    "Unable to find public key": (
+        "The id_token is signed with a key ('kid') that is not in the platform's JWKS.", 403),
 }
 
 

@@ -1,0 +1,16 @@
+"""Signal receivers, connected in ``LtiConfig.ready``."""
+
+from __future__ import annotations
+
+from grading.signals import human_grade_saved
+
+
+def _on_human_grade_saved(sender, grade_id: int, **kwargs) -> None:
+    from eduplatform.lti.api import lti_grade_released
+
+    # Sent after commit; released or not, the passback sends only released scores.
+    lti_grade_released(grade_id=grade_id)
+
+
+def connect() -> None:
+    human_grade_saved.connect(_on_human_grade_saved, dispatch_uid="eduplatform_lti_grade_passback")
