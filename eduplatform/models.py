@@ -138,6 +138,9 @@ class Submission(models.Model):
     claim_count = models.PositiveIntegerField(default=0)
     claim_token = models.CharField(max_length=32, blank=True, default="", db_index=True)
     graded_at = models.DateTimeField(null=True, blank=True)
+    # Text the model read from images (OCR) and audio (speech recognition), for
+    # instructors, answer groups and retraining.
+    extracted_text = models.TextField(blank=True, default="")
     # Pre-graded imports (e.g. OULAD) carry the recorded score here.
     imported_score = models.DecimalField(max_digits=7, decimal_places=2, null=True, blank=True)
 

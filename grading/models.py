@@ -96,3 +96,40 @@ class Grade(models.Model):
     @property
     def effective_score(self):
         return self.final_score if self.final_score is not None else self.score
+
+
+class GraderModel(models.Model):
+    """A learned grader trained on instructor-graded answers, saved as a versioned artifact."""
+
+    assignment = models.ForeignKey(Assignment, on_delete=models.CASCADE, related_name="grader_models")
+    version = models.CharField(max_length=128)
+    path = models.CharField(max_length=512, help_text="Artifact folder (grader.joblib + metadata.json).")
+    n_examples = models.PositiveIntegerField()
+    n_examples_this_assignment = models.PositiveIntegerField()
+    metrics = models.JSONField(default=dict, blank=True)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["assignment"], condition=Q(is_active=True),
+                                    name="grader_one_active_per_assignment"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.version} ({self.n_examples} examples)"
+
+
+class AnswerGroup(models.Model):
+    """Similar answers an instructor grades once (Gradescope-style answer groups)."""
+
+    assignment = models.ForeignKey(Assignment, on_delete=models.CASCADE, related_name="answer_groups")
+    representative = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="+")
+    members = models.ManyToManyField(Submission, related_name="answer_groups")
+    size = models.PositiveIntegerField(default=1)
+    graded_score = models.DecimalField(max_digits=7, decimal_places=2, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["assignment_id", "-size", "id"]

@@ -24,3 +24,26 @@ class ReviewInSerializer(serializers.Serializer):
 
 class RegradeInSerializer(serializers.Serializer):
     only_failed = serializers.BooleanField(required=False, default=False)
+
+
+class AnswerGroupSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    assignment = serializers.IntegerField(source="assignment_id")
+    size = serializers.IntegerField()
+    representative = serializers.IntegerField(source="representative_id")
+    representative_text = serializers.SerializerMethodField()
+    members = serializers.SerializerMethodField()
+    graded_score = serializers.DecimalField(max_digits=7, decimal_places=2, allow_null=True)
+
+    def get_representative_text(self, obj) -> str:
+        r = obj.representative
+        return "\n".join(t for t in (r.text, r.extracted_text) if t)
+
+    def get_members(self, obj) -> list[int]:
+        return [m.pk for m in obj.members.all()]
+
+
+class GroupGradeInSerializer(serializers.Serializer):
+    score = serializers.DecimalField(max_digits=7, decimal_places=2)
+    comment = serializers.CharField(required=False, allow_blank=True, default="")
+    release = serializers.BooleanField(required=False, default=True)

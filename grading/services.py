@@ -8,12 +8,14 @@ same row and a worker whose lease was taken back cannot write its stale result.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 import uuid
 from collections import defaultdict
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 
 from django.db import connection, transaction
 from django.db.models import F
@@ -22,7 +24,7 @@ from django.utils import timezone
 from eduplatform.conf import settings
 from eduplatform.errors import ApplicationError
 from eduplatform.models import Submission
-from grading.models import Grade, GradingPolicy
+from grading.models import AnswerGroup, Grade, GraderModel, GradingPolicy
 
 log = logging.getLogger(__name__)
 S = Submission.Status
@@ -58,6 +60,10 @@ def _needs_review(result, policy: GradingPolicy | None) -> str:
         return "flagged: " + ", ".join(result.flags)
     if result.confidence < settings.REVIEW_CONFIDENCE_THRESHOLD:
         return f"confidence {result.confidence:.2f} below {settings.REVIEW_CONFIDENCE_THRESHOLD:.2f}"
+    rate = policy.review_sample_rate if policy else 0.0
+    digest = int(hashlib.sha256(f"review-sample:{result.submission_id}".encode()).hexdigest()[:8], 16)
+    if rate > 0 and digest % 10_000 < rate * 10_000:  # deterministic, so a regrade keeps the decision
+        return f"quality sample ({rate:.0%} of confident grades are checked)"
     return ""
 
 
@@ -99,8 +105,9 @@ def grade_write(*, token: str, result) -> bool:
         sub.lease_expires_at = None
         sub.claim_token = ""
         sub.failure_reason = ""
+        sub.extracted_text = getattr(result, "extracted_text", "")
         sub.save(update_fields=["status", "graded_at", "lease_expires_at", "claim_token", "failure_reason",
-                                "updated_at"])
+                                "extracted_text", "updated_at"])
     return True
 
 
@@ -124,7 +131,7 @@ def grade_claimed(*, token: str, ids: list[int]) -> int:
     written = 0
     for group in by_assignment.values():
         for result in engine.grade_batch(group[0].assignment, group):
-            if result.error and result.score is None and not result.flags and result.mode == "failed":
+            if result.mode == "failed":
                 submission_fail(submission_id=result.submission_id, token=token, reason=result.error)
                 continue
             written += grade_write(token=token, result=result)
@@ -241,3 +248,143 @@ def assignment_regrade(*, assignment_id: int, only_failed: bool = False) -> int:
                                                      claim_count=0, failure_reason="")
         transaction.on_commit(lambda: grading_enqueue(submission_ids=ids))
     return len(ids)
+
+
+# --- learned graders --------------------------------------------------------------
+
+MIN_EXAMPLES_TO_LEARN = 10  # instructor-graded answers of the assignment before learned mode
+
+
+def graded_examples(*, assignment_id: int) -> tuple[list, list[float], int]:
+    """Instructor-confirmed scores of this assignment and its course's related assignments.
+
+    Human review decisions (accept/adjust/override, answer-group grades) and imported
+    scores are training examples; unreviewed AI grades never are.
+    """
+    from eduplatform.models import Assignment
+    from grading import engine
+
+    assignment = Assignment.objects.get(pk=assignment_id)
+    related = Assignment.objects.filter(course_id=assignment.course_id)
+    items, scores, own = [], [], 0
+    grades = (Grade.objects.filter(submission__assignment__in=related, is_current=True, review_state__in=HUMAN_STATES)
+              .select_related("submission", "submission__assignment"))
+    seen = set()
+    for g in grades:
+        sub = g.submission
+        answer = "\n".join(t for t in (sub.text, sub.extracted_text) if t)
+        items.append(engine.grading_item(sub.assignment, answer))
+        scores.append(float(g.final_score))
+        seen.add(sub.pk)
+        own += sub.assignment_id == assignment_id
+    for sub in (Submission.objects.filter(assignment__in=related, imported_score__isnull=False)
+                .exclude(pk__in=seen).select_related("assignment")):
+        items.append(engine.grading_item(sub.assignment, "\n".join(t for t in (sub.text, sub.extracted_text) if t)))
+        scores.append(float(sub.imported_score))
+        own += sub.assignment_id == assignment_id
+    return items, scores, own
+
+
+def grader_train(*, assignment_id: int, regrade: bool = True) -> GraderModel | None:
+    """Fit a learned grader when enough graded answers exist; activate it; regrade unreviewed rows."""
+    from django.conf import settings as django_settings
+    from multimodal.grader import Grader
+    from multimodal.registry import get_text_encoder
+
+    items, scores, own = graded_examples(assignment_id=assignment_id)
+    if own < MIN_EXAMPLES_TO_LEARN:
+        log.info("assignment %s: %d graded examples, need %d for learned mode", assignment_id, own,
+                 MIN_EXAMPLES_TO_LEARN)
+        return None
+    grader = Grader(get_text_encoder()).fit(items, scores)
+    folder = Path(django_settings.VAR_DIR) / "models" / f"grader-assignment-{assignment_id}"
+    path = grader.save(folder / f"{timezone.now():%Y%m%d%H%M%S}")
+    with transaction.atomic():
+        GraderModel.objects.filter(assignment_id=assignment_id, is_active=True).update(is_active=False)
+        model = GraderModel.objects.create(assignment_id=assignment_id, version=grader.version, path=str(path),
+                                           n_examples=len(items), n_examples_this_assignment=own,
+                                           metrics=grader.metrics)
+    log.info("assignment %s: learned grader %s from %d examples", assignment_id, grader.version, len(items))
+    if regrade:
+        submissions_regrade_unreviewed(assignment_id=assignment_id)
+    return model
+
+
+def submissions_regrade_unreviewed(*, assignment_id: int) -> int:
+    """Regrade rows whose grade no human has confirmed (after a new model is trained)."""
+    from grading.api import grading_enqueue
+
+    reviewed = Grade.objects.filter(submission__assignment_id=assignment_id, is_current=True,
+                                    review_state__in=HUMAN_STATES).values("submission_id")
+    with transaction.atomic():
+        ids = list(Submission.objects.filter(assignment_id=assignment_id, status__in=[S.GRADED, S.NEEDS_REVIEW])
+                   .exclude(pk__in=reviewed).values_list("pk", flat=True))
+        Submission.objects.filter(pk__in=ids).update(status=S.PENDING, claim_token="", lease_expires_at=None,
+                                                     claim_count=0)
+        transaction.on_commit(lambda: grading_enqueue(submission_ids=ids))
+    return len(ids)
+
+
+def grader_needs_training(*, assignment_id: int, every: int = 1) -> bool:
+    """Enough human grades, and ``every`` more than the active model was trained on."""
+    n = Grade.objects.filter(submission__assignment_id=assignment_id, review_state__in=HUMAN_STATES,
+                             is_current=True).count()
+    last = GraderModel.objects.filter(assignment_id=assignment_id, is_active=True).first()
+    return n >= MIN_EXAMPLES_TO_LEARN and (last is None or n >= last.n_examples_this_assignment + every)
+
+
+def graders_retrain_stale() -> list[int]:
+    """Assignments with new human grades since their last model (periodic; beat)."""
+    from grading.tasks import train_grader
+
+    stale = []
+    for assignment_id in (Grade.objects.filter(review_state__in=HUMAN_STATES, is_current=True)
+                          .values_list("submission__assignment_id", flat=True).distinct()):
+        if grader_needs_training(assignment_id=assignment_id):
+            stale.append(assignment_id)
+            train_grader.delay(assignment_id=assignment_id)
+    return stale
+
+
+# --- answer groups -----------------------------------------------------------------
+
+
+def answer_groups_build(*, assignment_id: int) -> int:
+    """Cluster an assignment's answers (typed, OCR'd or transcribed) into groups to grade once."""
+    from multimodal.answer_groups import group_answers
+    from multimodal.registry import get_text_encoder
+
+    subs = list(Submission.objects.filter(assignment_id=assignment_id)
+                .exclude(status__in=[S.PENDING, S.RUNNING]).order_by("id"))
+    texts = ["\n".join(t for t in (s.text, s.extracted_text) if t) for s in subs]
+    groups = group_answers(texts, encoder=get_text_encoder()) if subs else []
+    with transaction.atomic():
+        AnswerGroup.objects.filter(assignment_id=assignment_id, graded_score__isnull=True).delete()
+        done = set(AnswerGroup.objects.filter(assignment_id=assignment_id).values_list("members", flat=True))
+        n = 0
+        for group in groups:  # representative first
+            members = [subs[i] for i in group if subs[i].pk not in done]
+            if not members:
+                continue
+            rep = members[0]
+            g = AnswerGroup.objects.create(assignment_id=assignment_id, representative=rep, size=len(members))
+            g.members.set(members)
+            n += 1
+    return n
+
+
+def answer_group_grade(*, group: AnswerGroup, reviewer, score: float, comment: str = "",
+                       release: bool = True) -> int:
+    """Apply one instructor score to every member of a group (as an override of each grade)."""
+    with transaction.atomic():
+        n = 0
+        for sub in group.members.all():
+            grade = Grade.objects.filter(submission=sub, is_current=True).first()
+            if grade is None:
+                grade = Grade.objects.create(submission=sub, model_version="human", mode="human", confidence=1.0)
+            grade_review(grade=grade, reviewer=reviewer, action="override", score=score,
+                         comment=comment or f"Graded as answer group #{group.pk}", release=release)
+            n += 1
+        group.graded_score = Decimal(str(score))
+        group.save(update_fields=["graded_score"])
+    return n

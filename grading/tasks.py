@@ -25,3 +25,30 @@ def sweep_stuck() -> dict:
     from grading.services import submissions_sweep
 
     return submissions_sweep()
+
+TRAIN_SOFT_TIME_LIMIT = 1800
+TRAIN_TIME_LIMIT = 1900
+
+
+@shared_task(name="grading.train_grader", acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True,
+             max_retries=3, soft_time_limit=TRAIN_SOFT_TIME_LIMIT, time_limit=TRAIN_TIME_LIMIT)
+def train_grader(*, assignment_id: int) -> str | None:
+    from grading.services import grader_train
+
+    model = grader_train(assignment_id=assignment_id)
+    return model.version if model else None
+
+
+@shared_task(name="grading.retrain_stale", acks_late=True, time_limit=SWEEP_TIME_LIMIT)
+def retrain_stale() -> list[int]:
+    from grading.services import graders_retrain_stale
+
+    return graders_retrain_stale()
+
+
+@shared_task(name="grading.build_answer_groups", acks_late=True, autoretry_for=(OperationalError,),
+             retry_backoff=True, max_retries=3, soft_time_limit=GRADE_SOFT_TIME_LIMIT, time_limit=GRADE_TIME_LIMIT)
+def build_answer_groups(*, assignment_id: int) -> int:
+    from grading.services import answer_groups_build
+
+    return answer_groups_build(assignment_id=assignment_id)

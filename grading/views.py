@@ -10,7 +10,14 @@ from rest_framework.views import APIView
 from eduplatform.errors import NotFound
 from eduplatform.selectors import assignments_visible_to, is_course_staff
 from grading import selectors, services
-from grading.serializers import RegradeInSerializer, ReviewInSerializer, ReviewItemSerializer
+from grading.models import AnswerGroup
+from grading.serializers import (
+    AnswerGroupSerializer,
+    GroupGradeInSerializer,
+    RegradeInSerializer,
+    ReviewInSerializer,
+    ReviewItemSerializer,
+)
 
 
 class ReviewQueue(generics.ListAPIView):
@@ -36,10 +43,48 @@ class GradeReview(APIView):
 class AssignmentRegrade(APIView):
     @extend_schema(request=RegradeInSerializer, responses={202: dict})
     def post(self, request, pk: int):
-        assignment = assignments_visible_to(request.user).filter(pk=pk).first()
-        if assignment is None or not is_course_staff(request.user, assignment.course_id):
-            raise NotFound(f"Assignment {pk} not found.")
+        _staff_assignment(request.user, pk)
         inp = RegradeInSerializer(data=request.data)
         inp.is_valid(raise_exception=True)
         n = services.assignment_regrade(assignment_id=pk, only_failed=inp.validated_data["only_failed"])
         return Response({"queued": n}, status=202)
+
+
+def _staff_assignment(user, pk: int):
+    assignment = assignments_visible_to(user).filter(pk=pk).first()
+    if assignment is None or not is_course_staff(user, assignment.course_id):
+        raise NotFound(f"Assignment {pk} not found.")
+    return assignment
+
+
+class AnswerGroupList(APIView):
+    """GET the answer groups of an assignment; POST rebuilds them (queued on a worker)."""
+
+    @extend_schema(responses={200: AnswerGroupSerializer(many=True)})
+    def get(self, request, pk: int):
+        _staff_assignment(request.user, pk)
+        groups = AnswerGroup.objects.filter(assignment_id=pk).select_related("representative").prefetch_related(
+            "members")
+        return Response(AnswerGroupSerializer(groups, many=True).data)
+
+    @extend_schema(request=None, responses={202: dict})
+    def post(self, request, pk: int):
+        _staff_assignment(request.user, pk)
+        from grading.tasks import build_answer_groups
+
+        build_answer_groups.delay(assignment_id=pk)
+        return Response({"queued": True}, status=202)
+
+
+class AnswerGroupGrade(APIView):
+    @extend_schema(request=GroupGradeInSerializer, responses={200: dict})
+    def post(self, request, pk: int):
+        group = AnswerGroup.objects.filter(pk=pk).select_related("assignment").first()
+        if group is None or not is_course_staff(request.user, group.assignment.course_id):
+            raise NotFound(f"Answer group {pk} not found.")
+        inp = GroupGradeInSerializer(data=request.data)
+        inp.is_valid(raise_exception=True)
+        d = inp.validated_data
+        n = services.answer_group_grade(group=group, reviewer=request.user, score=d["score"], comment=d["comment"],
+                                        release=d["release"])
+        return Response({"graded": n})

@@ -94,7 +94,8 @@ class LtiScoreSync(models.Model):
     class Meta:
         verbose_name = "LTI score sync"
         ordering = ["-updated_at", "-id"]
-        constraints = [models.UniqueConstraint(fields=["line_item", "lti_user"], name="lti_one_score_per_user_line_item")]
+        constraints = [models.UniqueConstraint(fields=["line_item", "lti_user"],
+                                               name="lti_one_score_per_user_line_item")]
 
     def __str__(self) -> str:
         return f"Score {self.score_given}/{self.score_maximum} ({self.status})"

@@ -103,6 +103,7 @@ def _rejection(exc: Exception) -> LaunchRejected:
 
 def launch_validate(request) -> LtiLaunch:
     """Validate an id_token POSTed by a platform; raise LaunchRejected with the reason."""
+    key_ensure_active()
     message_launch = ToolMessageLaunch(request, DjangoToolConfig(), launch_data_storage=launch_data_storage(),
                                        requests_session=TimeoutSession())
     try:
@@ -115,6 +116,7 @@ def launch_validate(request) -> LtiLaunch:
 
 def launch_restore(request, launch_id: str) -> LtiLaunch:
     """A launch validated earlier (e.g. the deep-linking request behind a picker form)."""
+    key_ensure_active()
     try:
         message_launch = ToolMessageLaunch.from_cache(launch_id, request, DjangoToolConfig(),
                                                       launch_data_storage=launch_data_storage(),

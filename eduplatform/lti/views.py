@@ -74,6 +74,7 @@ class LoginView(OIDCLoginInitView):
             return _error(request, ApplicationError(
                 "LTI login needs the platform's 'iss' and 'login_hint' parameters; start from the LMS.",
                 code="lti_login_invalid"))
+        tool.key_ensure_active()
         oidc_login = DjangoOIDCLogin(request, DjangoToolConfig(registration_uuid),
                                      launch_data_storage=tool.launch_data_storage())
         try:

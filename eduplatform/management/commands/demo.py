@@ -96,7 +96,7 @@ class Command(BaseCommand):
             if answer:
                 services.submission_create(assignment=text_a, student=students[name], text=answer)
         services.submission_create(assignment=image_a, student=students["ada"], files=[SimpleUploadedFile(
-            "queue.png", _png_of("A queue is first in, first out:\nenqueue at the back, dequeue at the front."))])
+            "queue.png", _png_of("In a queue the first item added is the first\none removed: add at the rear, take from the front."))])
         services.submission_create(assignment=audio_a, student=students["ben"], files=[SimpleUploadedFile(
             "spoken.flac", (DEMO_DATA / "spoken_answer.flac").read_bytes())])
 
