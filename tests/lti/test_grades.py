@@ -1,0 +1,146 @@
+"""Grade passback (AGS): released grades reach the platform's gradebook, once, with retries."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from eduplatform import services as core_services
+from eduplatform.lti.models import LtiScoreSync
+from eduplatform.models import Assignment, Student
+from tests.lti.platform import LEARNER, Scenario
+from tests.lti.test_launch import place_assignment
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def graded(tool, platform, browser, eager_celery):
+    """An assignment placed by deep linking, a student who launched it and submitted, an AI grade to review."""
+    from grading.models import Grade
+
+    place_assignment(platform, browser)
+    [link] = platform.placed_links
+    page = type(browser)().get(platform.start_url(Scenario(
+        user_id="student-7", roles=LEARNER, resource_link_id=link["resource_link_id"], custom=link["custom"],
+        lineitem_url=link["lineitem_url"])))
+    assert page.status_code == 200, page.text
+    assignment = Assignment.objects.get()
+    student = Student.objects.get(user__lti_users__sub="student-7")
+    submission = core_services.submission_create(assignment=assignment, student=student, text="Light to sugar.")
+    grade = Grade.objects.create(submission=submission, model_version="test-v1", mode="zero-shot",
+                                 score=Decimal("6.50"), confidence=0.4, review_state=Grade.Review.PENDING,
+                                 feedback="Name the pigment that captures light.")
+    teacher = get_user_model().objects.get(lti_users__sub="teacher-1")
+    return {"grade": grade, "teacher": teacher, "link": link, "assignment": assignment, "student": student}
+
+
+def review(graded, **kwargs):
+    from grading.services import grade_review
+
+    return grade_review(grade=graded["grade"], reviewer=graded["teacher"], **kwargs)
+
+
+def test_released_grade_is_received_by_the_platform(graded, platform):
+    review(graded, action="adjust", score=8)
+
+    [score] = platform.scores
+    assert score["line_item"] == graded["link"]["lineitem_url"]
+    assert score["userId"] == "student-7"
+    assert (score["scoreGiven"], score["scoreMaximum"]) == (8.0, 10.0)
+    assert (score["activityProgress"], score["gradingProgress"]) == ("Completed", "FullyGraded")
+    assert score["comment"] == "Name the pigment that captures light."
+    sync = LtiScoreSync.objects.get()
+    assert sync.status == LtiScoreSync.Status.SENT and sync.score_given == Decimal("8.00")
+
+
+def test_sending_again_is_a_no_op_and_a_new_review_replaces_the_score(graded, platform):
+    from eduplatform.lti.tasks import lti_send_grade
+
+    review(graded, action="adjust", score=8)
+    assert lti_send_grade.delay(grade_id=graded["grade"].pk).get() == 0  # already in the gradebook
+    assert len(platform.scores) == 1
+
+    review(graded, action="override", score=9.5)
+    assert [s["scoreGiven"] for s in platform.scores] == [8.0, 9.5]
+    assert platform.scores[1]["timestamp"] > platform.scores[0]["timestamp"]  # the LMS keeps the newer one
+
+
+def test_unreleased_grade_is_not_sent(graded, platform):
+    review(graded, action="accept", release=False)
+    assert platform.scores == []
+    assert not LtiScoreSync.objects.exists()
+
+
+def test_auto_released_grade_is_sent_through_the_api(graded, platform):
+    from eduplatform.lti.api import lti_grade_released
+    from grading.services import grades_release
+
+    grade = graded["grade"]
+    grades_release(grades=[grade])  # e.g. auto-release of a confident AI grade: no human review signal
+    assert platform.scores == []
+    lti_grade_released(grade_id=grade.pk)
+    assert [s["scoreGiven"] for s in platform.scores] == [6.5]
+
+
+def test_transient_platform_errors_are_retried(graded, platform, eager_celery):
+    # Like a worker: a Retry re-runs the task (eager mode with propagation would raise it instead).
+    propagates = eager_celery.conf.task_eager_propagates
+    eager_celery.conf.task_eager_propagates = False
+    platform.score_failures = [503, 502]
+    try:
+        review(graded, action="accept")
+    finally:
+        eager_celery.conf.task_eager_propagates = propagates
+
+    assert [s["scoreGiven"] for s in platform.scores] == [6.5]
+    sync = LtiScoreSync.objects.get()
+    assert (sync.status, sync.attempts, sync.last_error) == (LtiScoreSync.Status.SENT, 3, "")
+
+
+def test_permanent_refusal_is_recorded_not_retried(graded, platform):
+    platform.score_failures = [400]
+    review(graded, action="accept")  # the instructor's review itself succeeds
+
+    assert platform.scores == []
+    sync = LtiScoreSync.objects.get()
+    assert sync.status == LtiScoreSync.Status.FAILED and sync.attempts == 1
+    assert "400" in sync.last_error
+
+
+def test_without_a_line_item_in_the_launch_the_tool_creates_its_column(tool, platform, browser, eager_celery):
+    """A link placed by hand (custom parameter, no line item): the tool finds or creates its AGS column."""
+    from grading.models import Grade
+    from grading.services import grade_review
+
+    place_assignment(platform, browser)
+    assignment = Assignment.objects.get()
+    platform.line_items.clear()  # the LMS made no column for this placement
+    page = type(browser)().get(platform.start_url(Scenario(
+        user_id="student-7", roles=LEARNER, resource_link_id="rl-by-hand",
+        custom={"eduplatform_assignment_id": str(assignment.pk)})))
+    assert page.status_code == 200, page.text
+    assert not assignment.lti_line_items.exists()
+    student = Student.objects.get(user__lti_users__sub="student-7")
+    submission = core_services.submission_create(assignment=assignment, student=student, text="x")
+    grade = Grade.objects.create(submission=submission, model_version="v", mode="zero-shot", score=Decimal(7),
+                                 confidence=0.9)
+
+    grade_review(grade=grade, reviewer=get_user_model().objects.get(lti_users__sub="teacher-1"), action="accept")
+
+    [item] = platform.line_items["course-101"].values()
+    assert item["resourceId"] == f"eduplatform-assignment-{assignment.pk}" and item["scoreMaximum"] == 10.0
+    assert [(s["line_item"], s["scoreGiven"]) for s in platform.scores] == [(item["id"], 7.0)]
+    assert assignment.lti_line_items.get().line_item.url == item["id"]
+
+
+def test_send_grades_command_backfills(graded, platform):
+    from django.core.management import call_command
+
+    from grading.services import grades_release
+
+    grades_release(grades=[graded["grade"]])
+    call_command("lti_send_grades", "--assignment", str(graded["assignment"].pk))
+    assert [s["scoreGiven"] for s in platform.scores] == [6.5]
