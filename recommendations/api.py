@@ -1,0 +1,41 @@
+"""Public Python surface of the recommendations app; other apps import only this module."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = ["behaviour_recompute_course", "events_forward_to_lrs", "latest_risk_for", "open_risk_alerts"]
+
+
+def behaviour_recompute_course(*, course_id: int) -> dict:
+    """Recompute engagement, patterns, risk and alerts for one course now."""
+    from recommendations import services
+
+    return services.behaviour_recompute_course(course_id=course_id)
+
+
+def events_forward_to_lrs(*, event_ids: Sequence[int]) -> None:
+    """Queue stored statements for the external LRS (no-op when EDUPLATFORM_LRS_URL is
+    empty). Call after commit, e.g. ``transaction.on_commit``."""
+    from eduplatform.conf import settings
+
+    if not settings.LRS_URL or not event_ids:
+        return
+    from recommendations.tasks import forward_statements
+
+    forward_statements.delay(event_ids=list(event_ids))
+
+
+def latest_risk_for(*, user, course_id: int, student_id: int) -> dict:
+    """The latest estimate for a student as ``user`` may see it (raises NotFound or a 403
+    ApplicationError under the same rules as the REST API)."""
+    from recommendations.selectors import student_risk
+
+    return student_risk(user=user, course_id=course_id, student_id=student_id)
+
+
+def open_risk_alerts(*, user):
+    """Unresolved alerts in the courses ``user`` teaches."""
+    from recommendations.selectors import alerts_visible_to
+
+    return alerts_visible_to(user).filter(resolved_at__isnull=True)

@@ -1,0 +1,170 @@
+"""Benchmark the product's at-risk model on imported OULAD course runs.
+
+    python manage.py import_oulad ../shared/datasets/oulad_dev
+    python manage.py benchmark_risk --cutoff-day 60 --json var/bench/risk.json
+
+Trains the same model the periodic task trains (``services.risk_model_fit``: the
+features ``behaviour.RISK_FEATURES`` computed from the product's database - events,
+submissions, enrolments - as known by the end of the cut-off day) on earlier
+presentations and evaluates on later ones. Default split: train on 2013B, 2013J,
+2014B; test on 2014J (all four modules AAA-DDD appear in the test set).
+
+Label: at risk = final result Fail or Withdrawn (from the course-level outcome
+statements the import writes). Headline population: students still enrolled at
+the cut-off (registered and not unregistered by then) - the ones a teacher can still
+help. "All students" adds those already withdrawn by the cut-off, whom the product
+marks at risk with probability 1 (they are gone; no model needed).
+
+The acceptance guardrail (Moodle: AUC >= 0.7 with std-dev <= 0.05 over 10 random
+splits) runs on the training presentations only; the test presentation is used once.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import re
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+from django.core.management.base import BaseCommand, CommandError
+
+from eduplatform.models import Course
+from recommendations import behaviour, selectors, services
+
+CODE = re.compile(r"^(?P<module>[A-Z]+)-(?P<presentation>\d{4}[BJ])$")
+
+
+def _metrics(y: np.ndarray, p: np.ndarray, threshold: float, min_conf: float) -> dict:
+    from sklearn.metrics import average_precision_score, precision_score, recall_score, roc_auc_score
+
+    y = np.asarray(y, dtype=int)
+    pred = p >= threshold
+    shown = np.maximum(p, 1 - p) >= min_conf
+    out = {"n": int(len(y)), "positives": int(y.sum()), "positive_rate": round(float(y.mean()), 4),
+           "auc": round(float(roc_auc_score(y, p)), 4),
+           "average_precision": round(float(average_precision_score(y, p)), 4),
+           "precision": round(float(precision_score(y, pred, zero_division=0)), 4),
+           "recall": round(float(recall_score(y, pred, zero_division=0)), 4),
+           "flagged": int(pred.sum()), "shown_share": round(float(shown.mean()), 4)}
+    if shown.any() and len(np.unique(y[shown])) == 2:
+        out["auc_shown"] = round(float(roc_auc_score(y[shown], p[shown])), 4)
+        out["precision_shown"] = round(float(precision_score(y[shown], pred[shown], zero_division=0)), 4)
+        out["recall_shown_of_all_positives"] = round(float((pred & shown & (y == 1)).sum() / max(1, y.sum())), 4)
+    return out
+
+
+class Command(BaseCommand):
+    help = "Train the at-risk model on earlier OULAD presentations, evaluate on later ones (AUC, AP, P/R)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--cutoff-day", type=int, default=60)
+        parser.add_argument("--train", default="2013B,2013J,2014B", help="presentations to train on")
+        parser.add_argument("--test", default="2014J", help="presentations to evaluate on")
+        parser.add_argument("--json", dest="json_out", type=Path, default=None)
+        parser.add_argument("--save", action="store_true",
+                            help="also store the trained model as a RiskModel the product will use")
+
+    def handle(self, *args, cutoff_day: int, train: str, test: str, json_out: Path | None, save: bool, **opts):
+        t0 = time.perf_counter()
+        train_p, test_p = set(train.split(",")), set(test.split(","))
+        if train_p & test_p:
+            raise CommandError("train and test presentations overlap")
+        split: dict[str, list[str]] = {"train": [], "test": []}
+        ids: dict[str, list[int]] = {"train": [], "test": []}
+        for course in Course.objects.order_by("code"):
+            m = CODE.match(course.code)
+            if not m:
+                continue
+            part = "train" if m["presentation"] in train_p else "test" if m["presentation"] in test_p else None
+            if part:
+                split[part].append(course.code)
+                ids[part].append(course.pk)
+        if not ids["train"] or not ids["test"]:
+            raise CommandError("No OULAD courses for the split; run `manage.py import_oulad DIR` first.")
+
+        rows_train = selectors.risk_dataset(course_ids=ids["train"], cutoff_day=cutoff_day)
+        rows_test = selectors.risk_dataset(course_ids=ids["test"], cutoff_day=cutoff_day)
+        t_features = time.perf_counter() - t0
+        model, guard, summary = services.risk_model_fit(rows=rows_train, cutoff_day=cutoff_day)
+        threshold = float(selectors.risk_setting("RISK_ALERT_THRESHOLD"))
+        min_conf = float(selectors.risk_setting("RISK_CONFIDENCE_THRESHOLD"))
+
+        enrolled = [r for r in rows_test if r.enrolled_at_cutoff]
+        X, y = services.risk_training_arrays(enrolled)
+        p = model.predict_proba(X)
+        headline = _metrics(y, p, threshold, min_conf)
+        # All students: those withdrawn by the cut-off are known to be at risk (p = 1).
+        Xa, ya = services.risk_training_arrays(rows_test)
+        withdrawn = np.array([not r.enrolled_at_cutoff for r in rows_test])
+        pa = np.where(withdrawn, 1.0, model.predict_proba(Xa))
+        everyone = _metrics(ya, pa, threshold, min_conf)
+        # Withdrawal only (cheap): the same features, a model trained on the withdrawal label.
+        tr = [r for r in rows_train if r.enrolled_at_cutoff]
+        Xw, _ = services.risk_training_arrays(tr)
+        wmodel = behaviour.fit_risk_model(Xw, np.array([r.withdrew for r in tr]), behaviour.RISK_FEATURES)
+        yw = np.array([r.withdrew for r in enrolled])
+        withdrawal = {"same_model": round(float(_auc(yw, p)), 4),
+                      **_metrics(yw, wmodel.predict_proba(X), threshold, min_conf)}
+        per_module = {}
+        for code in split["test"]:
+            cid = Course.objects.get(code=code).pk
+            mask = np.array([r.course_id == cid for r in enrolled])
+            if mask.any() and len(np.unique(y[mask])) == 2:
+                per_module[code] = {"n": int(mask.sum()), "auc": round(float(_auc(y[mask], p[mask])), 4)}
+        coef = sorted(zip(model.feature_names, model.coef, strict=True), key=lambda t: -abs(t[1]))[:8]
+
+        result = {
+            "auc": headline["auc"], "auc_all": everyone["auc"],
+            "average_precision": headline["average_precision"], "precision": headline["precision"],
+            "recall": headline["recall"],
+            "guardrail": {k: v for k, v in guard.to_dict().items()},
+            "split": {"train": split["train"], "test": split["test"],
+                      "rule": f"train on presentations {sorted(train_p)}, test on {sorted(test_p)}"},
+            "cutoff_day": cutoff_day,
+            "label": selectors.LABEL_RULE + "; OULAD Fail/Withdrawn vs Pass/Distinction",
+            "alert_threshold": threshold, "confidence_threshold": min_conf,
+            "still_enrolled": headline, "all_students": everyone, "withdrawal_only": withdrawal,
+            "per_test_course": per_module,
+            "training": summary | {"courses": split["train"]},
+            "features": list(model.feature_names),
+            "top_coefficients": {n: round(c, 3) for n, c in coef},
+            "runtime_s": {"features": round(t_features, 1), "total": round(time.perf_counter() - t0, 1)},
+            "machine": f"{platform.machine()} {platform.system()}, python {platform.python_version()}",
+            "date": datetime.now(UTC).strftime("%Y-%m-%d"),
+        }
+        if save:
+            row = services.risk_model_train(cutoff_day=cutoff_day, course_ids=ids["train"])
+            result["saved_model"] = row.version if row else None
+
+        self._print(result)
+        if json_out:
+            json_out.parent.mkdir(parents=True, exist_ok=True)
+            json_out.write_text(json.dumps(result, indent=2, default=str))
+            self.stdout.write(f"wrote {json_out}")
+
+    def _print(self, r: dict) -> None:
+        w = self.stdout.write
+        w(f"at-risk benchmark, cut-off day {r['cutoff_day']}: {r['split']['rule']}")
+        w(f"label: {r['label']}")
+        w(f"training: {r['training']['students']} students enrolled at the cut-off, "
+          f"{r['training']['at_risk_share']:.1%} at risk")
+        g = r["guardrail"]
+        w(f"guardrail (10 splits of the training data): AUC {g['mean']:.3f} +- {g['std']:.3f} -> "
+          f"{'ACCEPTED' if g['accepted'] else 'REJECTED'} ({g['reason']})")
+        w(f"{'population':<28}{'n':>7}{'pos%':>7}{'AUC':>7}{'AP':>7}{'P@t':>7}{'R@t':>7}{'shown':>7}")
+        for name, m in (("still enrolled (headline)", r["still_enrolled"]), ("all students", r["all_students"]),
+                        ("withdrawal only (enrolled)", r["withdrawal_only"])):
+            w(f"{name:<28}{m['n']:>7}{m['positive_rate']:>7.1%}{m['auc']:>7.3f}{m['average_precision']:>7.3f}"
+              f"{m['precision']:>7.3f}{m['recall']:>7.3f}{m['shown_share']:>7.1%}")
+        w("per test course (still enrolled): " + ", ".join(f"{k} {v['auc']:.3f} (n={v['n']})"
+                                                          for k, v in r["per_test_course"].items()))
+        w(f"runtime: {r['runtime_s']['total']} s (features {r['runtime_s']['features']} s)")
+
+
+def _auc(y, p) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    return roc_auc_score(y, p) if len(np.unique(y)) == 2 else float("nan")
