@@ -353,7 +353,7 @@ def test_statements_are_forwarded_to_the_lrs(running_course, settings, eager_cel
     received = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 - http.server's naming
+        def do_POST(self):
             body = self.rfile.read(int(self.headers["Content-Length"]))
             received.append((self.headers["X-Experience-API-Version"], self.headers.get("Authorization"),
                              json.loads(body)))

@@ -38,12 +38,17 @@ CODE = re.compile(r"^(?P<module>[A-Z]+)-(?P<presentation>\d{4}[BJ])$")
 
 
 def _metrics(y: np.ndarray, p: np.ndarray, threshold: float, min_conf: float) -> dict:
-    from sklearn.metrics import average_precision_score, precision_score, recall_score, roc_auc_score
+    from sklearn.metrics import (
+        average_precision_score,
+        precision_score,
+        recall_score,
+        roc_auc_score,
+    )
 
     y = np.asarray(y, dtype=int)
     pred = p >= threshold
     shown = np.maximum(p, 1 - p) >= min_conf
-    out = {"n": int(len(y)), "positives": int(y.sum()), "positive_rate": round(float(y.mean()), 4),
+    out = {"n": len(y), "positives": int(y.sum()), "positive_rate": round(float(y.mean()), 4),
            "auc": round(float(roc_auc_score(y, p)), 4),
            "average_precision": round(float(average_precision_score(y, p)), 4),
            "precision": round(float(precision_score(y, pred, zero_division=0)), 4),
