@@ -147,6 +147,7 @@ CELERY_BEAT_SCHEDULE = {
     "recompute-behaviour": {"task": "recommendations.recompute_behaviour", "schedule": 3600.0},
     "retrain-graders": {"task": "grading.retrain_stale", "schedule": 3600.0},
 }
+CELERY_BEAT_SCHEDULE["lti-resend-grades"] = {"task": "eduplatform.lti_sweep_grades", "schedule": 900.0}
 
 LOGGING = {
     "version": 1,

@@ -9,6 +9,7 @@ import hashlib
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 import requests
 from django.contrib.auth import get_user_model
@@ -128,6 +129,9 @@ class Provisioned:
 
 def launch_provision(*, lti_launch: LtiLaunch) -> Provisioned:
     """Sync django-lti's records from a validated launch, then our user, course and enrolment."""
+    if not (lti_launch.context_claim or {}).get("id"):
+        raise tool.LaunchRejected("Open the tool from inside an LMS course (the launch names no course).",
+                                  code="lti_no_context", status_code=400)
     sync_data_from_launch(lti_launch)
     lti_user = lti_launch.user
     user = user_for_lti_user(lti_user=lti_user)
@@ -321,6 +325,28 @@ def grade_passback(*, grade_id: int) -> int:
     if submission is None:
         return 0
     return scores_send(assignment=submission.assignment, student=submission.student)
+
+
+def scores_resend_recent(*, days: int = 14) -> dict:
+    """Sweeper: make sure every grade released in the last ``days`` is in the LMS gradebooks.
+
+    Covers lost wake-ups and sends that ran out of retries. Cheap when all is sent:
+    an unchanged score already marked sent makes no network call.
+    """
+    since = timezone.now() - timedelta(days=days)
+    pairs = (Submission.objects.filter(assignment__course__lti_links__isnull=False, grades__is_current=True,
+                                       grades__released_at__gte=since)
+             .values_list("assignment_id", "student_id").distinct())
+    result = {"checked": 0, "sent": 0, "failed": 0}
+    for assignment_id, student_id in pairs:
+        result["checked"] += 1
+        try:
+            result["sent"] += scores_send(assignment=Assignment.objects.get(pk=assignment_id),
+                                          student=Student.objects.select_related("user").get(pk=student_id))
+        except LtiTransientError as exc:
+            log.warning("LTI sweep: score for student %s not sent yet: %s", student_id, exc)
+            result["failed"] += 1
+    return result
 
 
 def assignment_scores_send(*, assignment: Assignment) -> dict:

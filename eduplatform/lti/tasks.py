@@ -9,6 +9,7 @@ from eduplatform.lti.services import LtiTransientError
 
 SEND_GRADE_SOFT_TIME_LIMIT = 60
 SEND_GRADE_TIME_LIMIT = 90
+SWEEP_TIME_LIMIT = 900
 ROSTER_SOFT_TIME_LIMIT = 300
 ROSTER_TIME_LIMIT = 330
 
@@ -21,6 +22,15 @@ def lti_send_grade(self, *, grade_id: int) -> int:
     from eduplatform.lti.services import grade_passback
 
     return grade_passback(grade_id=grade_id)
+
+
+@shared_task(name="eduplatform.lti_sweep_grades", acks_late=True, autoretry_for=(OperationalError,),
+             retry_backoff=True, max_retries=3, time_limit=SWEEP_TIME_LIMIT)
+def lti_sweep_grades() -> dict:
+    """Periodic (celery beat): resend recently released grades that are not in the LMS yet."""
+    from eduplatform.lti.services import scores_resend_recent
+
+    return scores_resend_recent()
 
 
 @shared_task(name="eduplatform.lti_sync_roster", bind=True, acks_late=True,

@@ -144,3 +144,16 @@ def test_send_grades_command_backfills(graded, platform):
     grades_release(grades=[graded["grade"]])
     call_command("lti_send_grades", "--assignment", str(graded["assignment"].pk))
     assert [s["scoreGiven"] for s in platform.scores] == [6.5]
+
+
+def test_sweeper_sends_what_a_failed_wake_up_left_behind(graded, platform):
+    from eduplatform.lti.tasks import lti_sweep_grades
+
+    platform.score_failures = [503]
+    review(graded, action="accept")  # embedded mode: the retry cannot run inline; the row records the failure
+    assert platform.scores == [] and LtiScoreSync.objects.get().status == LtiScoreSync.Status.FAILED
+
+    assert lti_sweep_grades.delay().get() == {"checked": 1, "sent": 1, "failed": 0}
+    assert [s["scoreGiven"] for s in platform.scores] == [6.5]
+    assert lti_sweep_grades.delay().get()["sent"] == 0  # nothing left to send; no second score
+    assert len(platform.scores) == 1

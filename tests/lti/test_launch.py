@@ -127,3 +127,10 @@ def test_learner_cannot_use_deep_linking(tool, platform, browser):
     page = browser.get(platform.start_url(Scenario(user_id="student-7", roles=LEARNER, deep_link=True)))
     assert page.status_code == 403
     assert "Only instructors" in page.text
+
+
+def test_launch_outside_a_course_is_refused(tool, platform, browser):
+    page = browser.get(platform.start_url(Scenario(
+        user_id="student-7", roles=LEARNER, claims={"https://purl.imsglobal.org/spec/lti/claim/context": None})))
+    assert page.status_code == 400
+    assert "inside an LMS course" in page.text
