@@ -124,9 +124,12 @@ def warm_up(modalities: Iterable[str] = ("text", "image", "audio")) -> dict[str,
         get_ocr()(page)
         get_image_backbone()
     if "audio" in wanted:
+        import librosa
+
         from multimodal.audio import warm_librosa
 
-        _info_set("librosa", {"version": "librosa", "warm_s": round(warm_librosa(), 3)})
+        _info_set("librosa", {"version": f"librosa-{librosa.__version__}",
+                              "warm_s": round(warm_librosa(), 3)})
         get_asr().transcribe(np.zeros(16_000, dtype=np.float32), beam_size=1)
     return loaded_models()
 

@@ -57,3 +57,31 @@ def test_registry_reports_loaded_text_model(encoder):
     info = registry.loaded_models()["text"]
     assert info["version"] == "minilm-l6-v2" and info["device"] in {"cpu", "cuda", "cuda:0"}
     assert registry.get_text_encoder() is encoder
+
+
+def test_registry_loads_each_model_once_across_threads():
+    import threading
+    import time
+
+    from multimodal import registry
+
+    calls = []
+
+    def slow_factory():
+        calls.append(1)
+        time.sleep(0.05)
+        return object(), {"version": "dummy"}
+
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(registry._get("dummy", slow_factory)))
+               for _ in range(8)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(calls) == 1 and len({id(g) for g in got}) == 1
+        assert registry.loaded_models()["dummy"]["version"] == "dummy"
+    finally:
+        registry._models.pop("dummy", None)
+        registry._info.pop("dummy", None)
