@@ -36,7 +36,7 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connection, transaction
+from django.db import connection, reset_queries, transaction
 
 from eduplatform.models import (
     Assignment,
@@ -88,6 +88,27 @@ def _read(path: Path) -> list[dict]:
 
 def _sid(*parts) -> uuid.UUID:
     return uuid.uuid5(NAMESPACE, ":".join(str(p) for p in parts))
+
+
+class _EventWriter:
+    """Collects LearningEvents and bulk-inserts them in chunks, so memory stays flat."""
+
+    CHUNK = 20 * BATCH
+
+    def __init__(self) -> None:
+        self.pending: list[LearningEvent] = []
+        self.count = 0
+
+    def add(self, event: LearningEvent) -> None:
+        self.pending.append(event)
+        if len(self.pending) >= self.CHUNK:
+            self.flush()
+
+    def flush(self) -> None:
+        LearningEvent.objects.bulk_create(self.pending, batch_size=BATCH, ignore_conflicts=True)
+        self.count += len(self.pending)
+        self.pending = []
+        reset_queries()  # DEBUG=True keeps every SQL string otherwise
 
 
 class Command(BaseCommand):
@@ -155,7 +176,7 @@ class Command(BaseCommand):
         student_of = {i: student_of_user[user_of[i]] for i in ids}
 
         # Enrolments with registration dates, and the statements they imply.
-        enrolments, events = [], []
+        enrolments, events = [], _EventWriter()
         outcome_of: dict[tuple[str, str, str], str] = {}
         for r in info:
             key = (r["code_module"], r["code_presentation"])
@@ -171,15 +192,15 @@ class Command(BaseCommand):
             outcome_of[(*key, r["id_student"])] = r["final_result"]
             base = (*key, r["id_student"])
             if registered:
-                events.append(self._event(_sid(*base, "registered"), sid, course, VERB_REGISTERED,
+                events.add(self._event(_sid(*base, "registered"), sid, course, VERB_REGISTERED,
                                           f"course:{course.pk}", ACTIVITY_COURSE, registered))
             if unregistered:
-                events.append(self._event(_sid(*base, "unregistered"), sid, course, VERB_UNREGISTERED,
+                events.add(self._event(_sid(*base, "unregistered"), sid, course, VERB_UNREGISTERED,
                                           f"course:{course.pk}", ACTIVITY_COURSE, unregistered))
             verb = OUTCOME_VERB.get(r["final_result"])
             if verb:
                 passed = verb == VERB_PASSED
-                events.append(self._event(
+                events.add(self._event(
                     _sid(*base, "outcome"), sid, course, verb, f"course:{course.pk}", ACTIVITY_COURSE,
                     max(course_end(key), unregistered or course_end(key)),
                     result={"success": passed, "completion": passed,
@@ -234,17 +255,17 @@ class Command(BaseCommand):
             course, pk = courses[key], sub_id[(aid, sid)]
             base = ("assessment", r["id_assessment"], r["id_student"])
             ext = {"submission_id": pk, "attempt": 1, "banked": r.get("is_banked") == "1"}
-            events.append(self._event(_sid(*base, "submitted"), sid, course, VERB_SUBMITTED, f"assignment:{aid}",
+            events.add(self._event(_sid(*base, "submitted"), sid, course, VERB_SUBMITTED, f"assignment:{aid}",
                                       ACTIVITY_ASSESSMENT, submitted, result={"extensions": ext}))
             if score is not None:
-                events.append(self._event(
+                events.add(self._event(
                     _sid(*base, "scored"), sid, course, VERB_SCORED, f"assignment:{aid}", ACTIVITY_ASSESSMENT,
                     submitted, result={"score": {"raw": score, "min": 0, "max": 100,
                                                  "scaled": round(min(max(score, 0), 100) / 100.0, 4)},
                                        "extensions": {"submission_id": pk}}))
-        LearningEvent.objects.bulk_create(events, batch_size=BATCH, ignore_conflicts=True)
+        events.flush()
         return {"courses": len(courses), "students": len(ids), "enrolments": len(enrolments),
-                "assignments": len(assignment_of), "submissions": len(subs), "events": len(events)}
+                "assignments": len(assignment_of), "submissions": len(subs), "events": events.count}
 
     @staticmethod
     def _event(statement_id, student_id, course, verb, object_id, object_type, ts, result=None) -> LearningEvent:
