@@ -156,7 +156,7 @@ def test_answer_groups_grade_once_for_all(course_setup, submit, api_for, eager_c
                                           django_capture_on_commit_callbacks):
     from django.contrib.auth import get_user_model
 
-    texts = ["LIFO: last in first out.", "Last in, first out (LIFO).", "last in first out",
+    texts = ["Last in, first out.", "last in first out", "It is last in, first out.",
              "A stack is a type of fruit."]
     for i, text in enumerate(texts):
         user = get_user_model().objects.create(username=f"g{i}")
