@@ -1,4 +1,5 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import Count, Q
 
 from eduplatform.models import Assignment, Course, Enrollment, LearningEvent, Student, Submission, SubmissionFile
 
@@ -33,10 +34,39 @@ class EnrollmentAdmin(admin.ModelAdmin):
 
 @admin.register(Assignment)
 class AssignmentAdmin(admin.ModelAdmin):
-    list_display = ["title", "course", "due_at", "min_score", "max_score", "accepts_text", "accepts_image",
-                    "accepts_audio"]
+    list_display = ["title", "course", "due_at", "min_score", "max_score", "modalities_shown", "grading_progress"]
     list_filter = ["course"]
     search_fields = ["title"]
+    actions = ["regrade"]
+
+    def get_queryset(self, request):
+        s = Submission.Status
+        return super().get_queryset(request).annotate(
+            n_total=Count("submissions"),
+            n_done=Count("submissions", filter=Q(submissions__status__in=[s.GRADED, s.NEEDS_REVIEW])),
+            n_review=Count("submissions", filter=Q(submissions__status=s.NEEDS_REVIEW)),
+            n_queued=Count("submissions", filter=Q(submissions__status__in=[s.PENDING, s.RUNNING])),
+            n_failed=Count("submissions", filter=Q(submissions__status=s.FAILED)))
+
+    @admin.display(description="modalities")
+    def modalities_shown(self, obj) -> str:
+        return ", ".join(obj.modalities)
+
+    @admin.display(description="grading progress")
+    def grading_progress(self, obj) -> str:
+        """Live progress of (re)grading: refresh the list to follow a bulk regrade."""
+        if not obj.n_total:
+            return "no submissions"
+        return (f"{obj.n_done}/{obj.n_total} graded ({obj.n_review} to review), {obj.n_queued} queued"
+                + (f", {obj.n_failed} failed" if obj.n_failed else ""))
+
+    @admin.action(description="Regrade all submissions (keeps instructor decisions)")
+    def regrade(self, request, queryset):
+        from grading.api import assignment_regrade
+
+        n = sum(assignment_regrade(assignment_id=a.pk) for a in queryset)
+        self.message_user(request, f"{n} submissions queued for regrading; progress shows in this list.",
+                          messages.SUCCESS)
 
 
 class SubmissionFileInline(admin.TabularInline):

@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 
 from grading import services
-from grading.models import Grade, GradingPolicy, Rubric, RubricCriterion
+from grading.models import AnswerGroup, Grade, GraderModel, GradingPolicy, Rubric, RubricCriterion
 
 
 class RubricCriterionInline(admin.TabularInline):
@@ -20,14 +20,57 @@ class GradingPolicyAdmin(admin.ModelAdmin):
     list_display = ["assignment", "release", "auto_release_confidence", "review_sample_rate"]
 
 
+class StaffCoursesMixin:
+    """Instructors who are Django staff (not superusers) see only their courses' rows."""
+
+    course_path = "submission__assignment__course_id"
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        if request.user.is_superuser:
+            return qs
+        from eduplatform.selectors import staff_course_ids
+
+        return qs.filter(**{f"{self.course_path}__in": staff_course_ids(request.user)})
+
+
 @admin.register(Grade)
-class GradeAdmin(admin.ModelAdmin):
-    list_display = ["id", "submission", "score", "final_score", "confidence", "mode", "review_state", "released_at",
-                    "is_current"]
+class GradeAdmin(StaffCoursesMixin, admin.ModelAdmin):
+    """The review queue: filter 'Waiting for review'; edit final score + comment to adjust or override."""
+
+    list_display = ["id", "submission", "assignment", "score", "final_score", "confidence", "mode", "flags",
+                    "review_state", "released_at"]
     list_filter = ["review_state", "mode", "is_current", "submission__assignment__course"]
-    readonly_fields = ["submission", "model_version", "mode", "score", "confidence", "criteria", "flags", "feedback",
-                       "explanation", "features", "created_at", "updated_at"]
+    list_select_related = ["submission", "submission__assignment"]
+    ordering = ["confidence"]
+    readonly_fields = ["submission", "answer", "model_version", "mode", "score", "confidence", "criteria", "flags",
+                       "feedback", "explanation", "review_reason", "features", "created_at", "updated_at",
+                       "review_state", "reviewer", "reviewed_at", "released_at"]
+    fields = ["submission", "answer", "score", "confidence", "mode", "flags", "review_reason", "explanation",
+              "criteria", "feedback", "final_score", "review_comment", "review_state", "reviewer", "reviewed_at",
+              "released_at", "model_version", "features", "created_at", "updated_at"]
     actions = ["accept_and_release", "release"]
+
+    @admin.display(description="assignment")
+    def assignment(self, obj) -> str:
+        return obj.submission.assignment.title
+
+    @admin.display(description="answer (typed, OCR, transcript)")
+    def answer(self, obj) -> str:
+        sub = obj.submission
+        return "\n".join(t for t in (sub.text, sub.extracted_text) if t) or "(no text)"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def save_model(self, request, obj, form, change):
+        """Editing the final score is an instructor decision: adjust (or override a flagged grade)."""
+        if change and "final_score" in form.changed_data and obj.final_score is not None:
+            action = "override" if obj.score is None or obj.flags else "adjust"
+            services.grade_review(grade=obj, reviewer=request.user, action=action, score=obj.final_score,
+                                  comment=obj.review_comment)
+        else:
+            super().save_model(request, obj, form, change)
 
     @admin.action(description="Accept the AI score and release")
     def accept_and_release(self, request, queryset):
@@ -41,3 +84,30 @@ class GradeAdmin(admin.ModelAdmin):
     def release(self, request, queryset):
         n = services.grades_release(grades=queryset)
         self.message_user(request, f"{n} grades released.", messages.SUCCESS)
+
+
+@admin.register(GraderModel)
+class GraderModelAdmin(admin.ModelAdmin):
+    list_display = ["assignment", "version", "n_examples", "n_examples_this_assignment", "is_active", "created_at"]
+    list_filter = ["is_active"]
+    readonly_fields = ["assignment", "version", "path", "n_examples", "n_examples_this_assignment", "metrics",
+                       "created_at"]
+
+
+@admin.register(AnswerGroup)
+class AnswerGroupAdmin(StaffCoursesMixin, admin.ModelAdmin):
+    course_path = "assignment__course_id"
+    list_display = ["id", "assignment", "size", "representative_answer", "graded_score"]
+    list_filter = ["assignment__course"]
+    readonly_fields = ["assignment", "representative", "size", "members"]
+
+    @admin.display(description="representative answer")
+    def representative_answer(self, obj) -> str:
+        r = obj.representative
+        return ("\n".join(t for t in (r.text, r.extracted_text) if t))[:120]
+
+    def save_model(self, request, obj, form, change):
+        if change and "graded_score" in form.changed_data and obj.graded_score is not None:
+            services.answer_group_grade(group=obj, reviewer=request.user, score=obj.graded_score)
+        else:
+            super().save_model(request, obj, form, change)

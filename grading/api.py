@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["grading_enqueue", "current_grade_for"]
+__all__ = ["grading_enqueue", "current_grade_for", "assignment_regrade"]
 
 
 def grading_enqueue(*, submission_ids: Sequence[int]) -> None:
@@ -43,3 +43,9 @@ def grade_view_for(*, submission, user) -> dict | None:
 
 
 __all__ += ["grade_view_for"]
+
+
+def assignment_regrade(*, assignment_id: int, only_failed: bool = False) -> int:
+    from grading.services import assignment_regrade as _regrade
+
+    return _regrade(assignment_id=assignment_id, only_failed=only_failed)
