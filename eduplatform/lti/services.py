@@ -137,6 +137,8 @@ def launch_provision(*, lti_launch: LtiLaunch) -> Provisioned:
     user = user_for_lti_user(lti_user=lti_user)
     context = lti_launch.context
     course = course_for_context(context=context)
+    # A launch proves current membership, even if an earlier roster sync had marked it inactive.
+    LtiMembership.objects.filter(user=lti_user, context=context, is_active=False).update(is_active=True)
     role = selectors.enrollment_role_for(lti_launch.roles_claim)
     if role is not None:
         enrollment_ensure(user=user, course=course, role=role, external_id=lti_user.sub)

@@ -118,9 +118,7 @@ class LaunchView(View):
                                       "(Instructor, Teaching assistant or Learner needed).",
                                       code="lti_no_role")
         user = provisioned.user
-        login(request, user, backend=django_settings.AUTHENTICATION_BACKENDS[0]
-              if getattr(django_settings, "AUTHENTICATION_BACKENDS", None)
-              else "django.contrib.auth.backends.ModelBackend")
+        login(request, user, backend=django_settings.AUTHENTICATION_BACKENDS[0])
         request.session[SESSION_KEY] = lti_launch.get_launch_id()
         if lti_launch.is_deep_link_launch:
             return self._deep_link_picker(request, lti_launch, provisioned)
@@ -164,6 +162,7 @@ def _assignment_page(request, *, assignment: Assignment, user, role: str, launch
             attempts.append({"submission": sub, "grade": grade_view_for(submission=sub, user=user)})
     context = {
         "assignment": assignment, "role": role, "attempts": attempts, "message": message,
+        "message_is_error": status >= 400,
         "is_student": student is not None,
         "attempts_left": max(0, assignment.max_attempts - len(attempts)) if student else 0,
         "token": _form_token(user_id=user.pk, launch_id=launch_id, a=assignment.pk),

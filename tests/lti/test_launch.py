@@ -71,6 +71,11 @@ def test_learner_launch_creates_student_enrolment_and_opens_the_assignment(tool,
     assert done.status_code == 201 and "received" in done.text
     assert student.submissions.get().text == "Light to sugar."
 
+    # Bad input is refused on the same page with the reason, nothing stored.
+    empty = student_browser.post(f"{tool.url}{form['action']}", {**form["fields"], "text": "  "})
+    assert empty.status_code == 400 and "Empty submission" in empty.text and 'class="error"' in empty.text
+    assert student.submissions.count() == 1
+
 
 def test_second_launch_reuses_user_and_course(tool, platform, browser):
     place_assignment(platform, browser)
