@@ -34,6 +34,7 @@ import numpy as np
 __all__ = [
     "FEATURE_NAMES",
     "RISK_FEATURES",
+    "Cohort",
     "Deadline",
     "Event",
     "GuardrailResult",
@@ -54,6 +55,7 @@ __all__ = [
 SESSION_GAP_MINUTES = 30.0
 RECENT_DAYS = 14.0
 FAIL_SCORE = 0.4  # scaled score under which an assessment counts as failed
+MIN_COHORT = 10  # students needed before pattern limits follow the course's medians
 
 # Verbs counted one by one (last segment of the verb IRI); everything else is "other".
 TRACKED_VERBS = ("logged-in", "launched", "viewed", "experienced", "attempted", "answered", "submitted", "scored",
@@ -156,6 +158,17 @@ RISK_FEATURES: tuple[str, ...] = (
     "scores_failed", "registration_lead_days", "days_enrolled", "withdrawn", "prior_enrolments",
     "concurrent_enrolments", "contributing_share",
 )
+
+# Which way each feature points, for explanations: +1 higher = riskier, -1 higher =
+# safer, 0 = context (course timing) that is never given as a reason. A model
+# coefficient against this direction (collinear features do that) is not shown.
+RISK_DIRECTION: dict[str, int] = {
+    "events_total": -1, "active_days": -1, "active_days_recent": -1, "days_since_activity": 1,
+    "max_idle_gap_days": 1, "deadlines_due": 0, "submitted_on_time": -1, "submitted_late": 1, "deadlines_missed": 1,
+    "submitted_ahead": -1, "submission_rate": -1, "mean_days_late": 1, "scores_count": -1, "score_mean": -1,
+    "score_last": -1, "score_min": -1, "score_trend": -1, "scores_failed": 1, "registration_lead_days": -1,
+    "days_enrolled": 0, "withdrawn": 1, "prior_enrolments": 1, "concurrent_enrolments": 1, "contributing_share": -1,
+}
 
 _LABELS = {
     "events_total": "learning events", "active_days": "active days", "active_days_recent": "active days (last 14)",
@@ -373,18 +386,43 @@ def _driver(f: dict[str, float], name: str, rule: str) -> dict:
     return {"feature": name, "value": value, "rule": rule, "text": describe_feature(name, value)}
 
 
-def classify_pattern(f: dict[str, float]) -> tuple[str, list[dict]]:
+@dataclass
+class Cohort:
+    """What is typical in the course right now (medians over its enrolled students), so
+    pattern rules adapt to how a course is run: a course with an assessment every
+    month and no click data must not call everyone idle for two weeks disengaged."""
+
+    days_since_activity: float = 0.0
+    active_days_recent: float = 5.0
+
+    @classmethod
+    def of(cls, rows: Iterable[dict[str, float]]) -> Cohort:
+        rows = [r for r in rows if not r.get("withdrawn")]
+        if len(rows) < MIN_COHORT:
+            return cls()  # too few students for a typical value: absolute limits
+        return cls(float(np.median([r["days_since_activity"] for r in rows])),
+                   float(np.median([r["active_days_recent"] for r in rows])))
+
+
+def classify_pattern(f: dict[str, float], cohort: Cohort | None = None) -> tuple[str, list[dict]]:
     """Rule-based behaviour pattern and the features that drove it (checked in order:
     disengaged, struggling, passive, active). Rules are deliberately simple so a
-    teacher can verify every call from the numbers shown next to it."""
+    teacher can verify every call from the numbers shown next to it.
+
+    Idle and low-activity limits are absolute (14 days idle; 2 or fewer active days
+    in the last 14) but loosened to twice / half of what is typical in the course
+    when a ``cohort`` is given."""
+    cohort = cohort or Cohort()
     if f["withdrawn"]:
         return Pattern.DISENGAGED, [_driver(f, "withdrawn", "withdrawn")]
     if f["events_total"] == 0 and f["deadlines_due"] == 0 and f["scores_count"] == 0 \
             and f["days_since_activity"] < RECENT_DAYS:
         return Pattern.UNKNOWN, []  # just started: no evidence either way yet
     drivers = []
-    if f["days_since_activity"] >= RECENT_DAYS and f["active_days_recent"] == 0:
-        drivers.append(_driver(f, "days_since_activity", f">= {RECENT_DAYS:g} days without activity"))
+    idle_limit = max(RECENT_DAYS, 2.0 * cohort.days_since_activity)
+    if f["days_since_activity"] >= idle_limit:
+        drivers.append(_driver(f, "days_since_activity", f">= {idle_limit:.0f} days without activity"
+                               + (" (twice the course median)" if idle_limit > RECENT_DAYS else "")))
     if f["deadlines_missed"] >= 2 and f["deadlines_missed"] >= 0.5 * f["deadlines_due"]:
         drivers.append(_driver(f, "deadlines_missed", "missed at least 2 and half of the deadlines"))
     if drivers:
@@ -397,16 +435,18 @@ def classify_pattern(f: dict[str, float]) -> tuple[str, list[dict]]:
         drivers.append(_driver(f, "score_trend", "scores falling by 10 points or more per 30 days"))
     if drivers:
         return Pattern.STRUGGLING, drivers
-    if f["active_days_recent"] <= 2:
-        drivers.append(_driver(f, "active_days_recent", "active on 2 or fewer of the last 14 days"))
+    low_activity = min(2.5, 0.5 * cohort.active_days_recent)
+    if f["active_days_recent"] < low_activity:
+        drivers.append(_driver(f, "active_days_recent", f"active on fewer than {low_activity:g} of the last 14 days"
+                               + (" (half the course median)" if low_activity < 2.5 else "")))
     if f["events_total"] >= 10 and f["contributing_share"] < 0.2:
         drivers.append(_driver(f, "contributing_share", "under 20% of events are contributions"))
     if f["deadlines_due"] and f["deadlines_missed"] >= 1:
         drivers.append(_driver(f, "deadlines_missed", "missed a deadline"))
     if drivers:
         return Pattern.PASSIVE, drivers
-    return Pattern.ACTIVE, [_driver(f, "active_days_recent", "active on 3 or more of the last 14 days"),
-                            _driver(f, "submission_rate", "keeps up with due work")]
+    return Pattern.ACTIVE, [_driver(f, "active_days_recent", "active about as often as the course or more"),
+                            _driver(f, "deadlines_missed", "no missed deadlines")]
 
 
 # --------------------------------------------------------------------- risk model
@@ -459,14 +499,20 @@ class RiskModel:
         return self._transform(X) * np.asarray(self.coef)
 
     def reasons(self, row: dict[str, float], top: int = 3) -> list[dict]:
-        """The features that pushed this student's risk up the most, in words."""
+        """The features that pushed this student's risk up the most, in words.
+
+        Only features whose coefficient agrees with their declared direction
+        (RISK_DIRECTION) are given: "submitted all due work" is never a reason for
+        risk, even when collinear features give it a positive weight."""
         contrib = self.contributions(self.matrix([row]))[0]
-        order = np.argsort(-contrib)
         out = []
-        for j in order[:top]:
-            if contrib[j] <= 0.05:
-                break
+        for j in np.argsort(-contrib):
             name = self.feature_names[j]
+            direction = RISK_DIRECTION.get(name, 0)
+            if contrib[j] <= 0.05 or len(out) >= top:
+                break
+            if direction == 0 or np.sign(self.coef[j]) != direction:
+                continue
             value = row.get(name)
             value = None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
             out.append({"feature": name, "value": value, "weight": round(float(contrib[j]), 3),

@@ -50,12 +50,15 @@ def behaviour_recompute_course(*, course_id: int, as_of: datetime | None = None)
     threshold = float(risk_setting("RISK_ALERT_THRESHOLD"))
     min_conf = float(risk_setting("RISK_CONFIDENCE_THRESHOLD"))
     counts = {"students": 0, "estimates": 0, "shown": 0, "at_risk": 0, "alerts": 0, "resolved": 0}
+    features = {key: behaviour.compute_features(tl, day) for key, tl in sorted(timelines.items())}
+    activities = {key: behaviour.compute_features(tl, day, window) for key, tl in sorted(timelines.items())} \
+        if window else features
+    cohort = behaviour.Cohort.of(activities.values())
     with transaction.atomic():
-        for (student_id, _), tl in sorted(timelines.items()):
-            f = behaviour.compute_features(tl, day)
-            activity = behaviour.compute_features(tl, day, window) if window else f
+        for (student_id, cid), f in features.items():
+            activity = activities[(student_id, cid)]
             engagement = behaviour.engagement_score(activity)
-            pattern, drivers = behaviour.classify_pattern(activity)
+            pattern, drivers = behaviour.classify_pattern(activity, cohort)
             BehaviourSnapshot.objects.update_or_create(
                 student_id=student_id, course_id=course_id, as_of=as_of,
                 defaults={"course_day": day, "window_days": window, "engagement": engagement, "pattern": pattern,

@@ -194,3 +194,29 @@ def test_confidence_is_the_probability_of_the_called_class():
 ])
 def test_resource_categories(object_type, category):
     assert B.resource_category(object_type) == category
+
+
+def test_reasons_never_contradict_the_features_meaning():
+    """Collinear features can get a coefficient of the 'wrong' sign; such a feature
+    (or a context feature like the number of deadlines so far) is never a reason."""
+    names = ["submission_rate", "deadlines_missed", "deadlines_due"]
+    model = B.RiskModel(names, [0.0] * 3, [0.5, 0.0, 0.0], [1.0] * 3, [2.0, 1.0, 1.0], 0.0)
+    reasons = model.reasons({"submission_rate": 1.0, "deadlines_missed": 2.0, "deadlines_due": 4.0})
+    assert [r["feature"] for r in reasons] == ["deadlines_missed"]
+
+
+def test_patterns_adapt_to_how_the_course_is_run():
+    """Assessment-only courses (one submission a month, no clicks) are quiet for weeks:
+    the idle limit follows the course median, so only the outliers are disengaged."""
+    f = B.compute_features(Timeline(events=[Event(40.5, "submitted", "assessment")],
+                                    deadlines=[Deadline(41, 40.5)]), as_of=60.0)
+    assert f["days_since_activity"] == pytest.approx(19.5)
+    assert B.classify_pattern(f)[0] == B.Pattern.DISENGAGED  # by the absolute 14-day rule
+    quiet = B.Cohort.of([dict(f, days_since_activity=d, active_days_recent=0.0) for d in (10, 12, 15, 18, 20, 20, 22, 25, 30, 40)])
+    assert quiet.days_since_activity == 20
+    assert B.Cohort.of([f] * 9) == B.Cohort()  # too few to say what is typical
+    pattern, drivers = B.classify_pattern(f, quiet)
+    assert pattern == B.Pattern.ACTIVE
+    gone = dict(f, days_since_activity=45.0)
+    pattern, drivers = B.classify_pattern(gone, quiet)
+    assert pattern == B.Pattern.DISENGAGED and "twice the course median" in drivers[0]["rule"]
