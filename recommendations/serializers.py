@@ -30,6 +30,13 @@ class CourseBehaviourRowSerializer(serializers.Serializer):
     risk = RiskViewSerializer(allow_null=True)
 
 
+class CourseBehaviourSerializer(serializers.Serializer):
+    course = serializers.IntegerField()
+    confidence_threshold = serializers.FloatField(help_text="Estimates less confident than this are hidden.")
+    alert_threshold = serializers.FloatField(help_text="Probability at or above which a student is at risk.")
+    results = CourseBehaviourRowSerializer(many=True)
+
+
 class CourseBehaviourQuerySerializer(serializers.Serializer):
     pattern = serializers.ChoiceField(choices=BehaviourPattern.choices, required=False)
     at_risk = serializers.BooleanField(required=False, allow_null=True, default=None)
