@@ -20,6 +20,7 @@ including a student's first one (predicted from the prior / initial state).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import os
@@ -27,7 +28,7 @@ import platform
 import time
 from collections.abc import Iterable, Mapping
 from collections.abc import Sequence as Seq
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -567,7 +568,8 @@ def pick_device(prefer: str | None = None):
 class DeepKTConfig:
     """Hyper-parameters of ``DeepKTModel`` (saved with the model)."""
 
-    arch: str = "dkt"  # "dkt" (LSTM); kept as a field so other architectures can share the trainer
+    arch: str = "dkt"  # "dkt" (LSTM) or "akt_lite" (attention)
+    heads: int = 4  # attention heads (akt_lite)
     emb_dim: int = 64
     hidden: int = 128
     layers: int = 1
@@ -579,9 +581,14 @@ class DeepKTConfig:
     max_epochs: int = 40
     patience: int = 5
     val_fraction: float = 0.2
-    time_budget_s: float = 300.0  # wall-clock cap on training
+    time_budget_s: float = 300.0  # wall-clock cap on training (both phases)
+    refit: bool = (
+        True  # after early stopping, retrain on train+validation for the chosen epochs
+    )
     seed: int = 0
-    extra: dict = field(default_factory=dict)
+    # Torch intra-op threads on CPU.  These models are small; on a shared 2-core box,
+    # 2 threads ran 8x slower than 1 (OpenMP spin-waiting under oversubscription).
+    cpu_threads: int = 1
 
 
 def _build_net(cfg: DeepKTConfig, n_ids: int):
@@ -635,9 +642,108 @@ def _build_net(cfg: DeepKTConfig, n_ids: int):
             logit = self.out(torch.cat([self.drop(h), e, f], dim=-1)).squeeze(-1)
             return logit + self.q_bias(q).squeeze(-1)
 
-    if cfg.arch != "dkt":
-        raise ValueError(f"unknown deep KT architecture {cfg.arch!r}")
-    return DKTNet()
+    class Block(nn.Module):
+        """Attention + feed-forward with residuals; ALiBi-style distance decay per head."""
+
+        def __init__(self, d: int, heads: int) -> None:
+            super().__init__()
+            self.heads = heads
+            self.qkv_q = nn.Linear(d, d)
+            self.qkv_k = nn.Linear(d, d)
+            self.qkv_v = nn.Linear(d, d)
+            self.proj = nn.Linear(d, d)
+            self.ln1 = nn.LayerNorm(d)
+            self.ln2 = nn.LayerNorm(d)
+            self.ff = nn.Sequential(
+                nn.Linear(d, 2 * d),
+                nn.ReLU(),
+                nn.Dropout(cfg.dropout),
+                nn.Linear(2 * d, d),
+            )
+            self.drop = nn.Dropout(cfg.dropout)
+            # Older responses count less (AKT's monotonic attention, simplified to a learned slope).
+            self.decay = nn.Parameter(torch.linspace(-3.0, 0.0, heads))
+
+        def forward(self, query, key, value, allowed, dist):
+            b, t, d = query.shape
+            h = self.heads
+
+            def split(x):
+                return x.view(b, -1, h, d // h).transpose(1, 2)
+
+            qh, kh, vh = (
+                split(self.qkv_q(query)),
+                split(self.qkv_k(key)),
+                split(self.qkv_v(value)),
+            )
+            bias = -nn.functional.softplus(self.decay).view(1, h, 1, 1) * dist
+            bias = bias.masked_fill(~allowed, float("-inf"))
+            att = nn.functional.scaled_dot_product_attention(qh, kh, vh, attn_mask=bias)
+            att = att.transpose(1, 2).reshape(b, t, d)
+            x = self.ln1(query + self.drop(self.proj(att)))
+            return self.ln2(x + self.drop(self.ff(x)))
+
+    class AttnKTNet(nn.Module):
+        """AKT-style attention (simplified): each question attends to earlier interactions.
+
+        An encoder contextualises the interaction sequence (causal self-attention); the
+        retriever's query is the embedding of the question being asked, its keys the
+        embeddings of the questions answered before (strictly earlier positions, plus a
+        learned "no history" slot), its values the encoded interactions.  Attention is
+        limited to the last ``window`` interactions in training and prediction alike.
+        """
+
+        def __init__(self) -> None:
+            super().__init__()
+            d = cfg.emb_dim
+            self.q_emb = nn.Embedding(n_ids, d, padding_idx=0)
+            self.r_emb = nn.Embedding(2, d)
+            self.q_bias = nn.Embedding(n_ids, 1, padding_idx=0)
+            self.null_k = nn.Parameter(torch.zeros(1, 1, d))
+            self.null_v = nn.Parameter(torch.zeros(1, 1, d))
+            self.encoder = Block(d, cfg.heads)
+            self.retriever = Block(d, cfg.heads)
+            self.drop = nn.Dropout(cfg.dropout)
+            self.out = nn.Sequential(
+                nn.Linear(2 * d + N_HISTORY_FEATURES, cfg.hidden),
+                nn.ReLU(),
+                nn.Dropout(cfg.dropout),
+                nn.Linear(cfg.hidden, 1),
+            )
+            nn.init.normal_(self.q_emb.weight, std=0.1)
+            nn.init.zeros_(self.q_bias.weight)
+
+        def forward(self, q, r, f):
+            b, t = q.shape
+            e = self.q_emb(q)
+            x = self.drop(e + self.r_emb(r))
+            pos = torch.arange(t, device=q.device)
+            dist = (pos.view(-1, 1) - pos.view(1, -1)).float()  # query i, key j: i - j
+            win = cfg.window or t
+            causal = (dist >= 0) & (dist < win)
+            enc = self.encoder(x, x, x, causal, torch.log1p(dist.clamp(min=0)))
+            # Retriever keys: [null, 0..t-1]; query i may see null and keys j < i.
+            keys = torch.cat([self.null_k.expand(b, 1, -1), e], dim=1)
+            vals = torch.cat([self.null_v.expand(b, 1, -1), enc], dim=1)
+            d_full = torch.cat([torch.ones(t, 1, device=q.device), dist + 0], dim=1)
+            allowed = torch.cat(
+                [
+                    torch.ones(t, 1, dtype=torch.bool, device=q.device),
+                    (dist > 0) & (dist <= win),
+                ],
+                dim=1,
+            )
+            ret = self.retriever(
+                e, keys, vals, allowed, torch.log1p(d_full.clamp(min=0))
+            )
+            logit = self.out(torch.cat([self.drop(ret), e, f], dim=-1)).squeeze(-1)
+            return logit + self.q_bias(q).squeeze(-1)
+
+    if cfg.arch == "dkt":
+        return DKTNet()
+    if cfg.arch == "akt_lite":
+        return AttnKTNet()
+    raise ValueError(f"unknown deep KT architecture {cfg.arch!r}")
 
 
 N_HISTORY_FEATURES = 6
@@ -745,25 +851,86 @@ class DeepKTModel:
         Without ``val_seqs`` a validation split (``val_fraction`` of the students) is
         carved from ``seqs``; test data must never be passed here.
         """
+        with self._threads():
+            return self._fit(seqs, val_seqs, verbose=verbose)
+
+    @contextlib.contextmanager
+    def _threads(self):
+        """Use ``cpu_threads`` torch threads on CPU for the duration, then restore."""
         import torch
+
+        if self.device.type != "cpu" or not self.config.cpu_threads:
+            yield
+            return
+        old = torch.get_num_threads()
+        torch.set_num_threads(self.config.cpu_threads)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(old)
+
+    def _fit(self, seqs, val_seqs, *, verbose: bool) -> DeepKTModel:
+        cfg = self.config
+        t0 = time.perf_counter()
+        deadline = t0 + cfg.time_budget_s
+        all_seqs = list(seqs) + list(val_seqs or [])
+        self.n_ids = (
+            int(max((s.skills.max() for s in all_seqs if len(s)), default=0)) + 1
+        )
+        if val_seqs is None:
+            seqs, val_seqs = train_val_split(seqs, cfg.val_fraction, cfg.seed)
+        self.history = []
+        best, best_epoch = self._train(
+            seqs, val_seqs, cfg.max_epochs, deadline, verbose
+        )
+        validated = copy.deepcopy(self.net.state_dict())
+        refit_epochs = 0
+        if cfg.refit and val_seqs and best_epoch:
+            # The epoch count is chosen on validation; now use every training student.
+            _, refit_epochs = self._train(all_seqs, None, best_epoch, deadline, verbose)
+            if (
+                refit_epochs < best_epoch
+            ):  # ran out of time budget: keep the validated net
+                self.net.load_state_dict(validated)
+                refit_epochs = 0
+        self.net.eval()
+        self.version = f"{cfg.arch}-{_stamp()}"
+        self.train_summary = {
+            **data_summary(all_seqs),
+            "val_students": len(val_seqs or []),
+            "epochs": best_epoch,
+            "refit_epochs": refit_epochs,
+            "best_val_auc": best,
+            "train_s": round(time.perf_counter() - t0, 2),
+        }
+        return self
+
+    def _train(
+        self, seqs, val_seqs, max_epochs: int, deadline: float, verbose: bool
+    ) -> tuple[float | None, int]:
+        """Train a fresh net; early-stop on ``val_seqs`` AUC when given.
+
+        Returns (best validation AUC or None, epochs of the kept weights).
+        """
+        import torch
+        from sklearn.metrics import roc_auc_score
 
         cfg = self.config
         torch.manual_seed(cfg.seed)
         rng = np.random.default_rng(cfg.seed)
-        if val_seqs is None:
-            seqs, val_seqs = train_val_split(seqs, cfg.val_fraction, cfg.seed)
-        self.n_ids = int(max(s.skills.max() for s in seqs if len(s))) + 1
         self.net = _build_net(cfg, self.n_ids).to(self.device)
         opt = torch.optim.Adam(
             self.net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay
         )
         train_items = _items(seqs, self.n_ids, cfg.window)
         val_items = _items(val_seqs, self.n_ids, None) if val_seqs else []
-        y_val = np.concatenate([s.correct for s in val_seqs]) if val_seqs else None
-        best, best_state, bad = -1.0, None, 0
-        t0 = time.perf_counter()
-        self.history = []
-        for epoch in range(1, cfg.max_epochs + 1):
+        y_val = (
+            np.concatenate([s.correct for s in val_seqs]) if val_seqs else np.zeros(0)
+        )
+        use_val = len(np.unique(y_val)) > 1
+        best, best_state, best_epoch, bad = None, None, 0, 0
+        phase = "fit" if use_val else "refit"
+        for epoch in range(1, max_epochs + 1):
             self.net.train()
             total, count = 0.0, 0
             for _, q, r, f, mask in _batches(train_items, cfg.batch_size, rng):
@@ -781,21 +948,19 @@ class DeepKTModel:
                 n_tok = int(mt.sum())
                 total += loss.item() * n_tok
                 count += n_tok
-            rec = {
-                "epoch": epoch,
-                "train_loss": total / max(count, 1),
-                "elapsed_s": time.perf_counter() - t0,
-            }
-            if val_seqs and y_val is not None and len(np.unique(y_val)) > 1:
-                from sklearn.metrics import roc_auc_score
-
-                p = np.concatenate(self._predict_items(val_items))
-                rec["val_auc"] = float(roc_auc_score(y_val, p))
-                if rec["val_auc"] > best + 1e-4:
-                    best, bad = rec["val_auc"], 0
+            rec = {"phase": phase, "epoch": epoch, "train_loss": total / max(count, 1)}
+            if use_val:
+                rec["val_auc"] = float(
+                    roc_auc_score(y_val, np.concatenate(self._predict_items(val_items)))
+                )
+                if best is None or rec["val_auc"] > best + 1e-4:
+                    best, best_epoch, bad = rec["val_auc"], epoch, 0
                     best_state = copy.deepcopy(self.net.state_dict())
                 else:
                     bad += 1
+            else:
+                best_epoch = epoch
+            rec["time_left_s"] = deadline - time.perf_counter()
             self.history.append(rec)
             if verbose:
                 print(
@@ -805,20 +970,11 @@ class DeepKTModel:
                     ),
                     flush=True,
                 )
-            if bad >= cfg.patience or time.perf_counter() - t0 > cfg.time_budget_s:
+            if bad >= cfg.patience or time.perf_counter() > deadline:
                 break
         if best_state is not None:
             self.net.load_state_dict(best_state)
-        self.net.eval()
-        self.version = f"{cfg.arch}-{_stamp()}"
-        self.train_summary = {
-            **data_summary(seqs),
-            "val_students": len(val_seqs or []),
-            "epochs": len(self.history),
-            "best_val_auc": best if best >= 0 else None,
-            "train_s": round(time.perf_counter() - t0, 2),
-        }
-        return self
+        return best, best_epoch
 
     def predict_sequences(
         self, seqs: Seq[Sequence], batch_size: int = 64
@@ -827,7 +983,8 @@ class DeepKTModel:
 
         if self.net is None:
             raise RuntimeError("DeepKTModel is not fitted")
-        return self._predict_items(_items(seqs, self.n_ids, None), batch_size)
+        with self._threads():
+            return self._predict_items(_items(seqs, self.n_ids, None), batch_size)
 
     def _predict_items(self, items, batch_size: int = 64) -> list[np.ndarray]:
         import torch
@@ -878,7 +1035,11 @@ class DeepKTModel:
             raise ValueError(
                 f"{path}: not a deep KT model of format version {FORMAT_VERSION}"
             )
-        m = cls(DeepKTConfig(**meta["config"]), device=device)
+        known = {f.name for f in fields(DeepKTConfig)}
+        m = cls(
+            DeepKTConfig(**{k: v for k, v in meta["config"].items() if k in known}),
+            device=device,
+        )
         m.n_ids = int(meta["n_ids"])
         m.net = _build_net(m.config, m.n_ids).to(m.device)
         m.net.load_state_dict(
@@ -898,7 +1059,7 @@ def _sidecar(path: Path) -> Path:
 
 # --------------------------------------------------------------------------- registry
 
-MODEL_NAMES = ("bkt", "bkt_forget", "dkt")
+MODEL_NAMES = ("bkt", "bkt_forget", "dkt", "akt_lite")
 
 
 def make_model(
@@ -914,8 +1075,8 @@ def make_model(
         return BKTModel()
     if name == "bkt_forget":
         return BKTModel(forgetting=True)
-    if name == "dkt":
-        cfg = DeepKTConfig(arch="dkt", seed=seed)
+    if name in ("dkt", "akt_lite"):
+        cfg = DeepKTConfig(arch=name, seed=seed)
         if max_epochs is not None:
             cfg.max_epochs = max_epochs
         if time_budget_s is not None:
