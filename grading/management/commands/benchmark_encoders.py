@@ -11,6 +11,7 @@ pages rendered from them for images, the speechocean762 sample for audio); pass
 from __future__ import annotations
 
 import json
+import os
 import platform
 import tempfile
 import time
@@ -40,9 +41,14 @@ class Command(BaseCommand):
         parser.add_argument("--n-audio", type=int, default=10)
         parser.add_argument("--batch-sizes", default="1,8,32,64")
         parser.add_argument("--skip", default="", help="comma-separated: text,image,audio")
+        parser.add_argument("--torch-threads", type=int, default=None,
+                            help="torch intra-op threads (default: torch's choice); on a "
+                                 "shared or busy CPU, 1 avoids threads waiting on each other")
         parser.add_argument("--json", dest="json_out", help="write results to this JSON file")
 
     def handle(self, *args, **opts) -> None:
+        import torch
+
         from multimodal.bench import (
             encoder_throughput,
             format_table,
@@ -50,6 +56,10 @@ class Command(BaseCommand):
             render_text_pages,
         )
 
+        if opts["torch_threads"]:
+            torch.set_num_threads(opts["torch_threads"])
+        threads = torch.get_num_threads()  # loading CTranslate2 may change it later
+        load_before = os.getloadavg()[0]
         skip = {s.strip() for s in opts["skip"].split(",") if s.strip()}
         try:
             batch_sizes = [int(b) for b in opts["batch_sizes"].split(",") if b.strip()]
@@ -75,12 +85,18 @@ class Command(BaseCommand):
                                       audios=audios, batch_sizes=batch_sizes)
 
         self.stdout.write(format_table(rows))
+        self.stdout.write(f"torch threads {threads}, CPUs {os.cpu_count()}, "
+                          f"1-min load average {load_before:.1f} before / "
+                          f"{os.getloadavg()[0]:.1f} after")
         if opts["json_out"]:
             out = Path(opts["json_out"])
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_text(json.dumps({
                 "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                 "machine": platform.node() or platform.machine(),
+                "cpu_count": os.cpu_count(),
+                "torch_threads": threads,
+                "loadavg_1min": {"before": load_before, "after": os.getloadavg()[0]},
                 "rows": rows,
             }, indent=2))
             self.stdout.write(f"wrote {out}")
