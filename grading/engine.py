@@ -64,7 +64,7 @@ def _prepare(subs: list[Submission]) -> list[_Prepared]:
             p = prepared[i]
             if kind == "image":
                 text = feat.ocr.text.strip()
-                p.features.setdefault("images", []).append(feat.summary())
+                p.features.setdefault("images", []).append(_medium_summary(feat, "ocr_model"))
                 if feat.stats.blank:
                     p.flags.append("blank_page")
                 elif not feat.stats.readable:
@@ -73,7 +73,7 @@ def _prepare(subs: list[Submission]) -> list[_Prepared]:
             else:
                 text = feat.transcript.text.strip()
                 fl = feat.fluency
-                p.features.setdefault("audio", []).append(feat.summary())
+                p.features.setdefault("audio", []).append(_medium_summary(feat, "asr_model"))
                 if not text:
                     p.flags.append("no_speech")
                 elif fl.wpm < SLOW_WPM:
@@ -88,6 +88,12 @@ def _prepare(subs: list[Submission]) -> list[_Prepared]:
     for p in prepared:
         p.answer = "\n".join(t for t in (p.answer.strip(), p.extracted) if t)
     return prepared
+
+
+def _medium_summary(feat, model_key: str) -> dict[str, Any]:
+    """Numeric features + model name only: no server path, and the text lives in extracted_text."""
+    summary = feat.summary()
+    return {**{k: round(float(v), 4) for k, v in summary["features"].items()}, "model": summary.get(model_key, "")}
 
 
 def grading_item(assignment: Assignment, answer: str):

@@ -99,7 +99,10 @@ def grade_write(*, token: str, result) -> bool:
             for key in ("review_state", "review_reason", "released_at"):
                 defaults.pop(key)
             reason = ""
-        Grade.objects.update_or_create(submission=sub, model_version=result.model_version, defaults=defaults)
+        grade, _ = Grade.objects.update_or_create(submission=sub, model_version=result.model_version,
+                                                  defaults=defaults)
+        if defaults.get("released_at"):
+            transaction.on_commit(lambda: _after_release(grade.pk))
         sub.status = S.NEEDS_REVIEW if reason else S.GRADED
         sub.graded_at = now
         sub.lease_expires_at = None
@@ -222,13 +225,22 @@ def _after_human_grade(grade_id: int) -> None:
     signals.human_grade_saved.send(sender=Grade, grade_id=grade_id)
 
 
+def _after_release(grade_id: int) -> None:
+    from grading import signals
+
+    signals.grade_released.send(sender=Grade, grade_id=grade_id)
+
+
 def grades_release(*, grades) -> int:
+    """Release grades that have a score; each released one is announced after commit (LMS passback)."""
     now = timezone.now()
     n = 0
-    for grade in grades:
-        if grade.released_at is None and (grade.score is not None or grade.final_score is not None):
-            Grade.objects.filter(pk=grade.pk, released_at__isnull=True).update(released_at=now)
-            n += 1
+    with transaction.atomic():
+        for grade in grades:
+            if grade.released_at is None and (grade.score is not None or grade.final_score is not None):
+                if Grade.objects.filter(pk=grade.pk, released_at__isnull=True).update(released_at=now):
+                    transaction.on_commit(lambda pk=grade.pk: _after_release(pk))
+                    n += 1
     return n
 
 

@@ -167,7 +167,13 @@ WITHIN_NAMES: tuple[str, ...] = (
     "top_centroid_cos",
     "bottom_centroid_cos",
     "top_minus_bottom_cos",
-)
+) + tuple(f"relative_{c}" for c in (
+    "ref_cos_max", "token_f1", "zero_shot", "criteria_coverage_mean", "text_n_words_log",
+    "question_cos"))
+# generic features also given as z-scores within the question's graded answers: a
+# cosine of 0.6 is excellent for one question and poor for another
+RELATIVE_COLUMNS: tuple[str, ...] = tuple(n[len("relative_"):] for n in WITHIN_NAMES
+                                          if n.startswith("relative_"))
 
 
 # ------------------------------------------------------------------------ data types
@@ -366,6 +372,31 @@ def _answer_units(item: GradingItem) -> list[str]:
 # ----------------------------------------------------------------- model helpers
 
 
+_KNN_CLASS: Any = None
+
+
+def _small_safe_knn() -> Any:
+    """A module-level (picklable) k-NN regressor whose k shrinks to the number of examples.
+
+    An assignment may have fewer graded answers than k = 15; plain scikit-learn
+    refuses to fit then.
+    """
+    global _KNN_CLASS
+    if _KNN_CLASS is None:
+        from sklearn.neighbors import KNeighborsRegressor
+
+        class SmallSafeKNN(KNeighborsRegressor):
+            def fit(self, X, y):  # noqa: N803 (scikit-learn's argument names)
+                self.n_neighbors = max(1, min(15, len(X)))
+                return super().fit(X, y)
+
+        SmallSafeKNN.__module__ = __name__
+        SmallSafeKNN.__qualname__ = "SmallSafeKNN"
+        globals()["SmallSafeKNN"] = SmallSafeKNN
+        _KNN_CLASS = SmallSafeKNN
+    return _KNN_CLASS
+
+
 def _make_regressor(kind: str, seed: int) -> Any:
     from sklearn.ensemble import ExtraTreesRegressor, HistGradientBoostingRegressor
     from sklearn.impute import SimpleImputer
@@ -383,12 +414,11 @@ def _make_regressor(kind: str, seed: int) -> Any:
     if kind == "svr":
         return make_pipeline(impute(), StandardScaler(), SVR(C=1.0, epsilon=0.05, gamma="scale"))
     if kind == "knn":
-        return make_pipeline(impute(), StandardScaler(),
-                             KNeighborsRegressor(n_neighbors=15, weights="distance"))
-    if kind == "hgb":
-        return HistGradientBoostingRegressor(max_iter=200, learning_rate=0.05, max_leaf_nodes=15,
-                                             min_samples_leaf=20, l2_regularization=1.0,
-                                             early_stopping=False, random_state=seed)
+        return make_pipeline(impute(), StandardScaler(), _small_safe_knn()(n_neighbors=15, weights="distance"))
+    if kind == "hgb":  # imputed too: HGB crashes on an all-missing column (no references)
+        return make_pipeline(impute(), HistGradientBoostingRegressor(
+            max_iter=200, learning_rate=0.05, max_leaf_nodes=15, min_samples_leaf=20,
+            l2_regularization=1.0, early_stopping=False, random_state=seed))
     if kind == "extra_trees":
         return make_pipeline(impute(), ExtraTreesRegressor(
             n_estimators=200, min_samples_leaf=3, max_features=0.5, n_jobs=1, random_state=seed))
@@ -397,10 +427,14 @@ def _make_regressor(kind: str, seed: int) -> Any:
 
 def _make_error_model(seed: int, n: int) -> Any:
     from sklearn.ensemble import HistGradientBoostingRegressor
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
 
-    return HistGradientBoostingRegressor(max_iter=100, learning_rate=0.05, max_depth=3,
-                                         min_samples_leaf=max(20, n // 25), l2_regularization=1.0,
-                                         early_stopping=False, random_state=seed)
+    return make_pipeline(
+        SimpleImputer(strategy="median", keep_empty_features=True),
+        HistGradientBoostingRegressor(max_iter=100, learning_rate=0.05, max_depth=3,
+                                      min_samples_leaf=max(20, n // 25), l2_regularization=1.0,
+                                      early_stopping=False, random_state=seed))
 
 
 def _sklearn_threads() -> Any:
@@ -436,6 +470,36 @@ def _pearson(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(a, b)[0, 1])
 
 
+ENSEMBLE_SIZE = 3  # "auto" may average the best few regressors when that validates better
+
+
+def _pick(y: np.ndarray, oof: dict[str, np.ndarray]) -> tuple[tuple[str, ...], dict[str, float]]:
+    """Best regressor, or the mean of the best ``ENSEMBLE_SIZE``, by out-of-fold RMSE."""
+    scores = {c: _rmse(y[~np.isnan(p)], p[~np.isnan(p)]) for c, p in oof.items()
+              if (~np.isnan(p)).sum() >= 5}
+    if not scores:
+        return (), {}
+    ranked = sorted(scores, key=scores.get)
+    best: tuple[str, ...] = (ranked[0],)
+    if len(ranked) >= 2:
+        top = tuple(ranked[:ENSEMBLE_SIZE])
+        mean, _ = _combine(oof, top, len(y))
+        ok = ~np.isnan(mean)
+        scores["mean(" + "+".join(top) + ")"] = _rmse(y[ok], mean[ok])
+        if scores["mean(" + "+".join(top) + ")"] < scores[ranked[0]]:
+            best = top
+    return best, scores
+
+
+def _combine(preds: dict[str, np.ndarray], kinds: Sequence[str],
+             n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and spread (std) of the chosen regressors' predictions (NaN where missing)."""
+    if not kinds:
+        return np.full(n, np.nan), np.full(n, np.nan)
+    stack = np.vstack([preds[k] for k in kinds])
+    return stack.mean(axis=0), stack.std(axis=0)
+
+
 @dataclass
 class _QuestionMemory:
     """Graded answers of one question: what within-question features look at."""
@@ -443,14 +507,37 @@ class _QuestionMemory:
     emb: np.ndarray  # (n, d) unit vectors
     y: np.ndarray  # (n,) normalised scores
     words: np.ndarray  # (n,) word counts
+    rel: np.ndarray  # (n, len(RELATIVE_COLUMNS)) generic features, for z-scores
 
 
-def _within_block(eq: np.ndarray, mem: _QuestionMemory, lam: float,
+def _kernel_ridge(em: np.ndarray, y: np.ndarray, eq: np.ndarray, lam: float,
+                  loo: bool) -> np.ndarray:
+    """Ridge regression on [embedding, 1] (= cosine-kernel ridge with an intercept).
+
+    Solved through the thin SVD of the (n, d+1) design, so it costs O(n d^2) instead
+    of O(n^3) for a question with thousands of graded essays. With ``loo`` it
+    returns exact leave-one-out predictions for the training rows themselves
+    (``(fitted - h_ii y_i) / (1 - h_ii)``).
+    """
+    x = np.hstack([em, np.ones((len(em), 1))])
+    u, sv, vt = np.linalg.svd(x, full_matrices=False)
+    uty = u.T @ y
+    if loo:
+        shrink = sv ** 2 / (sv ** 2 + lam)
+        fitted = u @ (shrink * uty)
+        h = (u ** 2) @ shrink
+        return (fitted - h * y) / np.clip(1.0 - h, 1e-6, None)
+    coef = vt.T @ (sv / (sv ** 2 + lam) * uty)
+    return np.hstack([eq, np.ones((len(eq), 1))]) @ coef
+
+
+def _within_block(eq: np.ndarray, rq: np.ndarray, mem: _QuestionMemory, lam: float,
                   loo: bool) -> np.ndarray:
     """Within-question features for query embeddings ``eq`` against one question.
 
-    ``loo=True`` means ``eq`` *is* ``mem.emb`` (training rows): every row's own
-    entry is excluded, including from the kernel ridge (closed-form leave-one-out).
+    ``rq`` are the queries' ``RELATIVE_COLUMNS``. ``loo=True`` means the queries *are*
+    the memory rows (training rows): every row's own entry is excluded everywhere
+    (neighbours, means, centroids, z-scores, and the kernel ridge in closed form).
     """
     em, y = mem.emb, mem.y
     n_mem = len(y)
@@ -470,24 +557,29 @@ def _within_block(eq: np.ndarray, mem: _QuestionMemory, lam: float,
     knn = (w * top_y).sum(axis=1)
     knn_std = np.sqrt(np.maximum((w * (top_y - knn[:, None]) ** 2).sum(axis=1), 0.0))
     nearest = np.argmax(sims, axis=1)
-    total, total_sq = y.sum(), (y ** 2).sum()
-    if loo:
-        q_mean = (total - y) / n_eff
-        q_var = (total_sq - y ** 2) / n_eff - q_mean ** 2
-    else:
-        q_mean = np.full(len(eq), total / n_eff)
-        q_var = np.full(len(eq), total_sq / n_eff - (total / n_eff) ** 2)
-    # cosine-kernel ridge with a constant kernel term (penalised intercept)
-    kern = em @ em.T + 1.0
-    inv = np.linalg.solve(kern + lam * np.eye(n_mem), np.eye(n_mem))
-    coef = inv @ y
-    if loo:
-        hat = kern @ inv
-        fitted = hat @ y
-        diag = np.clip(1.0 - np.diag(hat), 1e-6, None)
-        kr = (fitted - np.diag(hat) * y) / diag
-    else:
-        kr = (eq @ em.T + 1.0) @ coef
+
+    def loo_moments(v: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and std of ``v`` over the memory, without the query itself when loo."""
+        ok = np.isfinite(v)
+        total, total_sq, count = np.where(ok, v, 0).sum(0), np.where(ok, v ** 2, 0).sum(0), ok.sum(0)
+        if loo:
+            okq = np.isfinite(q)
+            total = total - np.where(okq, q, 0)
+            total_sq = total_sq - np.where(okq, q ** 2, 0)
+            count = count - okq
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = total / count
+            std = np.sqrt(np.maximum(total_sq / count - mean ** 2, 0.0))
+        return mean, std
+
+    q_mean, q_std = loo_moments(y, y if loo else np.full(len(eq), np.nan))
+    if not loo:
+        q_mean = np.broadcast_to(q_mean, (len(eq),))
+        q_std = np.broadcast_to(q_std, (len(eq),))
+    r_mean, r_std = loo_moments(mem.rel, rq if loo else np.full_like(rq, np.nan))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rel_z = (rq - r_mean) / np.where(r_std > 1e-6, r_std, np.nan)
+    kr = _kernel_ridge(em, y, eq, lam, loo)
     # centroids of high- / low-scored answers (self removed on training rows)
     hi_mask = y >= np.quantile(y, 0.75)
     lo_mask = y <= np.quantile(y, 0.25)
@@ -512,25 +604,26 @@ def _within_block(eq: np.ndarray, mem: _QuestionMemory, lam: float,
     out[:, 3] = sims[np.arange(len(eq)), nearest]
     out[:, 4] = top_sims.mean(axis=1)
     out[:, 5] = q_mean
-    out[:, 6] = np.sqrt(np.maximum(q_var, 0.0))
+    out[:, 6] = q_std
     out[:, 7] = math.log(n_eff)
     out[:, 8] = np.clip(kr, -0.5, 1.5)
     out[:, 9] = top_cos
     out[:, 10] = bottom_cos
     out[:, 11] = top_cos - bottom_cos
+    out[:, 12:] = np.clip(rel_z, -5, 5)
     return out
 
 
-def _memory_from(keys: Sequence[str], emb: np.ndarray, y: np.ndarray,
-                 words: np.ndarray, rows: np.ndarray) -> dict[str, _QuestionMemory]:
+def _memory_from(keys: Sequence[str], emb: np.ndarray, y: np.ndarray, words: np.ndarray,
+                 rel: np.ndarray, rows: np.ndarray) -> dict[str, _QuestionMemory]:
     by_key: dict[str, list[int]] = {}
     for r in rows:
         by_key.setdefault(keys[r], []).append(int(r))
-    return {k: _QuestionMemory(emb[idx], y[idx], words[idx]) for k, idx in
+    return {k: _QuestionMemory(emb[idx], y[idx], words[idx], rel[idx]) for k, idx in
             ((k, np.asarray(v)) for k, v in by_key.items())}
 
 
-def _within_features(keys: Sequence[str], emb: np.ndarray, rows: np.ndarray,
+def _within_features(keys: Sequence[str], emb: np.ndarray, rel: np.ndarray, rows: np.ndarray,
                      memory: dict[str, _QuestionMemory], lam: float,
                      loo: bool) -> np.ndarray:
     """Within features for ``rows``; with ``loo`` the rows must be exactly the memory."""
@@ -543,7 +636,7 @@ def _within_features(keys: Sequence[str], emb: np.ndarray, rows: np.ndarray,
         if mem is None:
             continue
         pos = np.asarray(positions)
-        out[pos] = _within_block(emb[rows[pos]], mem, lam, loo)
+        out[pos] = _within_block(emb[rows[pos]], rel[rows[pos]], mem, lam, loo)
     return out
 
 
@@ -601,11 +694,13 @@ class Grader:
         """Every text ``fit``/``predict`` will embed for ``items`` (for external caches)."""
         texts: list[str] = []
         for it in items:
-            texts.extend(_answer_units(it) or [""])
+            crit = _criteria_texts(it)
+            # sentences are only evidence for criteria: an essay without a rubric or
+            # reference is encoded once, not once per sentence
+            texts.extend((_answer_units(it) if crit else [it.answer.strip()]) or [""])
             if it.question.strip():
                 texts.append(it.question)
             texts.extend(it.reference_answers)
-            crit = _criteria_texts(it)
             texts.extend(crit)
         return list(dict.fromkeys(texts))
 
@@ -767,12 +862,13 @@ class Grader:
         from sklearn.model_selection import GroupKFold, KFold
 
         words = np.array([a.n_words for a in an], dtype=np.float64)
+        rel = g[:, [GENERIC_NAMES.index(c) for c in RELATIVE_COLUMNS]]
         n = len(items)
         all_rows = np.arange(n)
         groups = np.unique(np.asarray(keys), return_inverse=True)[1]
         n_groups = len(set(keys))
 
-        lam = self._choose_lambda(keys, emb, y, words)
+        lam = self._choose_lambda(keys, emb, y)
         candidates = [c for c in self.candidates if not (c == "svr" and n > SVR_MAX_ROWS)]
         if self.model != "auto":
             candidates = [self.model]
@@ -784,9 +880,9 @@ class Grader:
         w_oof_feats = np.full((n, len(WITHIN_NAMES)), np.nan)
         kf = KFold(n_splits=min(n_folds, n), shuffle=True, random_state=rng_seed)
         for tr, te in kf.split(all_rows):
-            mem = _memory_from(keys, emb, y, words, tr)
-            w_tr = _within_features(keys, emb, tr, mem, lam, loo=True)
-            w_te = _within_features(keys, emb, te, mem, lam, loo=False)
+            mem = _memory_from(keys, emb, y, words, rel, tr)
+            w_tr = _within_features(keys, emb, rel, tr, mem, lam, loo=True)
+            w_te = _within_features(keys, emb, rel, te, mem, lam, loo=False)
             w_oof_feats[te] = w_te
             ok_tr = ~np.isnan(w_tr[:, 0])
             ok_te = ~np.isnan(w_te[:, 0])
@@ -796,7 +892,7 @@ class Grader:
             x_te = np.hstack([g[te][ok_te], w_te[ok_te]])
             for c in candidates:
                 m = _make_regressor(c, rng_seed).fit(x_tr, y[tr][ok_tr])
-                within_oof[c][te[ok_te]] = m.predict(x_te)
+                within_oof[c][te[ok_te]] = np.clip(m.predict(x_te), 0, 1)
         # (b) across-question: whole questions held out
         across_oof = {c: np.full(n, np.nan) for c in candidates}
         if n_groups >= 2:
@@ -804,34 +900,26 @@ class Grader:
             for tr, te in gkf.split(all_rows, groups=groups):
                 for c in candidates:
                     m = _make_regressor(c, rng_seed).fit(g[tr], y[tr])
-                    across_oof[c][te] = m.predict(g[te])
+                    across_oof[c][te] = np.clip(m.predict(g[te]), 0, 1)
 
-        def pick(oof: dict[str, np.ndarray]) -> tuple[str | None, dict[str, float]]:
-            scores_ = {c: _rmse(y[~np.isnan(p)], p[~np.isnan(p)]) for c, p in oof.items()
-                       if (~np.isnan(p)).sum() >= 5}
-            if not scores_:
-                return None, {}
-            return min(scores_, key=scores_.get), scores_
-
-        within_kind, within_cv = pick(within_oof)
-        across_kind, across_cv = pick(across_oof)
-        if across_kind is None:
-            across_kind = candidates[0] if self.model == "auto" else self.model
-            across_kind = "ridge" if self.model == "auto" else across_kind
+        within_kinds, within_cv = _pick(y, within_oof)
+        across_kinds, across_cv = _pick(y, across_oof)
+        if not across_kinds:  # one question only: nothing to validate an across model on
+            across_kinds = ("ridge",) if self.model == "auto" else (self.model,)
 
         # final models on all rows (within features leave-one-out)
-        memory = _memory_from(keys, emb, y, words, all_rows)
-        w_all = _within_features(keys, emb, all_rows, memory, lam, loo=True)
+        memory = _memory_from(keys, emb, y, words, rel, all_rows)
+        w_all = _within_features(keys, emb, rel, all_rows, memory, lam, loo=True)
         ok = ~np.isnan(w_all[:, 0])
-        within_model = None
-        if within_kind is not None and ok.sum() >= 5:
-            within_model = _make_regressor(within_kind, rng_seed).fit(
-                np.hstack([g[ok], w_all[ok]]), y[ok])
-        across_model = _make_regressor(across_kind, rng_seed).fit(g, y)
+        within_models = []
+        if within_kinds and ok.sum() >= 5:
+            x_ok = np.hstack([g[ok], w_all[ok]])
+            within_models = [_make_regressor(c, rng_seed).fit(x_ok, y[ok]) for c in within_kinds]
+        across_models = [_make_regressor(c, rng_seed).fit(g, y) for c in across_kinds]
 
         # blend weight and calibration on out-of-fold predictions
-        p_w = np.clip(within_oof[within_kind], 0, 1) if within_kind else np.full(n, np.nan)
-        p_a = np.clip(across_oof[across_kind], 0, 1) if across_kind in across_oof else np.full(n, np.nan)
+        p_w, s_w = _combine(within_oof, within_kinds, n)
+        p_a, s_a = _combine(across_oof, across_kinds, n)
         both = ~np.isnan(p_w) & ~np.isnan(p_a)
         blend = 1.0
         if both.sum() >= 5:
@@ -839,17 +927,21 @@ class Grader:
             blend = float(min(errs, key=errs.get))
         p_blend = np.where(np.isnan(p_a), p_w, blend * p_w + (1 - blend) * np.nan_to_num(p_a))
         zs = g[:, GENERIC_NAMES.index("zero_shot")]
-        calib_w = self._calibrate(y, p_blend, self._error_features_within(p_blend, p_w, p_a, zs, w_oof_feats),
-                                  ~np.isnan(p_w))
-        calib_a = self._calibrate(y, p_a, self._error_features_across(p_a, zs, g), ~np.isnan(p_a))
+        calib_w = self._calibrate(
+            y, p_blend, self._error_features_within(p_blend, p_w, p_a, s_w, zs, w_oof_feats),
+            ~np.isnan(p_w))
+        calib_a = self._calibrate(y, p_a, self._error_features_across(p_a, s_a, zs, g),
+                                  ~np.isnan(p_a))
+        within_kind = "+".join(within_kinds) if within_kinds else None
+        across_kind = "+".join(across_kinds)
 
         self._state.update({
             "lambda": lam,
             "memory": memory,
             "within_kind": within_kind,
             "across_kind": across_kind,
-            "within_model": within_model,
-            "across_model": across_model,
+            "within_models": within_models,
+            "across_models": across_models,
             "blend": blend,
             "calib_within": calib_w,
             "calib_across": calib_a,
@@ -905,21 +997,20 @@ class Grader:
         return self
 
     @staticmethod
-    def _choose_lambda(keys: Sequence[str], emb: np.ndarray, y: np.ndarray,
-                       words: np.ndarray) -> float:
+    def _choose_lambda(keys: Sequence[str], emb: np.ndarray, y: np.ndarray) -> float:
         """Kernel-ridge penalty by pooled leave-one-out error on the training rows."""
-        rows = np.arange(len(keys))
-        mem = _memory_from(keys, emb, y, words, rows)
-        best, best_err = KERNEL_RIDGE_LAMBDAS[len(KERNEL_RIDGE_LAMBDAS) // 2], math.inf
+        by_key: dict[str, list[int]] = {}
+        for i, k in enumerate(keys):
+            by_key.setdefault(k, []).append(i)
+        blocks = [np.asarray(v) for v in by_key.values() if len(v) > MIN_GRADED]
+        if not blocks:
+            return KERNEL_RIDGE_LAMBDAS[len(KERNEL_RIDGE_LAMBDAS) // 2]
+        errs = {}
         for lam in KERNEL_RIDGE_LAMBDAS:
-            w = _within_features(keys, emb, rows, mem, lam, loo=True)
-            ok = ~np.isnan(w[:, 8])
-            if ok.sum() < 5:
-                return best
-            err = _rmse(y[ok], np.clip(w[ok, 8], 0, 1))
-            if err < best_err:
-                best, best_err = lam, err
-        return float(best)
+            sq = [np.sum((np.clip(_kernel_ridge(emb[b], y[b], emb[b], lam, True), 0, 1) - y[b]) ** 2)
+                  for b in blocks]
+            errs[lam] = float(np.sum(sq))
+        return float(min(errs, key=errs.get))
 
     @staticmethod
     def _expected_words(memory: dict[str, _QuestionMemory]) -> dict[str, float]:
@@ -931,19 +1022,20 @@ class Grader:
         return out
 
     @staticmethod
-    def _error_features_within(p: np.ndarray, p_w: np.ndarray, p_a: np.ndarray, zs: np.ndarray,
-                               w: np.ndarray) -> np.ndarray:
+    def _error_features_within(p: np.ndarray, p_w: np.ndarray, p_a: np.ndarray, spread: np.ndarray,
+                               zs: np.ndarray, w: np.ndarray) -> np.ndarray:
         return np.column_stack([
-            np.abs(p_w - p_a), w[:, WITHIN_NAMES.index("knn_score_std")],
+            np.abs(p_w - p_a), spread, w[:, WITHIN_NAMES.index("knn_score_std")],
             w[:, WITHIN_NAMES.index("nearest_sim")], w[:, WITHIN_NAMES.index("n_graded_log")],
             p, np.abs(p - 0.5), np.abs(p - zs), np.abs(p - w[:, 0]),
             np.abs(p - w[:, WITHIN_NAMES.index("kernel_ridge_score")]),
         ])
 
     @staticmethod
-    def _error_features_across(p: np.ndarray, zs: np.ndarray, g: np.ndarray) -> np.ndarray:
+    def _error_features_across(p: np.ndarray, spread: np.ndarray, zs: np.ndarray,
+                               g: np.ndarray) -> np.ndarray:
         return np.column_stack([
-            p, np.abs(p - 0.5), np.abs(p - zs), g[:, GENERIC_NAMES.index("ref_cos_max")],
+            p, spread, np.abs(p - 0.5), np.abs(p - zs), g[:, GENERIC_NAMES.index("ref_cos_max")],
             g[:, GENERIC_NAMES.index("question_cos")], g[:, GENERIC_NAMES.index("text_n_words_log")],
         ])
 
@@ -1014,18 +1106,24 @@ class Grader:
         g = self._generic_matrix(items, an)
         keys = [it.key for it in items]
         rows = np.arange(len(items))
-        w = _within_features(keys, emb, rows, st["memory"], st["lambda"], loo=False)
-        has_w = ~np.isnan(w[:, 0]) & (st["within_model"] is not None)
-        p_a = np.clip(st["across_model"].predict(g), 0, 1)
+        rel = g[:, [GENERIC_NAMES.index(c) for c in RELATIVE_COLUMNS]]
+        w = _within_features(keys, emb, rel, rows, st["memory"], st["lambda"], loo=False)
+        has_w = ~np.isnan(w[:, 0]) & bool(st["within_models"])
+        members_a = np.vstack([np.clip(m.predict(g), 0, 1) for m in st["across_models"]])
+        p_a, s_a = members_a.mean(axis=0), members_a.std(axis=0)
         p_w = np.full(len(items), np.nan)
+        s_w = np.full(len(items), np.nan)
         if has_w.any():
-            p_w[has_w] = np.clip(st["within_model"].predict(np.hstack([g[has_w], w[has_w]])), 0, 1)
+            x = np.hstack([g[has_w], w[has_w]])
+            members_w = np.vstack([np.clip(m.predict(x), 0, 1) for m in st["within_models"]])
+            p_w[has_w], s_w[has_w] = members_w.mean(axis=0), members_w.std(axis=0)
         blend = st["blend"]
         p = np.where(has_w, blend * np.nan_to_num(p_w) + (1 - blend) * p_a, p_a)
         zs = g[:, GENERIC_NAMES.index("zero_shot")]
-        lower, upper, conf = self._interval(st["calib_across"], p, self._error_features_across(p, zs, g))
+        lower, upper, conf = self._interval(st["calib_across"], p,
+                                            self._error_features_across(p, s_a, zs, g))
         if has_w.any():
-            fw = self._error_features_within(p, p_w, p_a, zs, w)[has_w]
+            fw = self._error_features_within(p, p_w, p_a, s_w, zs, w)[has_w]
             lw, uw, cw = self._interval(st["calib_within"], p[has_w], fw)
             lower[has_w], upper[has_w], conf[has_w] = lw, uw, cw
         out = []
@@ -1236,7 +1334,7 @@ class Grader:
     # -- artifacts ---------------------------------------------------------------------
     def _payload(self) -> dict[str, Any]:
         st = dict(self._state)
-        st["memory"] = {k: {"emb": m.emb, "y": m.y, "words": m.words} for k, m in st["memory"].items()}
+        st["memory"] = {k: asdict(m) for k, m in st["memory"].items()}
         return {"format": ARTIFACT_FORMAT, "state": st, "alpha": self.alpha,
                 "score_step": self.score_step, "seed": self.seed}
 
@@ -1325,3 +1423,11 @@ class Grader:
             raise ValueError(f"grader {obj.version} was trained with encoder {wanted!r}, "
                              f"got {obj._encoder_name()!r}")
         return obj
+
+
+def __getattr__(name: str) -> Any:
+    # Lets pickle find SmallSafeKNN in a fresh process without importing
+    # scikit-learn when this module is imported.
+    if name == "SmallSafeKNN":
+        return _small_safe_knn()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

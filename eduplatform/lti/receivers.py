@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from grading.signals import human_grade_saved
+from grading.signals import grade_released, human_grade_saved
 
 
-def _on_human_grade_saved(sender, grade_id: int, **kwargs) -> None:
+def _on_grade_event(sender, grade_id: int, **kwargs) -> None:
     from eduplatform.lti.api import lti_grade_released
 
     # Sent after commit; released or not, the passback sends only released scores.
@@ -13,4 +13,5 @@ def _on_human_grade_saved(sender, grade_id: int, **kwargs) -> None:
 
 
 def connect() -> None:
-    human_grade_saved.connect(_on_human_grade_saved, dispatch_uid="eduplatform_lti_grade_passback")
+    human_grade_saved.connect(_on_grade_event, dispatch_uid="eduplatform_lti_grade_passback")
+    grade_released.connect(_on_grade_event, dispatch_uid="eduplatform_lti_grade_released")

@@ -184,7 +184,7 @@ def test_image_of_written_work_is_ocrd_and_graded(course_setup, submit):
     sub = submit(course_setup["alice"], files=[SimpleUploadedFile("work.png", png)])
     sub.refresh_from_db()
     assert sub.status in ("graded", "needs_review") and sub.extracted_text.strip()
-    assert _grade(sub).features["images"][0]["ocr_lines"] >= 1
+    assert _grade(sub).features["images"][0]["ocr_lines"] >= 1 and "path" not in _grade(sub).features["images"][0]
 
 
 @pytest.mark.django_db
