@@ -35,6 +35,19 @@ DEFAULTS: dict[str, Any] = {
     "GRADING_FAULT_DELAY_SECONDS": 0.0,
     # Whether students may read their own at-risk estimate.
     "STUDENTS_SEE_OWN_RISK": False,
+    # Learner model and learning paths:
+    # P(mastered) at or above which a skill counts as mastered (and unlocks the skills that need it);
+    "MASTERY_THRESHOLD": 0.95,
+    # BKT parameters until a model trained on the school's history serves ("forget" > 0 is
+    # BKT with forgetting: mastery decays a little between attempts);
+    "KT_DEFAULT_PARAMS": {"prior": 0.3, "learn": 0.1, "forget": 0.02, "guess": 0.2, "slip": 0.1},
+    # training the KT models needs this many students with two or more graded attempts;
+    "KT_MIN_STUDENTS": 20,
+    # share of those students held out to choose between BKT and the deep model;
+    "KT_HOLDOUT_FRACTION": 0.2,
+    # steps in a learning path, and at most this many resources per skill.
+    "PATH_MAX_STEPS": 8,
+    "PATH_MAX_PER_SKILL": 2,
     # Forward xAPI statements to an external LRS (e.g. Ralph); empty = off.
     "LRS_URL": "",
     "LRS_AUTH": "",

@@ -138,6 +138,7 @@ CELERY_TASK_QUEUES = (Queue("default"), Queue("gpu"))
 CELERY_TASK_ROUTES = {
     "grading.*": {"queue": "gpu"},
     "recommendations.train_*": {"queue": "gpu"},
+    "recommendations.embed_*": {"queue": "gpu"},
     "eduplatform.*": {"queue": "default"},
     "recommendations.*": {"queue": "default"},
 }
@@ -146,6 +147,7 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-stuck-submissions": {"task": "grading.sweep_stuck", "schedule": 60.0},
     "recompute-behaviour": {"task": "recommendations.recompute_behaviour", "schedule": 3600.0},
     "retrain-graders": {"task": "grading.retrain_stale", "schedule": 3600.0},
+    "train-kt-models": {"task": "recommendations.train_kt_model", "schedule": 86400.0},
 }
 CELERY_BEAT_SCHEDULE["lti-resend-grades"] = {"task": "eduplatform.lti_sweep_grades", "schedule": 900.0}
 

@@ -49,3 +49,27 @@ def assignment_regrade(*, assignment_id: int, only_failed: bool = False) -> int:
     from grading.services import assignment_regrade as _regrade
 
     return _regrade(assignment_id=assignment_id, only_failed=only_failed)
+
+
+def grade_attempt_for(*, grade_id: int) -> dict | None:
+    """A grade as a graded attempt for the learner model, or None when it does not count:
+    only the current grade of a submission, with a score, once released to the student or
+    confirmed by an instructor. ``fraction`` is the score scaled to 0-1."""
+    from grading.models import Grade
+    from grading.services import HUMAN_STATES
+
+    grade = (Grade.objects.select_related("submission", "submission__assignment")
+             .filter(pk=grade_id, is_current=True).first())
+    if grade is None or grade.effective_score is None:
+        return None
+    if grade.released_at is None and grade.review_state not in HUMAN_STATES:
+        return None
+    sub = grade.submission
+    a = sub.assignment
+    lo, hi = float(a.min_score), float(a.max_score)
+    fraction = min(1.0, max(0.0, (float(grade.effective_score) - lo) / (hi - lo))) if hi > lo else 0.0
+    return {"grade_id": grade.pk, "submission_id": sub.pk, "student_id": sub.student_id, "assignment_id": a.pk,
+            "fraction": fraction, "submitted_at": sub.submitted_at}
+
+
+__all__ += ["grade_attempt_for"]

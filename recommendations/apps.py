@@ -6,3 +6,6 @@ class RecommendationsConfig(AppConfig):
     label = "eduplatform_recommendations"
     verbose_name = "eduplatform learner model and recommendations"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from recommendations import receivers  # noqa: F401  (graded attempts -> mastery)

@@ -9,7 +9,9 @@ on. Nobody else learns whether an estimate exists (404, not 403).
 
 from __future__ import annotations
 
+import logging
 import math
+import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -30,6 +32,8 @@ from eduplatform.models import (
     Submission,
 )
 from eduplatform.selectors import is_course_staff, staff_course_ids, student_for_user
+from recommendations import knowledge_tracing as kt
+from recommendations import paths
 from recommendations.behaviour import (
     Deadline,
     Event,
@@ -37,7 +41,23 @@ from recommendations.behaviour import (
     resource_category,
     verb_name,
 )
-from recommendations.models import BehaviourSnapshot, RiskAlert, RiskEstimate, RiskModel
+from recommendations.models import (
+    AssignmentSkill,
+    BehaviourSnapshot,
+    KTModelRecord,
+    LearningPath,
+    LearningPathStep,
+    LearningResource,
+    Mastery,
+    ResourcePin,
+    RiskAlert,
+    RiskEstimate,
+    RiskModel,
+    Skill,
+    SkillPrerequisite,
+)
+
+log = logging.getLogger(__name__)
 
 # --------------------------------------------------------------------- settings
 
@@ -448,3 +468,279 @@ def statement_json(event: LearningEvent) -> dict:
     if event.context:
         statement["context"] = event.context
     return statement
+
+
+# =============================================================================
+# Learner model and learning paths (issue 6): settings, mastery, path inputs and
+# the permission-scoped reads behind the mastery/learning-path API.
+# Students read only their own mastery and paths; course staff read the class
+# matrix of their courses; everyone else gets 404.
+# =============================================================================
+
+# Verbs whose events with a result update mastery (answer to an item / a score).
+MASTERY_VERBS = frozenset({"answered", "scored"})
+# Verbs that say a student used a resource (modality preference); "completed" also marks it done.
+USE_VERBS = frozenset({"completed", "experienced", "viewed", "played", "watched", "read", "launched"})
+VIEW_WEIGHT = 0.25  # a view of a course page/video counts as a quarter of a completed path step
+SKILLS_EXT = "https://w3id.org/eduplatform/xapi/skill-ids"  # context extension: skill ids of an answer
+
+
+def learning_setting(name: str) -> Any:
+    """EDUPLATFORM_<name>: the host's setting, else the default documented in eduplatform/conf.py."""
+    return getattr(edu_settings, name)
+
+
+def resource_object_id(resource_id: int) -> str:
+    """xAPI object id of a learning resource (what the mobile app sends)."""
+    return f"resource:{resource_id}"
+
+
+def _object_pk(object_id: str, prefix: str) -> int | None:
+    if not object_id.startswith(prefix + ":"):
+        return None
+    tail = object_id[len(prefix) + 1:]
+    return int(tail) if tail.isdigit() else None
+
+
+def iso_duration_minutes(value) -> float:
+    """Minutes in an xAPI ``result.duration`` (ISO 8601, e.g. PT4M30S); 0 when absent or bad."""
+    m = re.fullmatch(r"P(?:(\d+(?:\.\d+)?)D)?(?:T(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?)?",
+                     str(value or "").strip())
+    if not m or not any(m.groups()):
+        return 0.0
+    d, h, mi, s = (float(g) if g else 0.0 for g in m.groups())
+    return d * 1440 + h * 60 + mi + s / 60
+
+
+def kt_serving_record() -> KTModelRecord | None:
+    return KTModelRecord.objects.filter(serving=True).first()
+
+
+_BKT_CACHE: dict[str, kt.BKTModel] = {}
+
+
+def kt_bkt_model() -> kt.BKTModel | None:
+    """The trained BKT model whose per-skill parameters drive online updates: the serving
+    one, else the newest one (trained next to a serving deep model); None = defaults."""
+    record = kt_serving_record()
+    if record is None or record.kind != KTModelRecord.Kind.BKT:
+        record = KTModelRecord.objects.filter(kind=KTModelRecord.Kind.BKT).first()
+    if record is None:
+        return None
+    model = _BKT_CACHE.get(record.version)
+    if model is None:
+        try:
+            model = kt.BKTModel.load(record.path)
+        except (OSError, ValueError) as exc:
+            log.warning("BKT model %s unreadable at %s (%s); using default parameters", record.version,
+                        record.path, exc)
+            return None
+        _BKT_CACHE.clear()
+        _BKT_CACHE[record.version] = model
+    return model
+
+
+def kt_params_for(skill_ids: Iterable[int]) -> dict[int, kt.BKTParams]:
+    """BKT parameters per skill id: fitted ones where a trained model knows the skill,
+    else the configured defaults."""
+    default = kt.BKTParams.from_mapping(learning_setting("KT_DEFAULT_PARAMS"))
+    model = kt_bkt_model()
+    out = {}
+    for sid in skill_ids:
+        fitted = model is not None and 0 < sid < model.params.shape[0] and not math.isnan(model.params[sid, 0])
+        out[sid] = model.params_for(sid) if fitted else default
+    return out
+
+
+def student_course_get(*, user, course_id: int) -> tuple[Student, Course]:
+    """The user's Student row and a course they are enrolled in as a student; 404 otherwise."""
+    me = student_for_user(user)
+    course = Course.objects.filter(pk=course_id).first()
+    if me is None or course is None or not Enrollment.objects.filter(
+            user=user, course=course, role=Enrollment.Role.STUDENT).exists():
+        raise NotFound(f"Course {course_id} not found.")
+    return me, course
+
+
+def course_skills(*, course_id: int) -> list[tuple[Skill, tuple[int, ...]]]:
+    """Skills of a course with their prerequisites (ordered by id)."""
+    prereqs: dict[int, list[int]] = defaultdict(list)
+    for sid, pid in SkillPrerequisite.objects.filter(skill__course_id=course_id).values_list(
+            "skill_id", "prerequisite_id"):
+        prereqs[sid].append(pid)
+    return [(s, tuple(sorted(prereqs.get(s.pk, ())))) for s in Skill.objects.filter(course_id=course_id).order_by("pk")]
+
+
+def mastery_rows(*, student_id: int, skill_ids: Iterable[int]) -> dict[int, Mastery]:
+    return {m.skill_id: m for m in Mastery.objects.filter(student_id=student_id, skill_id__in=list(skill_ids))}
+
+
+def my_mastery(*, user, course_id: int) -> dict:
+    """The requesting student's mastery per skill of a course (prior where no evidence yet)."""
+    student, course = student_course_get(user=user, course_id=course_id)
+    skills = course_skills(course_id=course.pk)
+    params = kt_params_for([s.pk for s, _ in skills])
+    rows = mastery_rows(student_id=student.pk, skill_ids=[s.pk for s, _ in skills])
+    threshold = float(learning_setting("MASTERY_THRESHOLD"))
+    out = []
+    for s, prereqs in skills:
+        m = rows.get(s.pk)
+        p = m.p_mastery if m else params[s.pk].prior
+        out.append({"skill": s.pk, "name": s.name, "p_mastery": round(p, 4), "mastered": p >= threshold,
+                    "n_attempts": m.n_attempts if m else 0, "estimated_from_attempts": m is not None,
+                    "prerequisites": list(prereqs), "model_version": m.model_version if m else "prior",
+                    "updated_at": m.updated_at if m else None})
+    return {"course": course.pk, "threshold": threshold, "results": out}
+
+
+def current_path(*, student_id: int, course_id: int) -> LearningPath | None:
+    return (LearningPath.objects.filter(student_id=student_id, course_id=course_id, is_current=True)
+            .prefetch_related("steps", "steps__resource", "steps__skill").first())
+
+
+def path_step_get_for_owner(*, user, step_id: int) -> LearningPathStep:
+    """A step of one of the user's own paths; 404 for anyone else's (ids do not leak)."""
+    step = (LearningPathStep.objects.select_related("path", "resource", "skill")
+            .filter(pk=step_id, path__student__user=user).first()) if user.is_authenticated else None
+    if step is None:
+        raise NotFound(f"Learning path step {step_id} not found.")
+    return step
+
+
+def course_mastery_matrix(*, user, course_id: int) -> dict:
+    """Class x skill mastery for course staff: one row per enrolled student, one value per
+    skill (None where the student has no graded attempt at it yet)."""
+    course = staff_course_get(user=user, course_id=course_id)
+    skills = [s for s, _ in course_skills(course_id=course.pk)]
+    students = list(Student.objects.filter(user__eduplatform_enrollments__course=course,
+                                           user__eduplatform_enrollments__role=Enrollment.Role.STUDENT)
+                    .select_related("user").order_by("pk").distinct())
+    cells = {(m.student_id, m.skill_id): m for m in Mastery.objects.filter(skill__course=course,
+                                                                            student__in=students)}
+    threshold = float(learning_setting("MASTERY_THRESHOLD"))
+    rows = []
+    for st in students:
+        values = []
+        for sk in skills:
+            m = cells.get((st.pk, sk.pk))
+            values.append(None if m is None else {"p_mastery": round(m.p_mastery, 4), "n_attempts": m.n_attempts,
+                                                  "mastered": m.p_mastery >= threshold})
+        rows.append({"student": st.pk, "username": st.user.get_username(), "mastery": values})
+    summary = []
+    for j, sk in enumerate(skills):
+        ps = [r["mastery"][j]["p_mastery"] for r in rows if r["mastery"][j] is not None]
+        summary.append({"skill": sk.pk, "name": sk.name, "mean": round(sum(ps) / len(ps), 4) if ps else None,
+                        "students_with_evidence": len(ps),
+                        "mastered": sum(1 for r in rows if r["mastery"][j] and r["mastery"][j]["mastered"])})
+    return {"course": course.pk, "threshold": threshold, "skills": summary, "students": rows}
+
+
+def path_inputs(*, student: Student, course: Course, now: datetime) -> dict:
+    """Everything ``paths.recommend`` needs for one student, read from the database."""
+    skills_rows = course_skills(course_id=course.pk)
+    params = kt_params_for([s.pk for s, _ in skills_rows])
+    skills = [paths.SkillInfo(id=s.pk, name=s.name, prerequisites=pre, learn=params[s.pk].learn)
+              for s, pre in skills_rows]
+    stored = mastery_rows(student_id=student.pk, skill_ids=[s.id for s in skills])
+    mastery = {s.id: (stored[s.id].p_mastery if s.id in stored else params[s.id].prior) for s in skills}
+
+    # Upcoming, not yet submitted assignments per skill (urgency).
+    submitted = set(Submission.objects.filter(student=student, assignment__course=course)
+                    .values_list("assignment_id", flat=True))
+    upcoming = {a.pk: a for a in Assignment.objects.filter(course=course, due_at__gte=now).exclude(pk__in=submitted)}
+    due_by_skill: dict[int, list] = defaultdict(list)
+    for aid, sid in AssignmentSkill.objects.filter(assignment_id__in=upcoming).values_list("assignment_id", "skill_id"):
+        due_by_skill[sid].append(upcoming[aid])
+
+    resources = []
+    kinds = {}
+    durations = {}
+    qs = LearningResource.objects.filter(course=course, is_active=True).prefetch_related("skills").order_by("pk")
+    for r in qs:
+        tagged = {s.pk: 1.0 for s in r.skills.all()}
+        linked = [a for sid in tagged for a in due_by_skill.get(sid, ())]
+        if r.assignment_id in upcoming:
+            linked.append(upcoming[r.assignment_id])
+        first = min(linked, key=lambda a: (a.due_at, a.pk)) if linked else None
+        resources.append(paths.ResourceInfo(id=r.pk, title=r.title, kind=r.kind, skills=tagged,
+                                            difficulty=r.difficulty, duration_minutes=r.duration_minutes,
+                                            due_at=first.due_at if first else None,
+                                            due_title=first.title if first else ""))
+        kinds[r.pk] = r.kind
+        durations[r.pk] = r.duration_minutes
+
+    # History: steps marked done/skipped, and "completed" statements about resources.
+    done: set[int] = set()
+    skipped: dict[int, int] = defaultdict(int)
+    for rid, status in LearningPathStep.objects.filter(path__student=student, path__course=course).exclude(
+            status=LearningPathStep.Status.PENDING).values_list("resource_id", "status"):
+        if status == LearningPathStep.Status.DONE:
+            done.add(rid)
+        else:
+            skipped[rid] += 1
+    activity = {m: paths.ModalityActivity() for m in paths.MODALITIES}
+    minutes_seen: dict[int, float] = defaultdict(float)
+    events = LearningEvent.objects.filter(student=student, course=course).values_list("verb", "object_id",
+                                                                                      "object_type", "result")
+    for verb, object_id, object_type, result in events.iterator(chunk_size=2000):
+        name = verb_name(verb)
+        if name not in USE_VERBS:
+            continue
+        minutes = iso_duration_minutes((result or {}).get("duration")) if isinstance(result, dict) else 0.0
+        rid = _object_pk(object_id, "resource")
+        if rid is not None:
+            if rid in kinds:
+                minutes_seen[rid] += minutes
+                if name == "completed":
+                    done.add(rid)
+            continue
+        category = resource_category(object_type)
+        if category in activity:
+            activity[category].completions += VIEW_WEIGHT
+            activity[category].minutes += minutes
+    for rid in sorted(done):
+        if rid in kinds:
+            activity[kinds[rid]].completions += 1
+            activity[kinds[rid]].minutes += minutes_seen.get(rid) or durations[rid]
+    for rid, n in sorted(skipped.items()):
+        if rid in kinds and rid not in done:
+            activity[kinds[rid]].skips += n
+    skipped = {rid: n for rid, n in skipped.items() if rid not in done}
+
+    # Pins: a student-level choice overrides the course-level one for the same resource.
+    choice: dict[int, tuple] = {}
+    for pin in ResourcePin.objects.filter(course=course).filter(Q(student__isnull=True) | Q(student=student)).order_by(
+            "position", "pk"):
+        if pin.resource_id in choice and pin.student_id is None:
+            continue
+        choice[pin.resource_id] = (pin.action, pin.position, pin.student_id is None, pin.pk)
+    pinned = [rid for rid, c in sorted(choice.items(), key=lambda kv: (kv[1][1], kv[1][2], kv[1][3]))
+              if c[0] == ResourcePin.Action.PIN]
+    excluded = {rid for rid, c in choice.items() if c[0] == ResourcePin.Action.EXCLUDE}
+    return {"skills": skills, "mastery": mastery, "resources": resources,
+            "preference": paths.modality_preference(activity), "done": done, "skipped": skipped,
+            "pinned": pinned, "excluded": excluded, "now": now,
+            "threshold": float(learning_setting("MASTERY_THRESHOLD")),
+            "max_steps": int(learning_setting("PATH_MAX_STEPS")),
+            "max_per_skill": int(learning_setting("PATH_MAX_PER_SKILL"))}
+
+
+def resources_similar(*, resource: LearningResource, k: int = 5) -> list[tuple[LearningResource, float]]:
+    """The ``k`` resources of the same course whose embeddings are closest (cosine) to
+    ``resource``'s, best first, as (resource, similarity). Only embeddings made by the
+    same encoder are compared; [] when ``resource`` has no embedding yet."""
+    import numpy as np
+
+    if not resource.embedding:
+        return []
+    others = list(LearningResource.objects.filter(course_id=resource.course_id, is_active=True,
+                                                  embedding_model=resource.embedding_model)
+                  .exclude(pk=resource.pk).exclude(embedding=[]).order_by("pk"))
+    others = [o for o in others if o.embedding and len(o.embedding) == len(resource.embedding)]
+    if not others:
+        return []
+    q = np.asarray(resource.embedding, dtype=np.float32)
+    m = np.asarray([o.embedding for o in others], dtype=np.float32)
+    sims = m @ q / (np.linalg.norm(m, axis=1) * np.linalg.norm(q) + 1e-9)
+    order = sorted(range(len(others)), key=lambda i: (-float(sims[i]), others[i].pk))[:k]
+    return [(others[i], round(float(sims[i]), 4)) for i in order]

@@ -7,12 +7,20 @@ from rest_framework import generics
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from eduplatform.errors import NotFound
 from recommendations import selectors, services
-from recommendations.models import RiskAlert
+from recommendations.models import ResourcePin, RiskAlert
 from recommendations.serializers import (
     CourseBehaviourQuerySerializer,
     CourseBehaviourSerializer,
+    CourseMasterySerializer,
+    CourseQuerySerializer,
+    LearningPathSerializer,
+    LearningPathStepSerializer,
+    MyMasterySerializer,
+    ResourcePinSerializer,
     RiskAlertSerializer,
+    StepMarkInSerializer,
     StudentRiskSerializer,
 )
 
@@ -61,3 +69,78 @@ class RiskAlertAcknowledge(APIView):
         alert = selectors.alert_get(user=request.user, alert_id=pk)
         alert = services.risk_alert_acknowledge(alert=alert, user=request.user)
         return Response(RiskAlertSerializer(alert).data)
+
+
+# =============================================================================
+# Learner model and learning paths (issue 6): my mastery, my path, step feedback,
+# the class mastery matrix and resource pins. Thin: one selector/service call each.
+# =============================================================================
+
+
+class MyMastery(APIView):
+    """My mastery per skill of a course (``?course=<id>``); the prior where I have no
+    graded attempt yet."""
+
+    @extend_schema(parameters=[CourseQuerySerializer], responses={200: MyMasterySerializer})
+    def get(self, request):
+        q = CourseQuerySerializer(data=request.query_params)
+        q.is_valid(raise_exception=True)
+        return Response(MyMasterySerializer(selectors.my_mastery(user=request.user,
+                                                                 course_id=q.validated_data["course"])).data)
+
+
+class MyLearningPath(APIView):
+    """My current learning path in a course (``?course=<id>``), computed on first request:
+    ordered steps, each with the reason it was chosen."""
+
+    @extend_schema(parameters=[CourseQuerySerializer], responses={200: LearningPathSerializer})
+    def get(self, request):
+        q = CourseQuerySerializer(data=request.query_params)
+        q.is_valid(raise_exception=True)
+        student, course = selectors.student_course_get(user=request.user, course_id=q.validated_data["course"])
+        path = services.learning_path_current_or_compute(student=student, course=course)
+        return Response(LearningPathSerializer(path).data)
+
+
+class LearningPathStepMark(APIView):
+    """Mark one of my steps done or skipped; the path is recomputed. Others' steps: 404."""
+
+    @extend_schema(request=StepMarkInSerializer, responses={200: LearningPathStepSerializer})
+    def post(self, request, pk: int):
+        step = selectors.path_step_get_for_owner(user=request.user, step_id=pk)
+        inp = StepMarkInSerializer(data=request.data)
+        inp.is_valid(raise_exception=True)
+        step = services.path_step_mark(step=step, status=inp.validated_data["status"])
+        return Response(LearningPathStepSerializer(step).data)
+
+
+class CourseMastery(APIView):
+    """Class x skill mastery matrix of a course (course staff only; 404 otherwise)."""
+
+    @extend_schema(responses={200: CourseMasterySerializer})
+    def get(self, request, pk: int):
+        return Response(CourseMasterySerializer(selectors.course_mastery_matrix(user=request.user,
+                                                                                course_id=pk)).data)
+
+
+class CourseResourcePins(APIView):
+    """Course staff: list pins/excludes of a course, or set one (upsert on resource +
+    student; omit ``student`` for the whole course)."""
+
+    @extend_schema(responses={200: ResourcePinSerializer(many=True)})
+    def get(self, request, pk: int):
+        selectors.staff_course_get(user=request.user, course_id=pk)
+        return Response(ResourcePinSerializer(ResourcePin.objects.filter(course_id=pk), many=True).data)
+
+    @extend_schema(request=ResourcePinSerializer, responses={200: ResourcePinSerializer})
+    def post(self, request, pk: int):
+        selectors.staff_course_get(user=request.user, course_id=pk)
+        inp = ResourcePinSerializer(data=request.data)
+        inp.is_valid(raise_exception=True)
+        d = inp.validated_data
+        if d["resource"].course_id != pk:
+            raise NotFound(f"Resource {d['resource'].pk} not found.")
+        pin = services.resource_pin_set(resource=d["resource"], action=d.get("action", ResourcePin.Action.PIN),
+                                        student=d.get("student"), user=request.user, position=d.get("position", 0),
+                                        note=d.get("note", ""))
+        return Response(ResourcePinSerializer(pin).data)

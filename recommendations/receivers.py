@@ -1,0 +1,45 @@
+"""Graded attempts update the learner model.
+
+* A grade that becomes visible to the student (``grading.signals.grade_released``) or
+  that an instructor confirmed (``human_grade_saved``) is a graded attempt at every
+  skill tagged on its assignment.
+* An xAPI "answered"/"scored" statement with a result (``result.success`` or a score)
+  is one too.
+
+Receivers only enqueue ``recommendations.update_mastery`` after commit (ids, not
+instances); the task does the work on a worker and recomputes the learning path
+when mastery changed.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.db.models.signals import post_save
+from django.dispatch import receiver
+
+from eduplatform.models import LearningEvent
+from grading.signals import grade_released, human_grade_saved
+from recommendations.behaviour import verb_name
+from recommendations.selectors import MASTERY_VERBS
+
+
+@receiver(grade_released, dispatch_uid="recommendations.mastery_on_release")
+@receiver(human_grade_saved, dispatch_uid="recommendations.mastery_on_human_grade")
+def _grade_to_mastery(sender, grade_id: int, **kwargs) -> None:
+    from recommendations.tasks import update_mastery
+
+    # Both signals are sent after commit already.
+    update_mastery.delay(grade_id=grade_id)
+
+
+@receiver(post_save, sender=LearningEvent, dispatch_uid="recommendations.mastery_on_answer")
+def _answer_to_mastery(sender, instance: LearningEvent, created: bool, **kwargs) -> None:
+    if not created or instance.student_id is None or verb_name(instance.verb) not in MASTERY_VERBS:
+        return
+    result = instance.result if isinstance(instance.result, dict) else {}
+    if "success" not in result and "score" not in result:
+        return
+    from recommendations.tasks import update_mastery
+
+    event_id = instance.pk
+    transaction.on_commit(lambda: update_mastery.delay(event_id=event_id))
