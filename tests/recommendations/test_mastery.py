@@ -170,7 +170,8 @@ def _synthetic_history(lc, n_students=30, n_attempts=12, seed=0):
 
 @pytest.mark.slow
 @pytest.mark.django_db
-def test_kt_training_serves_the_better_model_on_held_out_students(learning_course, tmp_path, settings):
+def test_kt_training_serves_the_better_model_on_held_out_students(learning_course, tmp_path, settings, eager_celery,
+                                                                  django_capture_on_commit_callbacks):
     lc = learning_course
     settings.EDUPLATFORM_KT_MIN_STUDENTS = 20
     students = _synthetic_history(lc)
@@ -186,6 +187,13 @@ def test_kt_training_serves_the_better_model_on_held_out_students(learning_cours
     m = Mastery.objects.filter(student=students[0]).first()
     assert m is not None
     assert m.model_version in (serving.version, f"bkt-online:{serving.version}")
+    # an admin can switch to the other model; mastery follows it
+    deep = KTModelRecord.objects.get(kind="deep")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.kt_model_serve(record=deep)
+    versions = set(Mastery.objects.filter(student__in=students).values_list("model_version", flat=True))
+    assert versions == {deep.version}
+    assert all(0 <= p <= 1 for p in Mastery.objects.values_list("p_mastery", flat=True))
 
 
 @pytest.mark.django_db

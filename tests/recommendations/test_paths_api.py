@@ -146,10 +146,14 @@ def test_admin_heat_map_only_for_course_staff(learning_course, client, django_us
     assert client.get(url).status_code == 403
     admin = django_user_model.objects.create_superuser("root", "r@example.edu", "pw")
     client.force_login(admin)
+    from recommendations import services
+
+    path = services.learning_path_recompute(student=lc["alice"].eduplatform_student, course=lc["course"])
     base = "/admin/eduplatform_recommendations"
     for page_url in (url, f"{base}/skill/", f"{base}/skill/{lc['recursion'].pk}/change/", f"{base}/learningresource/",
                      f"{base}/learningresource/{lc['resources']['trees_video'].pk}/change/",
-                     f"{base}/resourcepin/add/", f"{base}/mastery/", f"{base}/learningpath/", f"{base}/ktmodelrecord/"):
+                     f"{base}/resourcepin/add/", f"{base}/mastery/", f"{base}/learningpath/", f"{base}/ktmodelrecord/",
+                     f"{base}/learningpath/{path.pk}/change/"):
         assert client.get(page_url).status_code == 200, page_url
 
 
