@@ -35,6 +35,22 @@ DEFAULTS: dict[str, Any] = {
     "GRADING_FAULT_DELAY_SECONDS": 0.0,
     # Whether students may read their own at-risk estimate.
     "STUDENTS_SEE_OWN_RISK": False,
+    # Behaviour analysis / at-risk (Moodle's guardrails):
+    # probability at or above which a student is "at risk" (and an alert is raised);
+    "RISK_ALERT_THRESHOLD": 0.5,
+    # estimates whose confidence (probability of the called class) is below this are
+    # stored but not shown; the UI says they are hidden and why (Moodle uses 0.6);
+    "RISK_CONFIDENCE_THRESHOLD": 0.6,
+    # accept a trained model only at mean evaluation AUC >= this, std-dev <= that, over N runs;
+    "RISK_MIN_EVAL_SCORE": 0.7,
+    "RISK_MAX_EVAL_STD": 0.05,
+    "RISK_EVAL_RUNS": 10,
+    # course days at which models are trained; a course at day d uses the largest <= d;
+    "RISK_CUTOFF_DAYS": (14, 30, 60, 90, 120, 180),
+    # retrain a cut-off's model when the newest one is older than this (days);
+    "RISK_RETRAIN_DAYS": 7,
+    # trailing window (days) for activity features in snapshots; None = whole course so far.
+    "BEHAVIOUR_WINDOW_DAYS": None,
     # Learner model and learning paths:
     # P(mastered) at or above which a skill counts as mastered (and unlocks the skills that need it);
     "MASTERY_THRESHOLD": 0.95,

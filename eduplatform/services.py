@@ -138,6 +138,13 @@ def submission_create(*, assignment: Assignment, student: Student, text: str = "
     return sub
 
 
+def login_event_record(*, user) -> None:
+    """A student's login, as an xAPI statement (engagement features count sessions)."""
+    student = Student.objects.filter(user=user).first()
+    if student is not None:
+        event_record(student=student, course=None, verb=VERB_LOGGED_IN, object_id="eduplatform", object_type="System")
+
+
 def event_record(*, student: Student | None, course: Course | None, verb: str, object_id: str,
                  object_type: str = "Activity", result: dict | None = None, context: dict | None = None,
                  timestamp: datetime | None = None, statement_id: uuid.UUID | None = None,
@@ -146,11 +153,16 @@ def event_record(*, student: Student | None, course: Course | None, verb: str, o
     sid = statement_id or uuid.uuid4()
     actor = actor or ({"objectType": "Agent", "account": {"homePage": "eduplatform", "name": str(student.pk)}}
                       if student else {})
-    return LearningEvent.objects.get_or_create(
+    event, created = LearningEvent.objects.get_or_create(
         statement_id=sid,
         defaults={"student": student, "course": course, "actor": actor, "verb": verb, "object_id": object_id,
                   "object_type": object_type, "result": result or {}, "context": context or {},
                   "timestamp": timestamp or timezone.now()})
+    if created:
+        from recommendations.api import events_forward_to_lrs
+
+        transaction.on_commit(lambda: events_forward_to_lrs(event_ids=[event.pk]))
+    return event, created
 
 
 def events_ingest(*, user, statements: list) -> list[dict]:
@@ -180,12 +192,12 @@ def events_ingest(*, user, statements: list) -> list[dict]:
             else:
                 if course is None or not is_course_staff(user, course.pk):
                     raise PermissionError("you may only post statements about yourself.")
-                student = Student.objects.filter(pk=_int_or_none(st.actor_name),
-                                                 user__eduplatform_enrollments__course=course).first()
+                student = Student.objects.filter(pk=_int_or_none(st.actor_name)).first()
                 if student is None:
                     raise ValueError(f"actor {st.actor_name} is not a student of course {course.pk}.")
-            if course and not Enrollment.objects.filter(user=student.user, course=course).exists():
-                raise PermissionError(f"student is not enrolled in course {course.pk}.")
+            if course and not Enrollment.objects.filter(user=student.user, course=course, role=Enrollment.Role.STUDENT,
+                                                        unregistered_at__isnull=True).exists():
+                raise PermissionError(f"actor is not enrolled as a current student of course {course.pk}.")
             event, created = event_record(student=student, course=course, verb=st.verb, object_id=st.object_id,
                                           object_type=st.object_type, result=st.result, context=st.context,
                                           timestamp=st.timestamp, statement_id=st.statement_id,

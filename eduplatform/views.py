@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 
 from eduplatform import selectors, services
 from eduplatform.errors import ApplicationError, NotFound
-from eduplatform.models import Submission
+from eduplatform.models import Assignment, Course, LearningEvent, Submission
 from eduplatform.serializers import (
     AssignmentSerializer,
     CourseSerializer,
@@ -26,6 +26,8 @@ class CourseList(generics.ListAPIView):
     serializer_class = CourseSerializer
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation
+            return Course.objects.none()
         return selectors.courses_visible_to(self.request.user)
 
 
@@ -33,6 +35,8 @@ class CourseDetail(generics.RetrieveAPIView):
     serializer_class = CourseSerializer
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation
+            return Course.objects.none()
         return selectors.courses_visible_to(self.request.user)
 
 
@@ -41,6 +45,8 @@ class AssignmentList(generics.ListAPIView):
     filterset_fields = ["course"]
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation
+            return Assignment.objects.none()
         return selectors.assignments_visible_to(self.request.user)
 
 
@@ -48,6 +54,8 @@ class AssignmentDetail(generics.RetrieveAPIView):
     serializer_class = AssignmentSerializer
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation
+            return Assignment.objects.none()
         return selectors.assignments_visible_to(self.request.user)
 
 
@@ -67,6 +75,8 @@ class SubmissionListCreate(generics.ListAPIView):
     parser_classes = [MultiPartParser, FormParser, JSONParser]
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation
+            return Submission.objects.none()
         return selectors.submissions_visible_to(self.request.user)
 
     @extend_schema(request={"multipart/form-data": SubmissionInSerializer}, responses={201: SubmissionOutSerializer})
@@ -115,6 +125,8 @@ class EventListCreate(generics.ListAPIView):
     filterset_fields = ["course", "verb"]
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation
+            return LearningEvent.objects.none()
         return selectors.events_visible_to(self.request.user)
 
     @extend_schema(request=dict, responses={200: dict})

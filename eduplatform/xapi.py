@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -90,7 +90,7 @@ def parse_statement(raw) -> ParsedStatement:
         if ts is None:
             raise ValueError("timestamp must be an ISO 8601 date-time.")
         if timezone.is_naive(ts):
-            ts = timezone.make_aware(ts, timezone.utc)
-        if ts > timezone.now() + timezone.timedelta(minutes=5):
+            ts = ts.replace(tzinfo=UTC)  # xAPI: no offset means UTC
+        if ts > timezone.now() + timedelta(minutes=5):
             raise ValueError("timestamp is in the future.")
     return ParsedStatement(sid, actor, actor_name, verb_id, object_id, object_type, result, context, course_id, ts)

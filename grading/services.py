@@ -215,6 +215,8 @@ def grade_review(*, grade: Grade, reviewer, action: str, score: float | None = N
         grade.save()
         Submission.objects.filter(pk=grade.submission_id).update(status=S.GRADED)
         transaction.on_commit(lambda: _after_human_grade(grade.pk))
+        if grade.released_at is not None:  # new or changed score the student (and the LMS) sees
+            transaction.on_commit(lambda: _after_release(grade.pk))
     return grade
 
 
@@ -226,8 +228,19 @@ def _after_human_grade(grade_id: int) -> None:
 
 
 def _after_release(grade_id: int) -> None:
+    """Tell the learner model (xAPI "scored") and listeners (LMS passback) a grade is visible."""
+    from eduplatform.api import VERB_SCORED, event_record
     from grading import signals
 
+    grade = Grade.objects.select_related("submission__assignment", "submission__student").filter(pk=grade_id).first()
+    if grade is not None and grade.effective_score is not None:
+        a = grade.submission.assignment
+        lo, hi, raw = float(a.min_score), float(a.max_score), float(grade.effective_score)
+        event_record(student=grade.submission.student, course=a.course, verb=VERB_SCORED,
+                     object_id=f"assignment:{a.pk}", object_type="Assignment",
+                     statement_id=uuid.uuid5(uuid.NAMESPACE_URL, f"eduplatform:grade:{grade.pk}:{raw}"),
+                     result={"score": {"raw": raw, "min": lo, "max": hi, "scaled": round((raw - lo) / (hi - lo), 4)},
+                             "extensions": {"submission_id": grade.submission_id, "grade_id": grade.pk}})
     signals.grade_released.send(sender=Grade, grade_id=grade_id)
 
 

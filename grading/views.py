@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 from eduplatform.errors import NotFound
 from eduplatform.selectors import assignments_visible_to, is_course_staff
 from grading import selectors, services
-from grading.models import AnswerGroup
+from grading.models import AnswerGroup, Grade
 from grading.serializers import (
     AnswerGroupSerializer,
     GroupGradeInSerializer,
@@ -25,6 +25,8 @@ class ReviewQueue(generics.ListAPIView):
     filterset_fields = {"submission__assignment": ["exact"], "submission__assignment__course": ["exact"]}
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation
+            return Grade.objects.none()
         return selectors.review_queue(self.request.user)
 
 

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from django.conf import settings as django_settings
 from django.db.models import Max, Q, QuerySet
 
 from eduplatform.conf import settings as edu_settings
@@ -61,32 +60,9 @@ log = logging.getLogger(__name__)
 
 # --------------------------------------------------------------------- settings
 
-# Behaviour-analysis settings, overridable as EDUPLATFORM_<NAME> in the host's settings.
-RISK_DEFAULTS: dict[str, Any] = {
-    # Probability at or above which a student is "at risk" (and an alert is raised).
-    "RISK_ALERT_THRESHOLD": 0.5,
-    # Estimates whose confidence (probability of the called class) is below this are
-    # stored but not shown; the UI says they are hidden and why (Moodle uses 0.6).
-    "RISK_CONFIDENCE_THRESHOLD": 0.6,
-    # Moodle's acceptance guardrail: mean evaluation score and its std-dev over N runs.
-    "RISK_MIN_EVAL_SCORE": 0.7,
-    "RISK_MAX_EVAL_STD": 0.05,
-    "RISK_EVAL_RUNS": 10,
-    # Course days at which models are trained; a course at day d uses the largest <= d.
-    "RISK_CUTOFF_DAYS": (14, 30, 60, 90, 120, 180),
-    # Retrain a cut-off's model when the newest one is older than this (days).
-    "RISK_RETRAIN_DAYS": 7,
-    # Trailing window (days) for activity features in snapshots; None = whole course so far.
-    "BEHAVIOUR_WINDOW_DAYS": None,
-}
-
-
 def risk_setting(name: str) -> Any:
-    """EDUPLATFORM_<name> from the host settings, else eduplatform.conf, else RISK_DEFAULTS."""
-    try:
-        return getattr(edu_settings, name)
-    except AttributeError:
-        return getattr(django_settings, f"EDUPLATFORM_{name}", RISK_DEFAULTS[name])
+    """EDUPLATFORM_<name>: the host's setting, else the default documented in eduplatform/conf.py."""
+    return getattr(edu_settings, name)
 
 
 # ------------------------------------------------------------------ xAPI vocabulary

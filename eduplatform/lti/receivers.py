@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from grading.signals import grade_released, human_grade_saved
+from grading.signals import grade_released
 
 
 def _on_grade_event(sender, grade_id: int, **kwargs) -> None:
@@ -13,5 +13,5 @@ def _on_grade_event(sender, grade_id: int, **kwargs) -> None:
 
 
 def connect() -> None:
-    human_grade_saved.connect(_on_grade_event, dispatch_uid="eduplatform_lti_grade_passback")
+    # Every release (auto, bulk, or an instructor's review with release) sends grade_released.
     grade_released.connect(_on_grade_event, dispatch_uid="eduplatform_lti_grade_released")

@@ -74,14 +74,11 @@ def test_unreleased_grade_is_not_sent(graded, platform):
     assert not LtiScoreSync.objects.exists()
 
 
-def test_auto_released_grade_is_sent_through_the_api(graded, platform):
-    from eduplatform.lti.api import lti_grade_released
+def test_bulk_released_grade_is_sent_without_a_review(graded, platform):
     from grading.services import grades_release
 
     grade = graded["grade"]
-    grades_release(grades=[grade])  # e.g. auto-release of a confident AI grade: no human review signal
-    assert platform.scores == []
-    lti_grade_released(grade_id=grade.pk)
+    grades_release(grades=[grade])  # e.g. bulk release of confident AI grades: no human review signal
     assert [s["scoreGiven"] for s in platform.scores] == [6.5]
 
 

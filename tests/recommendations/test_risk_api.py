@@ -95,8 +95,6 @@ def test_instructor_posts_for_a_student_of_their_course_only(api_for, course_set
 
 
 @pytest.mark.django_db
-@pytest.mark.xfail(strict=True, raises=AttributeError, reason="eduplatform/xapi.py uses django.utils.timezone.utc, removed in Django 5: "
-                                       "a timestamp without a UTC offset raises AttributeError (500)")
 def test_timestamp_without_offset_is_taken_as_utc(api_for, course_setup):
     st = _statement(course_setup["course"], timestamp="2024-01-10T10:00:00")
     resp = api_for(course_setup["alice"]).post(EVENTS, st, format="json")
