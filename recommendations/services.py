@@ -573,7 +573,7 @@ def path_step_mark(*, step: LearningPathStep, status: str) -> LearningPathStep:
     """The student did or skipped a step. Done resources are not offered again and raise
     the preference for their modality; skipped ones are ranked lower and lower it. The
     feedback is also stored as an xAPI statement (idempotent), and the path recomputed."""
-    from eduplatform.services import event_record
+    from eduplatform.api import event_record
 
     status = {"skip": LearningPathStep.Status.SKIPPED}.get(status, status)
     if status not in (LearningPathStep.Status.DONE, LearningPathStep.Status.SKIPPED):

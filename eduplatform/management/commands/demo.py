@@ -63,6 +63,25 @@ class Command(BaseCommand):
             "\nNext: .venv/bin/python manage.py runserver, then open http://127.0.0.1:8000/admin/ "
             "(user admin / password admin, demo only) or http://127.0.0.1:8000/api/docs/."))
 
+    def _report_learners(self) -> None:
+        """Mastery and the first learning-path step per student (instructor-confirmed grades feed BKT)."""
+        from recommendations.api import behaviour_recompute_course
+        from recommendations.services import learning_path_recompute
+
+        course = Course.objects.get(code="DEMO-101")
+        self.stdout.write("\nlearning paths (first step) and behaviour:")
+        for enrollment in course.enrollments.filter(role=Enrollment.Role.STUDENT).select_related("user"):
+            student = enrollment.user.eduplatform_student
+            path = learning_path_recompute(student=student, course=course)
+            mastery = ", ".join(f"{m.skill.name} {m.p_mastery:.0%}" for m in student.masteries.select_related("skill"))
+            self.stdout.write(f"  {enrollment.user.username:6} mastery: {mastery or 'no graded attempts yet'}")
+            step = path.steps.order_by("position").first()
+            self.stdout.write(f"  {enrollment.user.username:6} {step.resource.title if step else '(nothing to do)'}")
+            if step:
+                self.stdout.write(f"         why: {step.reason[:150]}")
+        summary = behaviour_recompute_course(course_id=course.pk)
+        self.stdout.write(f"  behaviour recompute: {summary}")
+
     def _build(self, User) -> None:
         with transaction.atomic():
             admin, created = User.objects.get_or_create(username="admin", defaults={"is_staff": True,
@@ -92,13 +111,43 @@ class Command(BaseCommand):
                 course=course, title="Explain photosynthesis aloud", modalities=["audio"], max_score=10,
                 instructions="Record a short spoken explanation of photosynthesis.",
                 reference_answers=["Plants use sunlight, water and carbon dioxide to make glucose and release oxygen."])
+        self._learner_model(course, text_a)
         for name, answer in TEXT_ANSWERS.items():
             if answer:
                 services.submission_create(assignment=text_a, student=students[name], text=answer)
+        # The teacher works the review queue: accepts one AI grade, overrides another.
+        from grading.api import current_grade_for
+        from grading.services import grade_review
+
+        for name, action, score in (("ada", "accept", None), ("cleo", "override", 1)):
+            sub = Submission.objects.get(assignment=text_a, student=students[name])
+            grade_review(grade=current_grade_for(sub.pk), reviewer=teacher, action=action, score=score,
+                         comment="Reviewed in the demo.")
         services.submission_create(assignment=image_a, student=students["ada"], files=[SimpleUploadedFile(
             "queue.png", _png_of("In a queue the first item added is the first\none removed: add at the rear, take from the front."))])
         services.submission_create(assignment=audio_a, student=students["ben"], files=[SimpleUploadedFile(
             "spoken.flac", (DEMO_DATA / "spoken_answer.flac").read_bytes())])
+
+    def _learner_model(self, course, stack_assignment) -> None:
+        """Skills with a prerequisite, tagged assignment, resources in several modalities."""
+        from recommendations.models import LearningResource, Skill
+        from recommendations.services import assignment_skill_tag, skill_prerequisite_add
+
+        arrays = Skill.objects.create(course=course, name="Arrays and lists")
+        stacks = Skill.objects.create(course=course, name="Stacks (LIFO)")
+        queues = Skill.objects.create(course=course, name="Queues (FIFO)")
+        skill_prerequisite_add(skill=stacks, prerequisite=arrays)
+        skill_prerequisite_add(skill=queues, prerequisite=stacks)
+        assignment_skill_tag(assignment=stack_assignment, skill=stacks)
+        for title, kind, skill, difficulty in (
+                ("Video: stacks in 5 minutes", "video", stacks, 0.3),
+                ("Reading: push and pop, step by step", "text", stacks, 0.4),
+                ("Exercise: balance the brackets with a stack", "exercise", stacks, 0.7),
+                ("Podcast: queues around us", "audio", queues, 0.3),
+                ("Reading: arrays refresher", "text", arrays, 0.2)):
+            r = LearningResource.objects.create(course=course, title=title, kind=kind, difficulty=difficulty,
+                                                description=title.split(": ", 1)[1])
+            r.skills.add(skill)
 
     def _report(self) -> None:
         from grading.api import current_grade_for
@@ -113,6 +162,7 @@ class Command(BaseCommand):
                               f"{score:>6} {conf:>5}  {(g.mode if g else '-'):10} {', '.join(g.flags) if g else ''}")
             if g and g.feedback:
                 self.stdout.write(f"    feedback: {g.feedback[:160]}")
+        self._report_learners()
         n = Assignment.objects.filter(course__code="DEMO-101").count()
         self.stdout.write(f"\n{n} assignments; grades below the confidence threshold or flagged wait in the "
                           "review queue (admin: Grades, filter 'Waiting for review').")
