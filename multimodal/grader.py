@@ -24,26 +24,30 @@ Two modes:
     question: a similarity-weighted kNN score, the nearest answer's score, the
     spread of the neighbours' scores, cosine-kernel ridge regression on the answer
     embedding, cosines to the centroids of high- and low-scored answers, the
-    question's score mean and spread. On training rows they are computed
+    question's score mean and spread, and key generic features as z-scores among
+    the question's graded answers (a cosine of 0.6 to the reference is excellent
+    for one question and poor for another). On training rows they are computed
     leave-one-out, so a row never sees its own label.
 
-  Two regressors are trained on the normalised score: (a) the *within-question*
-  model on generic + within features (pooled over all questions that have graded
+  Two models are trained on the normalised score: (a) the *within-question* model
+  on generic + within features (pooled over all questions that have graded
   answers, i.e. "related assignments" help each other), (b) the *across-question*
-  model on generic features alone, for questions with no graded answers yet. The
-  regressor type for each (ridge, SVR, histogram gradient boosting, kNN, extra
-  trees) and the blend weight ``alpha`` of (a) and (b) are chosen by cross-validation
-  on the training data only: rows of the same question are split by KFold for (a),
-  whole questions by GroupKFold for (b).
+  model on generic features alone, for questions with no graded answers yet. For
+  each, the regressor (ridge, SVR, histogram gradient boosting, kNN, extra trees,
+  or the mean of the best ``ENSEMBLE_SIZE`` of them) and then the blend weight of
+  (a) and (b) are chosen by cross-validation on the training data only: rows of the
+  same question are split by KFold for (a), whole questions by GroupKFold for (b).
 
 Confidence (the same definition as ``multimodal.training``): ``1 - (upper - lower)
 / (max_score - min_score)`` for a 90% normalised split-conformal interval. A small
 gradient-boosting model predicts the expected absolute error of each prediction
-from how much the signals disagree (within vs across model, neighbours' score
-spread, nearest-neighbour similarity, number of graded answers...); the conformal
-quantile of ``|error| / predicted error`` on out-of-fold predictions scales it into
-an interval. So low confidence means a wide interval, i.e. a larger expected error,
-and the benchmark reports whether that holds on held-out data.
+from how much the signals disagree (ensemble members' spread, within vs across
+model, neighbours' score spread, nearest-neighbour similarity, number of graded
+answers...); the conformal quantile of ``|error| / predicted error`` on
+out-of-fold predictions scales it into an interval. So low confidence means a
+wide interval, i.e. a larger expected error, and the benchmark reports whether
+that holds on held-out data. With fewer than 20 out-of-fold predictions there is
+nothing to calibrate on and confidence is 0.
 
 Flags: ``blank``, ``gibberish``, ``off_topic`` are *hard*: the answer is not scored
 as normal (score = minimum as a suggestion only, confidence 0, review required).
@@ -69,6 +73,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -286,7 +291,8 @@ def _copy_ratio(a: str, b: str) -> float:
         return 0.0
     if na == nb:
         return 1.0
-    if len(na) > 5000 or len(nb) > 5000:
+    bound = 2 * min(len(na), len(nb)) / (len(na) + len(nb))  # ratio can never exceed this
+    if bound < COPY_RATIO or len(na) > 5000 or len(nb) > 5000:
         return 0.0
     sm = difflib.SequenceMatcher(None, na, nb, autojunk=False)
     if sm.real_quick_ratio() < COPY_RATIO or sm.quick_ratio() < COPY_RATIO:
@@ -350,6 +356,13 @@ class _Embedder:
         return self.vecs[[self.index[t] for t in texts]]
 
 
+@lru_cache(maxsize=32768)
+def _text_stats(answer: str, domain: tuple[str, ...]) -> tuple[dict[str, float], tuple[str, ...]]:
+    """Text features and gibberish reasons of one answer (cached: cross-validation and
+    re-grading see the same answers many times; callers must not mutate the dict)."""
+    return tf.text_feature_dict(answer, domain), tuple(tf.gibberish_reasons(answer, domain))
+
+
 def _criteria_texts(item: GradingItem) -> list[str]:
     """Key points, else the sentences of every reference answer (deduplicated)."""
     if item.key_points:
@@ -386,7 +399,7 @@ def _small_safe_knn() -> Any:
         from sklearn.neighbors import KNeighborsRegressor
 
         class SmallSafeKNN(KNeighborsRegressor):
-            def fit(self, X, y):  # noqa: N803 (scikit-learn's argument names)
+            def fit(self, X, y):
                 self.n_neighbors = max(1, min(15, len(X)))
                 return super().fit(X, y)
 
@@ -401,7 +414,6 @@ def _make_regressor(kind: str, seed: int) -> Any:
     from sklearn.ensemble import ExtraTreesRegressor, HistGradientBoostingRegressor
     from sklearn.impute import SimpleImputer
     from sklearn.linear_model import RidgeCV
-    from sklearn.neighbors import KNeighborsRegressor
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import SVR
@@ -421,7 +433,7 @@ def _make_regressor(kind: str, seed: int) -> Any:
             l2_regularization=1.0, early_stopping=False, random_state=seed))
     if kind == "extra_trees":
         return make_pipeline(impute(), ExtraTreesRegressor(
-            n_estimators=200, min_samples_leaf=3, max_features=0.5, n_jobs=1, random_state=seed))
+            n_estimators=100, min_samples_leaf=3, max_features=0.5, n_jobs=1, random_state=seed))
     raise ValueError(f"unknown regressor {kind!r}; choose from {CANDIDATES}")
 
 
@@ -448,6 +460,19 @@ def _sklearn_threads() -> Any:
     from threadpoolctl import threadpool_limits
 
     return threadpool_limits(limits=1, user_api=None)
+
+
+def _json_clean(o: Any) -> Any:
+    """JSON- and PostgreSQL-jsonb-safe copy: numpy scalars to Python, NaN/inf to None."""
+    if isinstance(o, dict):
+        return {str(k): _json_clean(v) for k, v in o.items()}
+    if isinstance(o, list | tuple):
+        return [_json_clean(v) for v in o]
+    if isinstance(o, float | np.floating):
+        return float(o) if math.isfinite(o) else None
+    if isinstance(o, np.integer | np.bool_):
+        return o.item()
+    return o
 
 
 def _conformal_quantile(scores: np.ndarray, alpha: float) -> float:
@@ -715,8 +740,8 @@ class Grader:
 
     def _analyse_one(self, it: GradingItem, a_vec: np.ndarray, emb: _Embedder) -> _Analysis:
         answer = it.answer.strip()
-        domain = [it.question, *it.reference_answers, *it.key_points]
-        text = tf.text_feature_dict(answer, domain)
+        domain = (it.question, *it.reference_answers, *it.key_points)
+        text, gib_reasons = _text_stats(answer, domain)
         words = tf.tokenize_words(answer)
         refs = it.reference_answers
         ref_cos = emb(refs) @ a_vec if refs else np.zeros(0)
@@ -771,7 +796,7 @@ class Grader:
                 or _NON_ANSWER.match(" ".join(answer.lower().split()).strip(" .!"))):
             flags.append("blank")
         else:
-            gib = tf.gibberish_reasons(answer, domain)
+            gib = list(gib_reasons)
             if gib:
                 flags.append("gibberish")
             long_refs = [r for r, n in zip(refs, ref_words_n, strict=True) if n >= COPY_MIN_WORDS]
@@ -965,15 +990,15 @@ class Grader:
                     min_score=0.0, max_score=1.0, step=step / float(np.median(width)))
             return out
 
-        self.metrics = {
+        self.metrics = _json_clean({
             "cv_within_rmse_norm": within_cv,
             "cv_across_rmse_norm": across_cv,
             "oof_within_blend": report(~np.isnan(p_w), p_blend),
             "oof_across": report(~np.isnan(p_a), np.nan_to_num(p_a)),
             "calibration_within": calib_w["report"] if calib_w else None,
             "calibration_across": calib_a["report"] if calib_a else None,
-        }
-        self.summary = {
+        })
+        self.summary = _json_clean({
             "n_answers": n,
             "n_questions": n_groups,
             "n_with_within_features": int(ok.sum()),
@@ -992,7 +1017,7 @@ class Grader:
             "seed": self.seed,
             "encoder": self._encoder_name(),
             "fit_seconds": round(time.perf_counter() - t0, 2),
-        }
+        })
         self.version = f"{GRADER_VERSION}-{self._digest()[:8]}"
         return self
 
@@ -1349,18 +1374,7 @@ class Grader:
         return hashlib.sha256(self._payload_bytes()).hexdigest()
 
     def metadata(self) -> dict[str, Any]:
-        def clean(o: Any) -> Any:
-            if isinstance(o, dict):
-                return {str(k): clean(v) for k, v in o.items()}
-            if isinstance(o, list | tuple):
-                return [clean(v) for v in o]
-            if isinstance(o, float | np.floating):
-                return float(o) if math.isfinite(o) else None
-            if isinstance(o, np.integer):
-                return int(o)
-            return o
-
-        return clean({
+        return _json_clean({
             "format": ARTIFACT_FORMAT,
             "version": self.version,
             "created_at": self.created_at,

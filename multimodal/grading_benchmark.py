@@ -31,6 +31,7 @@ import json
 import math
 import os
 import platform
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -346,12 +347,8 @@ def _run_split(rows: Sequence[BenchRow], items: Sequence[GradingItem], split: st
 
 
 def _machine() -> str:
-    try:
-        import torch
-
-        threads = torch.get_num_threads()
-    except ImportError:  # pragma: no cover
-        threads = None
+    torch = sys.modules.get("torch")  # only if the encoder loaded it: importing costs seconds
+    threads = torch.get_num_threads() if torch is not None else None
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as fh:
@@ -402,6 +399,8 @@ def run_benchmark(csv_path: str | os.PathLike[str], *, folds: int = 5, seed: int
         zero_shot = np.array([r.score for r in zs_results], dtype=float)
     zs_s = time.perf_counter() - t0
 
+    groups_report = _answer_groups_report(rows, items, enc, step)
+
     splits = list(SPLITS) if split == "both" else [split]
     results = {}
     for sp in splits:
@@ -430,9 +429,45 @@ def run_benchmark(csv_path: str | os.PathLike[str], *, folds: int = 5, seed: int
             "zero_shot_seconds": round(zs_s, 2),
             "zero_shot_answers_per_second": len(rows) / zs_s if zs_s and has_refs else None,
         },
+        "answer_groups": groups_report,
         "splits": results,
     }
     return out
+
+
+def _answer_groups_report(rows: Sequence[BenchRow], items: Sequence[GradingItem],
+                          encoder: CachedEncoder, step: float) -> dict[str, Any]:
+    """How much grading work answer groups save, and how uniform their true scores are.
+
+    Per question, answers are grouped at the default threshold; a group's members
+    are compared with the score its representative received (what one grade for the
+    whole group would give them).
+    """
+    from multimodal.answer_groups import DEFAULT_THRESHOLD, answer_groups
+
+    by_q: dict[str, list[int]] = {}
+    for i, r in enumerate(rows):
+        by_q.setdefault(r.question_id, []).append(i)
+    n_groups = grouped = 0
+    deviations: list[float] = []
+    for idx in by_q.values():
+        texts = [items[i].answer.strip() for i in idx]
+        emb = encoder.encode(texts)
+        y = np.array([rows[i].score for i in idx])
+        for g in answer_groups(texts, emb, threshold=DEFAULT_THRESHOLD):
+            n_groups += 1
+            if len(g.members) > 1:
+                grouped += len(g.members)
+                others = [m for m in g.members if m != g.representative]
+                deviations.extend(np.abs(y[others] - y[g.representative]).tolist())
+    dev = np.asarray(deviations)
+    return {
+        "threshold": DEFAULT_THRESHOLD,
+        "groups_per_answer": n_groups / len(rows),
+        "answers_in_shared_groups": grouped / len(rows),
+        "mean_abs_score_diff_to_representative": float(dev.mean()) if len(dev) else None,
+        "within_one_step_of_representative": float(np.mean(dev <= step + 1e-9)) if len(dev) else None,
+    }
 
 
 def _fmt(v: Any, nd: int = 3) -> str:
@@ -471,6 +506,14 @@ def format_report(result: dict[str, Any], per_question: bool = True) -> str:
         lines.append(f"[{sp}] flags {res['flags'] or 'none'}  fit {o['fit_seconds_total']}s  predict "
                      f"{_fmt(o['answers_per_second_predict'], 1)} answers/s")
     t = result["timing"]
+    ag = result.get("answer_groups")
+    if ag:
+        lines.append("")
+        lines.append(f"answer groups (threshold {ag['threshold']}): {_fmt(ag['groups_per_answer'], 2)} "
+                     f"groups per answer, {_fmt(ag['answers_in_shared_groups'], 2)} of answers share a "
+                     f"group; their true score is within one grid step of the representative's for "
+                     f"{_fmt(ag['within_one_step_of_representative'], 2)} (mean |diff| "
+                     f"{_fmt(ag['mean_abs_score_diff_to_representative'], 2)})")
     lines.append("")
     lines.append(f"embeddings: {t['texts_embedded']} texts ({t['texts_encoded_now']} encoded now, "
                  f"{_fmt(t['encode_texts_per_second'], 1)} texts/s), {t['embedding_seconds']}s; "

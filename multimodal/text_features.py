@@ -71,6 +71,10 @@ _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 _PARAGRAPH = re.compile(r"\n\s*\n|\r\n\s*\r\n")
 _PUNCT = re.compile(r"[^\w\s]")
 _VOWEL_GROUPS = re.compile(r"[aeiouy]+")
+_NON_LETTER = re.compile(r"[\W\d_]+")  # keeps letters of any script
+_NON_ASCII_LETTER = re.compile(r"[^a-z]+")
+_DIGITS = re.compile(r"\d")
+_UPPER = re.compile(r"[A-Z]")
 
 STOPWORDS: frozenset[str] = frozenset(_SK_STOP) | frozenset(
     {"it's", "don't", "doesn't", "isn't", "can't", "won't", "i'm", "you're", "that's", "also"}
@@ -199,13 +203,24 @@ def light_stem(word: str) -> str:
 
 def content_words(text: str, *, stem: bool = True) -> list[str]:
     """Lower-cased non-stopword tokens (stemmed by default) for overlap measures."""
+    return list(_content_words(text or "", stem))
+
+
+@lru_cache(maxsize=8192)
+def _content_words(text: str, stem: bool) -> tuple[str, ...]:
+    # cached: the same question and reference texts are processed for every answer
     out = []
     for token in tokenize_words(text):
         t = token.lower()
         if t in STOPWORDS or (len(t) == 1 and not t.isdigit()):
             continue
-        out.append(light_stem(t) if stem else t)
-    return out
+        out.append(_stem_cached(t) if stem else t)
+    return tuple(out)
+
+
+@lru_cache(maxsize=65536)
+def _stem_cached(word: str) -> str:
+    return light_stem(word)
 
 
 def _known_by_morphology(w: str, vocab: frozenset[str], depth: int = 0) -> bool:
@@ -270,11 +285,14 @@ def is_known_word(word: str, extra: Iterable[str] | frozenset[str] = frozenset()
 def _extra_set(extra_words: Iterable[str] | None) -> frozenset[str]:
     if not extra_words:
         return frozenset()
-    out: set[str] = set()
-    for text in extra_words:
-        for token in _ALPHA_WORD.findall(text or ""):
-            out.add(token.lower())
-    return frozenset(out)
+    if isinstance(extra_words, frozenset):
+        return extra_words
+    return _extra_set_cached(tuple(extra_words))
+
+
+@lru_cache(maxsize=4096)
+def _extra_set_cached(texts: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(t.lower() for text in texts for t in _ALPHA_WORD.findall(text or ""))
 
 
 def spelling_errors(text: str, extra_words: Iterable[str] | None = None) -> list[str]:
@@ -282,7 +300,9 @@ def spelling_errors(text: str, extra_words: Iterable[str] | None = None) -> list
     if not word_list():
         return []
     extra = _extra_set(extra_words)
-    return [t for t in _ALPHA_WORD.findall(text or "") if not is_known_word(t, extra)]
+    tokens = _ALPHA_WORD.findall(text or "")
+    known = _known_map(tokens, extra)
+    return [t for t in tokens if not known[t]]
 
 
 def spelling_error_ratio(text: str, extra_words: Iterable[str] | None = None) -> float:
@@ -293,10 +313,16 @@ def spelling_error_ratio(text: str, extra_words: Iterable[str] | None = None) ->
     checkable = [t for t in _ALPHA_WORD.findall(text or "") if len(t) >= 3]
     if not checkable:
         return 0.0
-    bad = sum(1 for t in checkable if not is_known_word(t, extra))
-    return bad / len(checkable)
+    known = _known_map(checkable, extra)
+    return sum(1 for t in checkable if not known[t]) / len(checkable)
 
 
+def _known_map(tokens: Iterable[str], extra: frozenset[str]) -> dict[str, bool]:
+    """``is_known_word`` once per distinct token (essays repeat most of their words)."""
+    return {t: is_known_word(t, extra) for t in set(tokens)}
+
+
+@lru_cache(maxsize=65536)
 def syllable_count(word: str) -> int:
     """Vowel-group heuristic (silent final 'e' removed); at least 1 per word."""
     w = word.lower()
@@ -322,12 +348,11 @@ def gibberish_reasons(text: str, extra_words: Iterable[str] | None = None) -> li
     underscores) skip the word-level checks: "42" or "xPtr + 1" can be correct.
     """
     raw = (text or "").strip()
-    letters = [c for c in raw.lower() if c.isalpha() and c.isascii()]
-    if not letters:
+    joined = _NON_ASCII_LETTER.sub("", raw.lower())
+    if not joined:
         return []
     strong: list[str] = []
     weak: list[str] = []
-    joined = "".join(letters)
     if re.search(r"([a-z])\1{4,}", joined):
         strong.append("repeated characters")
     alpha_words = [w.lower() for w in _ALPHA_WORD.findall(raw)]
@@ -349,7 +374,8 @@ def gibberish_reasons(text: str, extra_words: Iterable[str] | None = None) -> li
     extra = _extra_set(extra_words)
     checkable = [w for w in alpha_words if len(w) >= 3]
     if word_list() and checkable:
-        known = sum(1 for w in checkable if is_known_word(w, extra)) / len(checkable)
+        known_map = _known_map(checkable, extra)
+        known = sum(1 for w in checkable if known_map[w]) / len(checkable)
         if known < 0.4:
             weak.append(f"few dictionary words ({known:.0%})")
             if len(checkable) >= 4 and known < 0.2:
@@ -368,7 +394,7 @@ def text_feature_dict(text: str, extra_words: Iterable[str] | None = None) -> di
     n_words = len(words)
     sentences = _sentences(text)
     sentence_lengths = [len(tokenize_words(s)) for s in sentences] or [0]
-    letters = [c for c in text if c.isalpha()]
+    letters = _NON_LETTER.sub("", text)
     syllables = sum(syllable_count(w) for w in alpha)
     n_sent = max(1, len(sentences))
     wps = n_words / n_sent if n_words else 0.0
@@ -394,8 +420,8 @@ def text_feature_dict(text: str, extra_words: Iterable[str] | None = None) -> di
         "flesch_kincaid_grade": (0.39 * wps + 11.8 * spw - 15.59) if alpha else 0.0,
         "punctuation_per_word": len(_PUNCT.findall(text)) / n_words if n_words else 0.0,
         "commas_per_sentence": text.count(",") / n_sent,
-        "digit_ratio": (sum(c.isdigit() for c in text) / len(text)) if text else 0.0,
-        "uppercase_ratio": (sum(c.isupper() for c in letters) / len(letters)) if letters else 0.0,
+        "digit_ratio": (len(_DIGITS.findall(text)) / len(text)) if text else 0.0,
+        "uppercase_ratio": (len(_UPPER.findall(letters)) / len(letters)) if letters else 0.0,
     }
 
 

@@ -318,3 +318,33 @@ def test_off_topic_is_flagged_with_the_real_encoder(minilm):
     assert r.score == 0 and r.confidence == 0.0
     (ok,) = Grader(minilm).predict([_item("Stacks are LIFO.")])
     assert "off_topic" not in ok.flags
+
+
+def test_benchmark_runs_both_protocols_and_writes_the_documented_json(tmp_path):
+    import csv
+
+    from multimodal.grading_benchmark import CachedEncoder, run_benchmark, write_json
+
+    items, y = _synthetic(per_question=8)
+    path = tmp_path / "grading.csv"
+    with path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["question_id", "question", "reference_answer", "answer", "score",
+                    "min_score", "max_score"])
+        for it, score in zip(items, y, strict=True):
+            w.writerow([it.question_id, it.question, it.reference_answers[0], it.answer,
+                        score, 0, 5])
+    result = run_benchmark(path, folds=2, split="both", model="ridge", encoder=HashEncoder(),
+                           cache_dir=tmp_path / "cache", log=lambda _msg: None)
+    write_json(result, tmp_path / "out.json")
+    data = json.loads((tmp_path / "out.json").read_text())
+    assert data["n"] == 24 and data["split"] == "both" and data["date"] and data["machine"]
+    assert set(data["overall"]) >= {"qwk", "pearson", "rmse", "zero_shot_pearson"}
+    assert set(data["per_question"]) == {"stack", "bst", "hash"}
+    assert set(data["splits"]) == {"within-question", "across-question"}
+    assert data["score_step"] == 0.5  # thirds of 5 are not whole points
+    # the embedding cache is on disk: a new process would encode nothing
+    cached = CachedEncoder(HashEncoder(), tmp_path / "cache")
+    cached.encode(Grader.texts_to_encode(items))
+    assert cached.encoded == 0
+    assert np.allclose(cached.encode([items[0].answer]), HashEncoder().encode([items[0].answer]))
