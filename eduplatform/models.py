@@ -156,7 +156,7 @@ class Submission(models.Model):
         return f"Submission #{self.pk} ({self.status})"
 
 
-def _submission_upload_to(instance: "SubmissionFile", filename: str) -> str:
+def _submission_upload_to(instance: SubmissionFile, filename: str) -> str:
     # Random names: no student name or original file name ends up on disk.
     ext = {"image": "img", "audio": "audio"}.get(instance.kind, "bin")
     return f"submissions/{instance.submission_id or 'new'}/{uuid.uuid4().hex}.{ext}"

@@ -37,54 +37,86 @@ def course_create(*, code: str, title: str, description: str = "", **fields: Any
     return Course.objects.create(code=code, title=title, description=description, **fields)
 
 
-def enrollment_create(*, user, course: Course, role: str = Enrollment.Role.STUDENT,
-                      registered_at: datetime | None = None, unregistered_at: datetime | None = None) -> Enrollment:
+def enrollment_create(
+    *,
+    user,
+    course: Course,
+    role: str = Enrollment.Role.STUDENT,
+    registered_at: datetime | None = None,
+    unregistered_at: datetime | None = None,
+) -> Enrollment:
     """Enrol a user; students also get a Student row. Re-enrolling updates the role."""
     with transaction.atomic():
         if role == Enrollment.Role.STUDENT:
             student_get_or_create(user=user)
         enrollment, _ = Enrollment.objects.update_or_create(
-            user=user, course=course,
-            defaults={"role": role, "registered_at": registered_at or timezone.now(),
-                      "unregistered_at": unregistered_at})
+            user=user,
+            course=course,
+            defaults={
+                "role": role,
+                "registered_at": registered_at or timezone.now(),
+                "unregistered_at": unregistered_at,
+            },
+        )
     return enrollment
 
 
-def assignment_create(*, course: Course, title: str, instructions: str = "", modalities: Sequence[str] = ("text",),
-                      reference_answers: Sequence[str] = (), key_points: Sequence[str] = (),
-                      min_score: float = 0, max_score: float = 10, due_at: datetime | None = None,
-                      **fields: Any) -> Assignment:
+def assignment_create(
+    *,
+    course: Course,
+    title: str,
+    instructions: str = "",
+    modalities: Sequence[str] = ("text",),
+    reference_answers: Sequence[str] = (),
+    key_points: Sequence[str] = (),
+    min_score: float = 0,
+    max_score: float = 10,
+    due_at: datetime | None = None,
+    **fields: Any,
+) -> Assignment:
     unknown = set(modalities) - {"text", "image", "audio"}
     if unknown or not modalities:
         raise ApplicationError(f"Unknown or missing modalities: {sorted(unknown) or 'none given'}.")
     if max_score <= min_score:
         raise ApplicationError("max_score must be greater than min_score.")
     return Assignment.objects.create(
-        course=course, title=title, instructions=instructions, due_at=due_at,
-        accepts_text="text" in modalities, accepts_image="image" in modalities, accepts_audio="audio" in modalities,
-        reference_answers=list(reference_answers), key_points=list(key_points),
-        min_score=min_score, max_score=max_score, **fields)
+        course=course,
+        title=title,
+        instructions=instructions,
+        due_at=due_at,
+        accepts_text="text" in modalities,
+        accepts_image="image" in modalities,
+        accepts_audio="audio" in modalities,
+        reference_answers=list(reference_answers),
+        key_points=list(key_points),
+        min_score=min_score,
+        max_score=max_score,
+        **fields,
+    )
 
 
 def _check_files(assignment: Assignment, files: Sequence[Any]) -> list[CheckedFile]:
     if len(files) > settings.MAX_FILES_PER_SUBMISSION:
-        raise ApplicationError(f"At most {settings.MAX_FILES_PER_SUBMISSION} files per submission.",
-                               code="too_many_files", field="files")
+        raise ApplicationError(
+            f"At most {settings.MAX_FILES_PER_SUBMISSION} files per submission.", code="too_many_files", field="files"
+        )
     checked = []
     for f in files:
         name = getattr(f, "name", "upload") or "upload"
         size = getattr(f, "size", None)
         limit = max(settings.MAX_IMAGE_BYTES, settings.MAX_AUDIO_BYTES)
         if size is not None and size > limit:  # refuse before reading a huge body into memory
-            raise ApplicationError(f"File '{name}': {size} bytes is over the {limit}-byte limit.",
-                                   code="too_large", field="files")
+            raise ApplicationError(
+                f"File '{name}': {size} bytes is over the {limit}-byte limit.", code="too_large", field="files"
+            )
         data = f.read()
         checked.append(check_upload(name, data, assignment.modalities))
     return checked
 
 
-def submission_create(*, assignment: Assignment, student: Student, text: str = "",
-                      files: Sequence[Any] = ()) -> Submission:
+def submission_create(
+    *, assignment: Assignment, student: Student, text: str = "", files: Sequence[Any] = ()
+) -> Submission:
     """Validate and store a submission with its files, status pending, in one transaction.
 
     Bad input raises ApplicationError before anything is written; a failure while
@@ -92,36 +124,55 @@ def submission_create(*, assignment: Assignment, student: Student, text: str = "
     """
     text = (text or "").strip()
     if len(text) > settings.MAX_TEXT_CHARS:
-        raise ApplicationError(f"Text is {len(text)} characters; the limit is {settings.MAX_TEXT_CHARS}.",
-                               code="too_large", field="text")
+        raise ApplicationError(
+            f"Text is {len(text)} characters; the limit is {settings.MAX_TEXT_CHARS}.", code="too_large", field="text"
+        )
     if text and not assignment.accepts_text:
-        raise ApplicationError("This assignment does not accept text answers.", code="modality_not_accepted",
-                               field="text")
+        raise ApplicationError(
+            "This assignment does not accept text answers.", code="modality_not_accepted", field="text"
+        )
     checked = _check_files(assignment, files)
     if not text and not checked:
         raise ApplicationError("Empty submission: send text or at least one file.", code="empty_submission")
-    if not Enrollment.objects.filter(user=student.user, course=assignment.course,
-                                     role=Enrollment.Role.STUDENT, unregistered_at__isnull=True).exists():
-        raise ApplicationError("You are not enrolled as a student in this course.", code="not_enrolled",
-                               status_code=403)
+    if not Enrollment.objects.filter(
+        user=student.user, course=assignment.course, role=Enrollment.Role.STUDENT, unregistered_at__isnull=True
+    ).exists():
+        raise ApplicationError(
+            "You are not enrolled as a student in this course.", code="not_enrolled", status_code=403
+        )
     stored: list[SubmissionFile] = []
     try:
         with transaction.atomic():
-            last = (Submission.objects.select_for_update().filter(assignment=assignment, student=student)
-                    .aggregate(m=Max("attempt"))["m"] or 0)
+            last = (
+                Submission.objects.select_for_update()
+                .filter(assignment=assignment, student=student)
+                .aggregate(m=Max("attempt"))["m"]
+                or 0
+            )
             if last >= assignment.max_attempts:
                 raise Conflict(f"No attempts left: {assignment.max_attempts} allowed.", code="attempts_exhausted")
             sub = Submission.objects.create(assignment=assignment, student=student, attempt=last + 1, text=text)
             for c in checked:
-                sf = SubmissionFile(submission=sub, kind=c.kind, content_type=c.content_type, size=c.size,
-                                    sha256=c.sha256, meta=c.meta)
+                sf = SubmissionFile(
+                    submission=sub, kind=c.kind, content_type=c.content_type, size=c.size, sha256=c.sha256, meta=c.meta
+                )
                 sf.file.save(c.name, ContentFile(c.data), save=False)
                 stored.append(sf)
                 sf.save()
-            event_record(student=student, course=assignment.course, verb=VERB_SUBMITTED,
-                         object_id=f"assignment:{assignment.pk}", object_type="Assignment",
-                         result={"extensions": {"submission_id": sub.pk, "attempt": sub.attempt,
-                                                "modalities": sorted({c.kind for c in checked} | ({"text"} if text else set()))}})
+            event_record(
+                student=student,
+                course=assignment.course,
+                verb=VERB_SUBMITTED,
+                object_id=f"assignment:{assignment.pk}",
+                object_type="Assignment",
+                result={
+                    "extensions": {
+                        "submission_id": sub.pk,
+                        "attempt": sub.attempt,
+                        "modalities": sorted({c.kind for c in checked} | ({"text"} if text else set())),
+                    }
+                },
+            )
             from grading.api import grading_enqueue
 
             transaction.on_commit(lambda: grading_enqueue(submission_ids=[sub.pk]))
@@ -133,8 +184,9 @@ def submission_create(*, assignment: Assignment, student: Student, text: str = "
         for sf in stored:
             sf.file.delete(save=False)
         raise
-    log.info("submission %s stored (assignment %s, attempt %s, %d files)", sub.pk, assignment.pk, sub.attempt,
-             len(checked))
+    log.info(
+        "submission %s stored (assignment %s, attempt %s, %d files)", sub.pk, assignment.pk, sub.attempt, len(checked)
+    )
     return sub
 
 
@@ -145,19 +197,38 @@ def login_event_record(*, user) -> None:
         event_record(student=student, course=None, verb=VERB_LOGGED_IN, object_id="eduplatform", object_type="System")
 
 
-def event_record(*, student: Student | None, course: Course | None, verb: str, object_id: str,
-                 object_type: str = "Activity", result: dict | None = None, context: dict | None = None,
-                 timestamp: datetime | None = None, statement_id: uuid.UUID | None = None,
-                 actor: dict | None = None) -> tuple[LearningEvent, bool]:
+def event_record(
+    *,
+    student: Student | None,
+    course: Course | None,
+    verb: str,
+    object_id: str,
+    object_type: str = "Activity",
+    result: dict | None = None,
+    context: dict | None = None,
+    timestamp: datetime | None = None,
+    statement_id: uuid.UUID | None = None,
+    actor: dict | None = None,
+) -> tuple[LearningEvent, bool]:
     """Store one statement; returns (event, created). Idempotent on statement_id."""
     sid = statement_id or uuid.uuid4()
-    actor = actor or ({"objectType": "Agent", "account": {"homePage": "eduplatform", "name": str(student.pk)}}
-                      if student else {})
+    actor = actor or (
+        {"objectType": "Agent", "account": {"homePage": "eduplatform", "name": str(student.pk)}} if student else {}
+    )
     event, created = LearningEvent.objects.get_or_create(
         statement_id=sid,
-        defaults={"student": student, "course": course, "actor": actor, "verb": verb, "object_id": object_id,
-                  "object_type": object_type, "result": result or {}, "context": context or {},
-                  "timestamp": timestamp or timezone.now()})
+        defaults={
+            "student": student,
+            "course": course,
+            "actor": actor,
+            "verb": verb,
+            "object_id": object_id,
+            "object_type": object_type,
+            "result": result or {},
+            "context": context or {},
+            "timestamp": timestamp or timezone.now(),
+        },
+    )
     if created:
         from recommendations.api import events_forward_to_lrs
 
@@ -195,20 +266,37 @@ def events_ingest(*, user, statements: list) -> list[dict]:
                 student = Student.objects.filter(pk=_int_or_none(st.actor_name)).first()
                 if student is None:
                     raise ValueError(f"actor {st.actor_name} is not a student of course {course.pk}.")
-            if course and not Enrollment.objects.filter(user=student.user, course=course, role=Enrollment.Role.STUDENT,
-                                                        unregistered_at__isnull=True).exists():
+            if (
+                course
+                and not Enrollment.objects.filter(
+                    user=student.user, course=course, role=Enrollment.Role.STUDENT, unregistered_at__isnull=True
+                ).exists()
+            ):
                 raise PermissionError(f"actor is not enrolled as a current student of course {course.pk}.")
-            event, created = event_record(student=student, course=course, verb=st.verb, object_id=st.object_id,
-                                          object_type=st.object_type, result=st.result, context=st.context,
-                                          timestamp=st.timestamp, statement_id=st.statement_id,
-                                          actor=st.actor or None)
+            event, created = event_record(
+                student=student,
+                course=course,
+                verb=st.verb,
+                object_id=st.object_id,
+                object_type=st.object_type,
+                result=st.result,
+                context=st.context,
+                timestamp=st.timestamp,
+                statement_id=st.statement_id,
+                actor=st.actor or None,
+            )
             if not created and event.student_id != student.pk:
                 raise PermissionError("statement id already used by another actor.")
-            results.append({"index": index, "id": str(st.statement_id),
-                             "status": "stored" if created else "duplicate"})
+            results.append({"index": index, "id": str(st.statement_id), "status": "stored" if created else "duplicate"})
         except (ValueError, PermissionError) as exc:
-            results.append({"index": index, "status": "error", "error": str(exc),
-                            "id": str(raw.get("id")) if isinstance(raw, dict) and raw.get("id") else None})
+            results.append(
+                {
+                    "index": index,
+                    "status": "error",
+                    "error": str(exc),
+                    "id": str(raw.get("id")) if isinstance(raw, dict) and raw.get("id") else None,
+                }
+            )
     return results
 
 

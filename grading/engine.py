@@ -110,10 +110,9 @@ _GRADERS: dict[str, Any] = {}
 
 def grader_for(assignment: Assignment):
     """The assignment's active learned grader, else the zero-shot one (cached per process)."""
+    from grading.models import GraderModel
     from multimodal.grader import Grader
     from multimodal.registry import get_text_encoder
-
-    from grading.models import GraderModel
 
     active = GraderModel.objects.filter(assignment=assignment, is_active=True).first()
     key = active.path if active else "zero-shot"

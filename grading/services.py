@@ -313,6 +313,7 @@ def graded_examples(*, assignment_id: int) -> tuple[list, list[float], int]:
 def grader_train(*, assignment_id: int, regrade: bool = True) -> GraderModel | None:
     """Fit a learned grader when enough graded answers exist; activate it; regrade unreviewed rows."""
     from django.conf import settings as django_settings
+
     from multimodal.grader import Grader
     from multimodal.registry import get_text_encoder
 

@@ -39,12 +39,19 @@ def test_unauthenticated_gets_401(api_for, course_setup):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_student_submits_text_image_audio_and_reads_back(api_for, course_setup, png_bytes, wav_bytes, no_grading,
-                                                          settings):
+def test_student_submits_text_image_audio_and_reads_back(
+    api_for, course_setup, png_bytes, wav_bytes, no_grading, settings
+):
     client = api_for(course_setup["alice"])
-    resp = _post(client, course_setup["assignment"], text="A stack is LIFO.",
-                 files=[SimpleUploadedFile("page.png", png_bytes, "image/png"),
-                        SimpleUploadedFile("answer.wav", wav_bytes, "audio/wav")])
+    resp = _post(
+        client,
+        course_setup["assignment"],
+        text="A stack is LIFO.",
+        files=[
+            SimpleUploadedFile("page.png", png_bytes, "image/png"),
+            SimpleUploadedFile("answer.wav", wav_bytes, "audio/wav"),
+        ],
+    )
     assert resp.status_code == 201, resp.content
     body = resp.json()
     assert body["status"] == "pending" and body["attempt"] == 1
@@ -93,7 +100,10 @@ def test_bad_files_get_400_and_leave_nothing(api_for, course_setup, settings, pn
     elif case == "png_that_is_text":
         upload, code = SimpleUploadedFile("fake.png", b"just some text, not an image", "image/png"), "unsupported_type"
     elif case == "corrupt_wav":
-        upload, code = SimpleUploadedFile("bad.wav", b"RIFF\x24\x00\x00\x00WAVEfmt garbage" * 3, "audio/wav"), "corrupt_file"
+        upload, code = (
+            SimpleUploadedFile("bad.wav", b"RIFF\x24\x00\x00\x00WAVEfmt garbage" * 3, "audio/wav"),
+            "corrupt_file",
+        )
     elif case == "empty_file":
         upload, code = SimpleUploadedFile("empty.png", b"", "image/png"), "empty_file"
     else:

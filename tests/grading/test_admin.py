@@ -11,18 +11,32 @@ from grading.models import Grade
 def test_review_queue_and_progress_pages(client, course_setup, django_user_model):
     from eduplatform.models import Submission
 
-    sub = Submission.objects.create(assignment=course_setup["assignment"],
-                                    student=course_setup["alice"].eduplatform_student, text="LIFO", status="needs_review")
-    Grade.objects.create(submission=sub, model_version="v1", mode="zero-shot", score=3, confidence=0.2,
-                         review_state="pending", review_reason="confidence 0.20 below 0.60")
+    sub = Submission.objects.create(
+        assignment=course_setup["assignment"],
+        student=course_setup["alice"].eduplatform_student,
+        text="LIFO",
+        status="needs_review",
+    )
+    Grade.objects.create(
+        submission=sub,
+        model_version="v1",
+        mode="zero-shot",
+        score=3,
+        confidence=0.2,
+        review_state="pending",
+        review_reason="confidence 0.20 below 0.60",
+    )
     admin = django_user_model.objects.create_superuser("root", "r@example.edu", "pw")
     client.force_login(admin)
     page = client.get("/admin/eduplatform_grading/grade/?review_state__exact=pending")
     assert page.status_code == 200 and b"confidence" in page.content
     progress = client.get("/admin/eduplatform_core/assignment/")
     assert b"1/1 graded (1 to review), 0 queued" in progress.content
-    for url in ("/admin/eduplatform_grading/answergroup/", "/admin/eduplatform_grading/gradermodel/",
-                f"/admin/eduplatform_grading/grade/{sub.grades.get().pk}/change/"):
+    for url in (
+        "/admin/eduplatform_grading/answergroup/",
+        "/admin/eduplatform_grading/gradermodel/",
+        f"/admin/eduplatform_grading/grade/{sub.grades.get().pk}/change/",
+    ):
         assert client.get(url).status_code == 200, url
 
 

@@ -59,9 +59,12 @@ class Command(BaseCommand):
             self._build(User)
             self.stdout.write(f"Built and graded the demo course in {time.perf_counter() - started:.1f} s.")
         self._report()
-        self.stdout.write(self.style.SUCCESS(
-            "\nNext: .venv/bin/python manage.py runserver, then open http://127.0.0.1:8000/admin/ "
-            "(user admin / password admin, demo only) or http://127.0.0.1:8000/api/docs/."))
+        self.stdout.write(
+            self.style.SUCCESS(
+                "\nNext: .venv/bin/python manage.py runserver, then open http://127.0.0.1:8000/admin/ "
+                "(user admin / password admin, demo only) or http://127.0.0.1:8000/api/docs/."
+            )
+        )
 
     def _report_learners(self) -> None:
         """Mastery and the first learning-path step per student (instructor-confirmed grades feed BKT)."""
@@ -84,8 +87,9 @@ class Command(BaseCommand):
 
     def _build(self, User) -> None:
         with transaction.atomic():
-            admin, created = User.objects.get_or_create(username="admin", defaults={"is_staff": True,
-                                                                                   "is_superuser": True})
+            admin, created = User.objects.get_or_create(
+                username="admin", defaults={"is_staff": True, "is_superuser": True}
+            )
             if created:
                 admin.set_password("admin")
                 admin.save()
@@ -98,19 +102,35 @@ class Command(BaseCommand):
                 services.enrollment_create(user=user, course=course)
                 students[name] = services.student_get_or_create(user=user)
             text_a = services.assignment_create(
-                course=course, title="What is a stack?", instructions="Explain what a stack is in one or two sentences.",
-                modalities=["text"], max_score=5,
-                reference_answers=["A stack is a last-in first-out (LIFO) data structure; elements are pushed onto "
-                                   "and popped from the top."],
-                key_points=["last in first out", "push adds to the top", "pop removes from the top"])
+                course=course,
+                title="What is a stack?",
+                instructions="Explain what a stack is in one or two sentences.",
+                modalities=["text"],
+                max_score=5,
+                reference_answers=[
+                    "A stack is a last-in first-out (LIFO) data structure; elements are pushed onto "
+                    "and popped from the top."
+                ],
+                key_points=["last in first out", "push adds to the top", "pop removes from the top"],
+            )
             image_a = services.assignment_create(
-                course=course, title="Photo of your worked answer", modalities=["image", "text"], max_score=5,
+                course=course,
+                title="Photo of your worked answer",
+                modalities=["image", "text"],
+                max_score=5,
                 instructions="Write the definition of a queue and upload a photo.",
-                reference_answers=["A queue is a first-in first-out structure: enqueue at the back, dequeue at the front."])
+                reference_answers=[
+                    "A queue is a first-in first-out structure: enqueue at the back, dequeue at the front."
+                ],
+            )
             audio_a = services.assignment_create(
-                course=course, title="Explain photosynthesis aloud", modalities=["audio"], max_score=10,
+                course=course,
+                title="Explain photosynthesis aloud",
+                modalities=["audio"],
+                max_score=10,
                 instructions="Record a short spoken explanation of photosynthesis.",
-                reference_answers=["Plants use sunlight, water and carbon dioxide to make glucose and release oxygen."])
+                reference_answers=["Plants use sunlight, water and carbon dioxide to make glucose and release oxygen."],
+            )
         self._learner_model(course, text_a)
         for name, answer in TEXT_ANSWERS.items():
             if answer:
@@ -121,12 +141,31 @@ class Command(BaseCommand):
 
         for name, action, score in (("ada", "accept", None), ("cleo", "override", 1)):
             sub = Submission.objects.get(assignment=text_a, student=students[name])
-            grade_review(grade=current_grade_for(sub.pk), reviewer=teacher, action=action, score=score,
-                         comment="Reviewed in the demo.")
-        services.submission_create(assignment=image_a, student=students["ada"], files=[SimpleUploadedFile(
-            "queue.png", _png_of("In a queue the first item added is the first\none removed: add at the rear, take from the front."))])
-        services.submission_create(assignment=audio_a, student=students["ben"], files=[SimpleUploadedFile(
-            "spoken.flac", (DEMO_DATA / "spoken_answer.flac").read_bytes())])
+            grade_review(
+                grade=current_grade_for(sub.pk),
+                reviewer=teacher,
+                action=action,
+                score=score,
+                comment="Reviewed in the demo.",
+            )
+        services.submission_create(
+            assignment=image_a,
+            student=students["ada"],
+            files=[
+                SimpleUploadedFile(
+                    "queue.png",
+                    _png_of(
+                        "In a queue the first item added is the first\n"
+                        "one removed: add at the rear, take from the front."
+                    ),
+                )
+            ],
+        )
+        services.submission_create(
+            assignment=audio_a,
+            student=students["ben"],
+            files=[SimpleUploadedFile("spoken.flac", (DEMO_DATA / "spoken_answer.flac").read_bytes())],
+        )
 
     def _learner_model(self, course, stack_assignment) -> None:
         """Skills with a prerequisite, tagged assignment, resources in several modalities."""
@@ -140,29 +179,38 @@ class Command(BaseCommand):
         skill_prerequisite_add(skill=queues, prerequisite=stacks)
         assignment_skill_tag(assignment=stack_assignment, skill=stacks)
         for title, kind, skill, difficulty in (
-                ("Video: stacks in 5 minutes", "video", stacks, 0.3),
-                ("Reading: push and pop, step by step", "text", stacks, 0.4),
-                ("Exercise: balance the brackets with a stack", "exercise", stacks, 0.7),
-                ("Podcast: queues around us", "audio", queues, 0.3),
-                ("Reading: arrays refresher", "text", arrays, 0.2)):
-            r = LearningResource.objects.create(course=course, title=title, kind=kind, difficulty=difficulty,
-                                                description=title.split(": ", 1)[1])
+            ("Video: stacks in 5 minutes", "video", stacks, 0.3),
+            ("Reading: push and pop, step by step", "text", stacks, 0.4),
+            ("Exercise: balance the brackets with a stack", "exercise", stacks, 0.7),
+            ("Podcast: queues around us", "audio", queues, 0.3),
+            ("Reading: arrays refresher", "text", arrays, 0.2),
+        ):
+            r = LearningResource.objects.create(
+                course=course, title=title, kind=kind, difficulty=difficulty, description=title.split(": ", 1)[1]
+            )
             r.skills.add(skill)
 
     def _report(self) -> None:
         from grading.api import current_grade_for
 
         self.stdout.write("\nassignment                     student  status        score  conf  mode       flags")
-        for sub in (Submission.objects.filter(assignment__course__code="DEMO-101")
-                    .select_related("assignment", "student__user").order_by("assignment_id", "id")):
+        for sub in (
+            Submission.objects.filter(assignment__course__code="DEMO-101")
+            .select_related("assignment", "student__user")
+            .order_by("assignment_id", "id")
+        ):
             g = current_grade_for(sub.pk)
             score = "-" if g is None or g.score is None else f"{g.score}/{sub.assignment.max_score:g}"
             conf = "-" if g is None else f"{g.confidence:.2f}"
-            self.stdout.write(f"{sub.assignment.title[:30]:30} {sub.student.user.username:8} {sub.status:13} "
-                              f"{score:>6} {conf:>5}  {(g.mode if g else '-'):10} {', '.join(g.flags) if g else ''}")
+            self.stdout.write(
+                f"{sub.assignment.title[:30]:30} {sub.student.user.username:8} {sub.status:13} "
+                f"{score:>6} {conf:>5}  {(g.mode if g else '-'):10} {', '.join(g.flags) if g else ''}"
+            )
             if g and g.feedback:
                 self.stdout.write(f"    feedback: {g.feedback[:160]}")
         self._report_learners()
         n = Assignment.objects.filter(course__code="DEMO-101").count()
-        self.stdout.write(f"\n{n} assignments; grades below the confidence threshold or flagged wait in the "
-                          "review queue (admin: Grades, filter 'Waiting for review').")
+        self.stdout.write(
+            f"\n{n} assignments; grades below the confidence threshold or flagged wait in the "
+            "review queue (admin: Grades, filter 'Waiting for review')."
+        )

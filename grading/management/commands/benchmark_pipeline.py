@@ -69,9 +69,14 @@ class Command(BaseCommand):
         Course.objects.filter(code="BENCH-PIPE").delete()
         course = services.course_create(code="BENCH-PIPE", title="Pipeline benchmark")
         assignment = services.assignment_create(
-            course=course, title="Bench", modalities=["text"], max_score=5, max_attempts=n + 1,
+            course=course,
+            title="Bench",
+            modalities=["text"],
+            max_score=5,
+            max_attempts=n + 1,
             instructions="Explain what a stack is.",
-            reference_answers=["A stack is a last-in first-out structure with push and pop at the top."])
+            reference_answers=["A stack is a last-in first-out structure with push and pop at the top."],
+        )
         user, _ = get_user_model().objects.get_or_create(username="bench-student")
         services.enrollment_create(user=user, course=course)
         token = Token.objects.get_or_create(user=user)[0].key
@@ -81,12 +86,38 @@ class Command(BaseCommand):
         port = _free_port()
         logs = Path(settings.VAR_DIR) / "bench-logs"
         logs.mkdir(parents=True, exist_ok=True)
-        server = subprocess.Popen([sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
-                                  cwd=ROOT, env=env, stdout=open(logs / "server.log", "wb"), stderr=subprocess.STDOUT)
+        server = subprocess.Popen(
+            [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+            cwd=ROOT,
+            env=env,
+            stdout=open(logs / "server.log", "wb"),
+            stderr=subprocess.STDOUT,
+        )
         worker_log = logs / "worker.log"
-        worker = subprocess.Popen([sys.executable, "-m", "celery", "-A", "eduplatform", "worker", "-Q", "gpu,default",
-                                   "-c", str(workers), "--without-gossip", "--without-mingle", "-n", "bench@%h", "--loglevel", "INFO"],
-                                  cwd=ROOT, env=env, stdout=open(worker_log, "wb"), stderr=subprocess.STDOUT)
+        worker = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "eduplatform",
+                "worker",
+                "-Q",
+                "gpu,default",
+                "-c",
+                str(workers),
+                "--without-gossip",
+                "--without-mingle",
+                "-n",
+                "bench@%h",
+                "--loglevel",
+                "INFO",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=open(worker_log, "wb"),
+            stderr=subprocess.STDOUT,
+        )
         try:
             self._wait(lambda: " ready." in worker_log.read_text(errors="replace"), 300, "worker start")
             http = requests.Session()
@@ -95,8 +126,13 @@ class Command(BaseCommand):
             self._wait(lambda: self._up(http, url), 60, "server start")
             # one warm-up submission so the worker's first-batch costs are not in the numbers
             http.post(url, data={"assignment": assignment.pk, "text": texts[0]}).raise_for_status()
-            self._wait(lambda: not Submission.objects.filter(assignment=assignment, status__in=["pending", "running"])
-                       .exists(), 300, "warm-up grade")
+            self._wait(
+                lambda: (
+                    not Submission.objects.filter(assignment=assignment, status__in=["pending", "running"]).exists()
+                ),
+                300,
+                "warm-up grade",
+            )
             posted: dict[int, float] = {}
             t0 = time.time()
             for text in texts:
@@ -106,8 +142,11 @@ class Command(BaseCommand):
                     raise CommandError(f"POST failed: {resp.status_code} {resp.text[:300]}")
                 posted[resp.json()["id"]] = t
             post_s = time.time() - t0
-            self._wait(lambda: Submission.objects.filter(pk__in=posted, graded_at__isnull=False).count() == n,
-                       timeout, "all grades")
+            self._wait(
+                lambda: Submission.objects.filter(pk__in=posted, graded_at__isnull=False).count() == n,
+                timeout,
+                "all grades",
+            )
             done = dict(Submission.objects.filter(pk__in=posted).values_list("pk", "graded_at"))
         finally:
             for proc in (server, worker):
@@ -120,12 +159,17 @@ class Command(BaseCommand):
         wall = max(d.timestamp() for d in done.values()) - t0
         raw = self._raw_encoder(texts)
         result = {
-            "n": n, "workers": workers, "texts": source, "submissions_per_s": round(n / wall, 2),
+            "n": n,
+            "workers": workers,
+            "texts": source,
+            "submissions_per_s": round(n / wall, 2),
             "latency_p50_s": round(float(np.percentile(lat, 50)), 3),
             "latency_p95_s": round(float(np.percentile(lat, 95)), 3),
-            "post_per_s": round(n / post_s, 2), "encoder_items_per_s": raw,
+            "post_per_s": round(n / post_s, 2),
+            "encoder_items_per_s": raw,
             "pipeline_vs_encoder": round((n / wall) / raw, 3),
-            "date": date.today().isoformat(), "machine": f"{platform.machine()} {os.cpu_count()} cores",
+            "date": date.today().isoformat(),
+            "machine": f"{platform.machine()} {os.cpu_count()} cores",
         }
         self.stdout.write(f"{'metric':28}value\n" + "\n".join(f"{k:28}{v}" for k, v in result.items()))
         if json_out:
