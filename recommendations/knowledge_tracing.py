@@ -8,9 +8,11 @@ benchmarks share one implementation.
   slip per skill) fitted by a vectorised Baum-Welch EM over all students and all
   skills at once.  ``bkt_update`` is the online update the service layer calls
   once per graded attempt; it is the same recursion the batch predictor uses.
-* ``DeepKTModel`` is DKT (an LSTM over question/response interactions) with a
-  question-embedding read-out, trained with padding/masking and early stopping on
-  a validation split carved from the training data.
+* ``DeepKTModel`` is DKT (an LSTM over question/response interactions) or
+  ``akt_lite`` (AKT-style attention), both with a question-embedding read-out plus
+  per-question attempt-history features, trained with padding/masking and early
+  stopping on a validation split carved from the training data, then refitted on
+  all training students for the chosen number of epochs.
 * ``evaluate`` scores any model with ``predict_sequences`` by next-response AUC.
 
 Evaluation protocol (same for every model): each response is predicted from the
@@ -40,6 +42,7 @@ __all__ = [
     "BKTParams",
     "DeepKTConfig",
     "DeepKTModel",
+    "EnsembleModel",
     "Sequence",
     "bkt_predict_correct",
     "bkt_update",
@@ -84,25 +87,28 @@ def _int_fields(line: str) -> list[int]:
 def parse_dkvmn(text: str) -> list[Sequence]:
     """Parse DKVMN-format text (count line, id line, correctness line per student).
 
-    Blank lines are ignored.  When the declared count disagrees with the fields, the
-    id and correctness lines win (truncated to the shorter of the two).  Ids must be
-    >= 1 and correctness 0/1; anything else raises ``ValueError`` with the line number.
+    Blank lines between records are skipped; inside a record a blank line is an empty
+    field list (a student with 0 responses, who is dropped).  When the declared count
+    disagrees with the fields, the id and correctness lines win (truncated to the
+    shorter of the two).  Ids must be >= 1 and correctness 0/1; anything else raises
+    ``ValueError`` naming the line.
     """
-    lines = [(n, ln.strip()) for n, ln in enumerate(text.splitlines(), 1) if ln.strip()]
-    if len(lines) % 3:
-        raise ValueError(
-            f"DKVMN data needs 3 lines per student, got {len(lines)} non-empty lines"
-        )
+    raw = text.splitlines()
     seqs: list[Sequence] = []
-    for i in range(0, len(lines), 3):
-        (_, _count), (n_ids, ids_line), (n_cor, cor_line) = lines[i : i + 3]
+    i = 0
+    while i < len(raw):
+        if not raw[i].strip():
+            i += 1
+            continue
+        if i + 2 >= len(raw):
+            raise ValueError(f"line {i + 1}: incomplete record (need 3 lines per student)")
+        n_ids, n_cor = i + 2, i + 3
         try:
-            ids = _int_fields(ids_line)
-            cor = _int_fields(cor_line)
+            ids = _int_fields(raw[i + 1])
+            cor = _int_fields(raw[i + 2])
         except ValueError as exc:
-            raise ValueError(
-                f"line {n_ids}-{n_cor}: non-numeric field ({exc})"
-            ) from None
+            raise ValueError(f"line {n_ids}-{n_cor}: non-numeric field ({exc})") from None
+        i += 3
         t = min(len(ids), len(cor))
         if t == 0:
             continue
@@ -129,9 +135,7 @@ def train_val_split(
     idx = rng.permutation(len(seqs))
     n_val = max(1, round(len(seqs) * val_fraction)) if len(seqs) > 1 else 0
     val = set(idx[:n_val].tolist())
-    return [s for i, s in enumerate(seqs) if i not in val], [
-        s for i, s in enumerate(seqs) if i in val
-    ]
+    return [s for i, s in enumerate(seqs) if i not in val], [s for i, s in enumerate(seqs) if i in val]
 
 
 def data_summary(seqs: Seq[Sequence]) -> dict:
@@ -140,9 +144,7 @@ def data_summary(seqs: Seq[Sequence]) -> dict:
         "students": len(seqs),
         "responses": int(sum(lens)),
         "max_id": int(max((s.skills.max() for s in seqs if len(s)), default=0)),
-        "mean_correct": float(np.mean(np.concatenate([s.correct for s in seqs])))
-        if lens
-        else 0.0,
+        "mean_correct": float(np.mean(np.concatenate([s.correct for s in seqs]))) if lens else 0.0,
     }
 
 
@@ -166,6 +168,11 @@ class BKTParams:
     guess: float = 0.2
     slip: float = 0.1
 
+    def __post_init__(self) -> None:
+        for name, value in asdict(self).items():
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"BKT parameter {name}={value} is not a probability")
+
     def as_dict(self) -> dict[str, float]:
         return asdict(self)
 
@@ -181,17 +188,13 @@ def _as_params(params: BKTParams | Mapping[str, float]) -> BKTParams:
     return params if isinstance(params, BKTParams) else BKTParams.from_mapping(params)
 
 
-def bkt_predict_correct(
-    p_mastery: float, params: BKTParams | Mapping[str, float]
-) -> float:
+def bkt_predict_correct(p_mastery: float, params: BKTParams | Mapping[str, float]) -> float:
     """P(next response correct) given the current P(mastered)."""
     p = _as_params(params)
     return p_mastery * (1.0 - p.slip) + (1.0 - p_mastery) * p.guess
 
 
-def bkt_update(
-    p_mastery: float, correct: bool | int, params: BKTParams | Mapping[str, float]
-) -> float:
+def bkt_update(p_mastery: float, correct: bool | int, params: BKTParams | Mapping[str, float]) -> float:
     """Online BKT step for one graded attempt: Bayes posterior, then learn/forget transition.
 
     ``p_mastery`` is P(mastered) *before* the attempt (use ``params.prior`` for a
@@ -228,11 +231,7 @@ class _Packed:
 
 def _pack(seqs: Seq[Sequence]) -> _Packed:
     skills = np.concatenate([s.skills for s in seqs]) if seqs else np.zeros(0, np.int64)
-    correct = (
-        np.concatenate([s.correct for s in seqs]).astype(np.float64)
-        if seqs
-        else np.zeros(0)
-    )
+    correct = np.concatenate([s.correct for s in seqs]).astype(np.float64) if seqs else np.zeros(0)
     student = np.repeat(np.arange(len(seqs)), [len(s) for s in seqs])
     n = skills.shape[0]
     if n == 0:
@@ -286,9 +285,7 @@ class BKTModel:
         guess_cap: float = 0.3,
         slip_cap: float = 0.3,
         forget_cap: float = 0.5,
-        init: BKTParams = BKTParams(
-            prior=0.4, learn=0.1, forget=0.05, guess=0.2, slip=0.1
-        ),
+        init: BKTParams = BKTParams(prior=0.4, learn=0.1, forget=0.05, guess=0.2, slip=0.1),
         pseudo_count: float = 1.0,
     ) -> None:
         self.forgetting = forgetting
@@ -299,9 +296,7 @@ class BKTModel:
         self.forget_cap = forget_cap
         self.init = init
         self.pseudo_count = pseudo_count
-        self.params: np.ndarray | None = (
-            None  # (n_ids, 5): prior, learn, forget, guess, slip
-        )
+        self.params: np.ndarray | None = None  # (n_ids, 5): prior, learn, forget, guess, slip
         self.default = init
         self.n_iter_ = 0
         self.log_likelihood_ = float("nan")
@@ -316,9 +311,7 @@ class BKTModel:
         """Parameters for one skill id (the default for unseen ids)."""
         if self.params is None:
             raise RuntimeError("BKTModel is not fitted")
-        if 0 < skill_id < self.params.shape[0] and not np.isnan(
-            self.params[skill_id, 0]
-        ):
+        if 0 < skill_id < self.params.shape[0] and not np.isnan(self.params[skill_id, 0]):
             return BKTParams(*map(float, self.params[skill_id]))
         return self.default
 
@@ -333,9 +326,7 @@ class BKTModel:
         return table
 
     # -- EM
-    def _forward(
-        self, pk: _Packed, table: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _forward(self, pk: _Packed, table: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Scaled forward pass.
 
         Returns (predicted P(mastered) before each obs, filtered P(mastered) after it,
@@ -350,11 +341,7 @@ class BKTModel:
         for t, bs in enumerate(pk.batch_sizes):
             a, b = pk.offsets[t], pk.offsets[t + 1]
             pr = p[:bs]
-            m = (
-                pr[:, 0]
-                if prev is None
-                else prev[:bs] * (1.0 - pr[:, 2]) + (1.0 - prev[:bs]) * pr[:, 1]
-            )
+            m = pr[:, 0] if prev is None else prev[:bs] * (1.0 - pr[:, 2]) + (1.0 - prev[:bs]) * pr[:, 1]
             o = pk.obs[a:b]
             e_known = np.where(o > 0, 1.0 - pr[:, 4], pr[:, 4])
             e_unknown = np.where(o > 0, pr[:, 3], 1.0 - pr[:, 3])
@@ -425,9 +412,7 @@ class BKTModel:
         )
         return stats, float(np.log(scale).sum())
 
-    def _m_step(
-        self, stats: np.ndarray, table: np.ndarray, seen: np.ndarray
-    ) -> np.ndarray:
+    def _m_step(self, stats: np.ndarray, table: np.ndarray, seen: np.ndarray) -> np.ndarray:
         # MAP-EM: Beta pseudo-counts centred on ``init`` keep rarely seen skills sane.
         k = self.pseudo_count
         prior = np.array(astuple_params(self.init))
@@ -443,9 +428,7 @@ class BKTModel:
         new[~seen] = table[~seen]
         return new
 
-    def fit(
-        self, seqs: Seq[Sequence], val_seqs: Seq[Sequence] | None = None
-    ) -> BKTModel:
+    def fit(self, seqs: Seq[Sequence], val_seqs: Seq[Sequence] | None = None) -> BKTModel:
         """Fit all skills at once.  ``val_seqs`` is accepted for interface parity (unused)."""
         del val_seqs
         pk = _pack(seqs)
@@ -491,7 +474,7 @@ class BKTModel:
     def mastery(self, seq: Sequence) -> dict[int, float]:
         """P(mastered) per skill after replaying ``seq`` with ``bkt_update`` (skill id -> p)."""
         out: dict[int, float] = {}
-        for s, c in zip(seq.skills.tolist(), seq.correct.tolist()):
+        for s, c in zip(seq.skills.tolist(), seq.correct.tolist(), strict=True):
             p = self.params_for(s)
             out[s] = bkt_update(out.get(s, p.prior), c, p)
         return out
@@ -501,9 +484,7 @@ class BKTModel:
         if self.params is None:
             raise RuntimeError("BKTModel is not fitted")
         skills = {
-            str(i): BKTParams(*map(float, row)).as_dict()
-            for i, row in enumerate(self.params)
-            if not np.isnan(row[0])
+            str(i): BKTParams(*map(float, row)).as_dict() for i, row in enumerate(self.params) if not np.isnan(row[0])
         }
         return {
             "format": "eduplatform-kt",
@@ -576,15 +557,13 @@ class DeepKTConfig:
     dropout: float = 0.3
     lr: float = 2e-3
     weight_decay: float = 1e-5
-    batch_size: int = 32
+    batch_tokens: int = 6400  # padded positions per batch (32 windows of 200)
     window: int = 200  # training windows (pyKT protocol); prediction uses full history
     max_epochs: int = 40
     patience: int = 5
     val_fraction: float = 0.2
     time_budget_s: float = 300.0  # wall-clock cap on training (both phases)
-    refit: bool = (
-        True  # after early stopping, retrain on train+validation for the chosen epochs
-    )
+    refit: bool = True  # after early stopping, retrain on train+validation for the chosen epochs
     seed: int = 0
     # Torch intra-op threads on CPU.  These models are small; on a shared 2-core box,
     # 2 threads ran 8x slower than 1 (OpenMP spin-waiting under oversubscription).
@@ -630,9 +609,7 @@ def _build_net(cfg: DeepKTConfig, n_ids: int):
             nn.init.normal_(self.q_emb.weight, std=0.1)
             nn.init.zeros_(self.q_bias.weight)
 
-        def forward(
-            self, q: torch.Tensor, r: torch.Tensor, f: torch.Tensor
-        ) -> torch.Tensor:
+        def forward(self, q: torch.Tensor, r: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
             # q, r: (B, T) with q == 0 on padding/unseen ids; f: (B, T, F); returns logits (B, T)
             inter = torch.where(q > 0, q + r * n_ids, torch.zeros_like(q))
             x = self.inter(inter[:, :-1])
@@ -733,9 +710,7 @@ def _build_net(cfg: DeepKTConfig, n_ids: int):
                 ],
                 dim=1,
             )
-            ret = self.retriever(
-                e, keys, vals, allowed, torch.log1p(d_full.clamp(min=0))
-            )
+            ret = self.retriever(e, keys, vals, allowed, torch.log1p(d_full.clamp(min=0)))
             logit = self.out(torch.cat([self.drop(ret), e, f], dim=-1)).squeeze(-1)
             return logit + self.q_bias(q).squeeze(-1)
 
@@ -783,9 +758,7 @@ def _history_features(seq: Sequence) -> np.ndarray:
     return f
 
 
-def _items(
-    seqs: Iterable[Sequence], n_ids: int, window: int | None
-) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+def _items(seqs: Iterable[Sequence], n_ids: int, window: int | None) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """(ids, responses, features) per sequence, cut into windows when ``window`` is set.
 
     Features are computed on the full sequence before cutting, so a window still knows
@@ -804,10 +777,21 @@ def _items(
     return out
 
 
-def _batches(items, batch_size: int, rng: np.random.Generator | None):
-    """Yield (indices, q, r, features, mask) padded arrays, length-sorted to limit padding."""
-    order = np.argsort([len(it[0]) for it in items], kind="stable")
-    chunks = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+def _batches(items, batch_tokens: int, rng: np.random.Generator | None):
+    """Yield (indices, q, r, features, mask) padded arrays, length-sorted to limit padding.
+
+    A batch holds up to ``batch_tokens`` padded positions, so many short sequences
+    (ASSISTments) or few long windows (Statics) cost about the same per step.
+    """
+    lengths = np.array([max(len(it[0]), 1) for it in items])
+    order = np.argsort(lengths, kind="stable")
+    chunks, start = [], 0
+    while start < len(order):
+        end = start + 1
+        while end < len(order) and (end + 1 - start) * lengths[order[end]] <= batch_tokens:
+            end += 1
+        chunks.append(order[start:end])
+        start = end
     if rng is not None:
         rng.shuffle(chunks)
     for idx in chunks:
@@ -826,9 +810,7 @@ def _batches(items, batch_size: int, rng: np.random.Generator | None):
 class DeepKTModel:
     """Deep knowledge tracing (LSTM) with question embeddings; PyTorch, CPU or CUDA."""
 
-    def __init__(
-        self, config: DeepKTConfig | None = None, *, device: str | None = None
-    ) -> None:
+    def __init__(self, config: DeepKTConfig | None = None, *, device: str | None = None) -> None:
         self.config = config or DeepKTConfig()
         self.name = self.config.arch
         self.device = pick_device(device)
@@ -874,23 +856,21 @@ class DeepKTModel:
         t0 = time.perf_counter()
         deadline = t0 + cfg.time_budget_s
         all_seqs = list(seqs) + list(val_seqs or [])
-        self.n_ids = (
-            int(max((s.skills.max() for s in all_seqs if len(s)), default=0)) + 1
-        )
+        self.n_ids = int(max((s.skills.max() for s in all_seqs if len(s)), default=0)) + 1
         if val_seqs is None:
             seqs, val_seqs = train_val_split(seqs, cfg.val_fraction, cfg.seed)
         self.history = []
-        best, best_epoch = self._train(
-            seqs, val_seqs, cfg.max_epochs, deadline, verbose
-        )
+        best, best_epoch = self._train(seqs, val_seqs, cfg.max_epochs, deadline, verbose)
         validated = copy.deepcopy(self.net.state_dict())
         refit_epochs = 0
-        if cfg.refit and val_seqs and best_epoch:
+        # Refit only when it fits in the budget (epochs on 1/(1-val_fraction) more data).
+        per_epoch = (time.perf_counter() - t0) / max(len(self.history), 1)
+        refit_cost = per_epoch * best_epoch * len(all_seqs) / max(len(seqs), 1)
+        fits = time.perf_counter() + refit_cost < deadline
+        if cfg.refit and val_seqs and best_epoch and fits:
             # The epoch count is chosen on validation; now use every training student.
             _, refit_epochs = self._train(all_seqs, None, best_epoch, deadline, verbose)
-            if (
-                refit_epochs < best_epoch
-            ):  # ran out of time budget: keep the validated net
+            if refit_epochs < best_epoch:  # ran out of time budget: keep the validated net
                 self.net.load_state_dict(validated)
                 refit_epochs = 0
         self.net.eval()
@@ -905,9 +885,7 @@ class DeepKTModel:
         }
         return self
 
-    def _train(
-        self, seqs, val_seqs, max_epochs: int, deadline: float, verbose: bool
-    ) -> tuple[float | None, int]:
+    def _train(self, seqs, val_seqs, max_epochs: int, deadline: float, verbose: bool) -> tuple[float | None, int]:
         """Train a fresh net; early-stop on ``val_seqs`` AUC when given.
 
         Returns (best validation AUC or None, epochs of the kept weights).
@@ -919,28 +897,21 @@ class DeepKTModel:
         torch.manual_seed(cfg.seed)
         rng = np.random.default_rng(cfg.seed)
         self.net = _build_net(cfg, self.n_ids).to(self.device)
-        opt = torch.optim.Adam(
-            self.net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay
-        )
+        opt = torch.optim.Adam(self.net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         train_items = _items(seqs, self.n_ids, cfg.window)
         val_items = _items(val_seqs, self.n_ids, None) if val_seqs else []
-        y_val = (
-            np.concatenate([s.correct for s in val_seqs]) if val_seqs else np.zeros(0)
-        )
+        y_val = np.concatenate([s.correct for s in val_seqs]) if val_seqs else np.zeros(0)
         use_val = len(np.unique(y_val)) > 1
         best, best_state, best_epoch, bad = None, None, 0, 0
         phase = "fit" if use_val else "refit"
+        started = time.perf_counter()
         for epoch in range(1, max_epochs + 1):
             self.net.train()
             total, count = 0.0, 0
-            for _, q, r, f, mask in _batches(train_items, cfg.batch_size, rng):
-                qt, rt, ft, mt = (
-                    torch.from_numpy(a).to(self.device) for a in (q, r, f, mask)
-                )
+            for _, q, r, f, mask in _batches(train_items, cfg.batch_tokens, rng):
+                qt, rt, ft, mt = (torch.from_numpy(a).to(self.device) for a in (q, r, f, mask))
                 logits = self.net(qt, rt, ft)
-                loss = torch.nn.functional.binary_cross_entropy_with_logits(
-                    logits[mt], rt[mt].float()
-                )
+                loss = torch.nn.functional.binary_cross_entropy_with_logits(logits[mt], rt[mt].float())
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(self.net.parameters(), 5.0)
@@ -950,9 +921,7 @@ class DeepKTModel:
                 count += n_tok
             rec = {"phase": phase, "epoch": epoch, "train_loss": total / max(count, 1)}
             if use_val:
-                rec["val_auc"] = float(
-                    roc_auc_score(y_val, np.concatenate(self._predict_items(val_items)))
-                )
+                rec["val_auc"] = float(roc_auc_score(y_val, np.concatenate(self._predict_items(val_items))))
                 if best is None or rec["val_auc"] > best + 1e-4:
                     best, best_epoch, bad = rec["val_auc"], epoch, 0
                     best_state = copy.deepcopy(self.net.state_dict())
@@ -964,36 +933,33 @@ class DeepKTModel:
             self.history.append(rec)
             if verbose:
                 print(
-                    " ".join(
-                        f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
-                        for k, v in rec.items()
-                    ),
+                    " ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in rec.items()),
                     flush=True,
                 )
-            if bad >= cfg.patience or time.perf_counter() > deadline:
+            now = time.perf_counter()
+            epoch_s = (now - started) / epoch
+            if bad >= cfg.patience or now + epoch_s > deadline:  # next epoch would overrun
                 break
         if best_state is not None:
             self.net.load_state_dict(best_state)
         return best, best_epoch
 
-    def predict_sequences(
-        self, seqs: Seq[Sequence], batch_size: int = 64
-    ) -> list[np.ndarray]:
+    def predict_sequences(self, seqs: Seq[Sequence], batch_tokens: int = 16384) -> list[np.ndarray]:
         """P(correct) for each response from that student's preceding responses (full history)."""
 
         if self.net is None:
             raise RuntimeError("DeepKTModel is not fitted")
         with self._threads():
-            return self._predict_items(_items(seqs, self.n_ids, None), batch_size)
+            return self._predict_items(_items(seqs, self.n_ids, None), batch_tokens)
 
-    def _predict_items(self, items, batch_size: int = 64) -> list[np.ndarray]:
+    def _predict_items(self, items, batch_tokens: int = 16384) -> list[np.ndarray]:
         import torch
 
         was_training = self.net.training
         self.net.eval()
         out: list[np.ndarray] = [np.zeros(0)] * len(items)
         with torch.inference_mode():
-            for idx, q, r, f, _ in _batches(items, batch_size, None):
+            for idx, q, r, f, _ in _batches(items, batch_tokens, None):
                 args = (torch.from_numpy(a).to(self.device) for a in (q, r, f))
                 p = torch.sigmoid(self.net(*args)).float().cpu().numpy()
                 for j, i in enumerate(idx):
@@ -1032,9 +998,7 @@ class DeepKTModel:
         path = Path(path)
         meta = json.loads(_sidecar(path).read_text())
         if meta.get("kind") != "deep" or meta.get("format_version") != FORMAT_VERSION:
-            raise ValueError(
-                f"{path}: not a deep KT model of format version {FORMAT_VERSION}"
-            )
+            raise ValueError(f"{path}: not a deep KT model of format version {FORMAT_VERSION}")
         known = {f.name for f in fields(DeepKTConfig)}
         m = cls(
             DeepKTConfig(**{k: v for k, v in meta["config"].items() if k in known}),
@@ -1042,9 +1006,7 @@ class DeepKTModel:
         )
         m.n_ids = int(meta["n_ids"])
         m.net = _build_net(m.config, m.n_ids).to(m.device)
-        m.net.load_state_dict(
-            torch.load(path, map_location=m.device, weights_only=True)
-        )
+        m.net.load_state_dict(torch.load(path, map_location=m.device, weights_only=True))
         m.net.eval()
         m.version = meta["version"]
         m.metrics = meta.get("metrics", {})
@@ -1082,9 +1044,22 @@ def make_model(
         if time_budget_s is not None:
             cfg.time_budget_s = time_budget_s
         return DeepKTModel(cfg, device=device)
-    raise ValueError(
-        f"unknown knowledge tracing model {name!r}; choose from {', '.join(MODEL_NAMES)}"
-    )
+    raise ValueError(f"unknown knowledge tracing model {name!r}; choose from {', '.join(MODEL_NAMES)}")
+
+
+class EnsembleModel:
+    """Average of several fitted models' P(correct) (e.g. DKT + akt_lite)."""
+
+    def __init__(self, models: Seq) -> None:
+        if not models:
+            raise ValueError("an ensemble needs at least one model")
+        self.models = list(models)
+        self.name = "+".join(m.name for m in self.models)
+        self.version = "+".join(m.version for m in self.models)
+
+    def predict_sequences(self, seqs: Seq[Sequence]) -> list[np.ndarray]:
+        member_preds = [m.predict_sequences(seqs) for m in self.models]
+        return [np.mean(ps, axis=0) for ps in zip(*member_preds, strict=True)]
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -1122,8 +1097,6 @@ def machine_summary() -> str:
         desc += f", torch {torch.__version__} {dev.type}"
         if dev.type == "cuda":
             desc += f" ({torch.cuda.get_device_name(dev)})"
-        else:
-            desc += f" ({torch.get_num_threads()} threads)"
     except ImportError:  # pragma: no cover
         pass
     return desc

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 
@@ -10,6 +12,7 @@ from recommendations.knowledge_tracing import (
     BKTParams,
     DeepKTConfig,
     DeepKTModel,
+    EnsembleModel,
     Sequence,
     bkt_predict_correct,
     bkt_update,
@@ -59,7 +62,7 @@ def test_batch_prediction_replays_online_update():
     seq = seqs[3]
     preds = model.predict_sequences([seq])[0]
     mastery: dict[int, float] = {}
-    for t, (s, c) in enumerate(zip(seq.skills.tolist(), seq.correct.tolist())):
+    for t, (s, c) in enumerate(zip(seq.skills.tolist(), seq.correct.tolist(), strict=True)):
         p = model.params_for(s)
         m = mastery.get(s, p.prior)
         assert preds[t] == pytest.approx(bkt_predict_correct(m, p), abs=1e-9)
@@ -70,9 +73,7 @@ def test_batch_prediction_replays_online_update():
 # ----------------------------------------------------------------- EM recovery
 
 
-def _simulate_bkt(
-    params: dict[int, BKTParams], n_students: int, length: int, seed: int
-) -> list[Sequence]:
+def _simulate_bkt(params: dict[int, BKTParams], n_students: int, length: int, seed: int) -> list[Sequence]:
     rng = np.random.default_rng(seed)
     seqs = []
     skills = sorted(params)
@@ -83,9 +84,7 @@ def _simulate_bkt(
         for t, s in enumerate(ids):
             p = params[s]
             cor[t] = rng.random() < ((1 - p.slip) if known[s] else p.guess)
-            known[s] = (
-                (rng.random() >= p.forget) if known[s] else (rng.random() < p.learn)
-            )
+            known[s] = (rng.random() >= p.forget) if known[s] else (rng.random() < p.learn)
         seqs.append(Sequence(ids, cor))
     return seqs
 
@@ -133,9 +132,7 @@ def test_bkt_save_load_roundtrip(tmp_path):
     loaded = BKTModel.load(model.save(tmp_path / "bkt.json"))
     assert loaded.version == model.version
     assert loaded.params_for(3) == model.params_for(3)
-    np.testing.assert_allclose(
-        loaded.predict_sequences(seqs[:5])[2], model.predict_sequences(seqs[:5])[2]
-    )
+    np.testing.assert_allclose(loaded.predict_sequences(seqs[:5])[2], model.predict_sequences(seqs[:5])[2])
 
 
 # ----------------------------------------------------------------- deep model
@@ -150,9 +147,7 @@ def _synthetic_dkt_data(n_students: int, seed: int) -> list[Sequence]:
         ability = rng.normal(0, 1.0)
         ids = rng.integers(1, 21, size=40)
         logits = ability - difficulty[ids] + 0.04 * np.arange(40)
-        seqs.append(
-            Sequence(ids, (rng.random(40) < 1 / (1 + np.exp(-logits))).astype(np.int8))
-        )
+        seqs.append(Sequence(ids, (rng.random(40) < 1 / (1 + np.exp(-logits))).astype(np.int8)))
     return seqs
 
 
@@ -163,14 +158,16 @@ def test_deep_model_learns_on_tiny_synthetic_set(tmp_path):
         hidden=32,
         max_epochs=8,
         patience=3,
-        batch_size=32,
+        batch_tokens=1280,
         lr=1e-2,
-        time_budget_s=15,
     )
     model = DeepKTModel(cfg, device="cpu").fit(train)
     result = evaluate(model, test)
     assert result["n"] == 60 * 40
     assert result["auc"] > 0.6
+
+    ensemble = EnsembleModel([model, model])
+    np.testing.assert_allclose(ensemble.predict_sequences(test[:2])[0], model.predict_sequences(test[:2])[0])
 
     model.metrics = {"auc": result["auc"]}
     path = model.save(tmp_path / "dkt.pt")
@@ -183,11 +180,10 @@ def test_deep_model_learns_on_tiny_synthetic_set(tmp_path):
     )
 
 
-def test_deep_model_prediction_ignores_the_response_it_predicts():
+@pytest.mark.parametrize("arch", ["dkt", "akt_lite"])
+def test_deep_model_prediction_ignores_the_response_it_predicts(arch):
     train = _synthetic_dkt_data(40, seed=7)
-    model = DeepKTModel(
-        DeepKTConfig(emb_dim=8, hidden=8, max_epochs=1), device="cpu"
-    ).fit(train)
+    model = DeepKTModel(DeepKTConfig(arch=arch, emb_dim=8, hidden=8, max_epochs=1), device="cpu").fit(train)
     seq = train[0]
     flipped = Sequence(seq.skills.copy(), seq.correct.copy())
     flipped.correct[10] = 1 - flipped.correct[10]
@@ -200,15 +196,10 @@ def test_deep_model_prediction_ignores_the_response_it_predicts():
 
 
 def test_parse_dkvmn_with_trailing_commas_and_blank_lines():
-    text = "3\n1,2,2,\n0,1,1,\n\n2\n5, 7,,\n1,0,\n"
-    seqs = parse_dkvmn(text)
-    assert len(seqs) == 2
-    assert seqs[0].skills.tolist() == [1, 2, 2] and seqs[0].correct.tolist() == [
-        0,
-        1,
-        1,
-    ]
-    assert seqs[1].skills.tolist() == [5, 7] and seqs[1].correct.tolist() == [1, 0]
+    text = "3\n1,2,2,\n0,1,1,\n\n2\n5, 7,,\n1,0,\n0\n\n\n1\n4,\n1,\n\n"
+    seqs = parse_dkvmn(text)  # the third student has no responses and is dropped
+    assert [s.skills.tolist() for s in seqs] == [[1, 2, 2], [5, 7], [4]]
+    assert [s.correct.tolist() for s in seqs] == [[0, 1, 1], [1, 0], [1]]
 
 
 def test_parse_dkvmn_rejects_bad_values():
@@ -218,3 +209,45 @@ def test_parse_dkvmn_rejects_bad_values():
         parse_dkvmn("1\n3\n2\n")  # correctness must be 0/1
     with pytest.raises(ValueError):
         parse_dkvmn("1\n3\n")  # incomplete record
+
+
+# ----------------------------------------------------------------- benchmark command
+
+
+def _write_dkvmn(path, seqs: list[Sequence]) -> None:
+    rows = []
+    for s in seqs:
+        rows += [
+            str(len(s)),
+            ",".join(map(str, s.skills)) + ",",
+            ",".join(map(str, s.correct)) + ",",
+        ]
+    path.write_text("\n".join(rows) + "\n")
+
+
+def test_benchmark_command_writes_json(tmp_path):
+    import json
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    truth = {1: BKTParams(), 2: BKTParams(prior=0.6, guess=0.1)}
+    _write_dkvmn(tmp_path / "train.csv", _simulate_bkt(truth, 80, 12, seed=8))
+    _write_dkvmn(tmp_path / "test.csv", _simulate_bkt(truth, 30, 12, seed=9))
+    out = tmp_path / "bench.json"
+    call_command(
+        "benchmark_kt",
+        train=str(tmp_path / "train.csv"),
+        test=str(tmp_path / "test.csv"),
+        model="bkt,bkt_forget",
+        json_out=str(out),
+        stdout=io.StringIO(),
+        stderr=io.StringIO(),
+    )
+    report = json.loads(out.read_text())
+    assert set(report["models"]) == {"bkt", "bkt_forget"}
+    assert report["models"]["bkt"]["n"] == 30 * 12
+    assert {"auc", "acc", "train_s", "pred_per_s"} <= set(report["models"]["bkt"])
+    assert report["date"] and report["machine"]
+    with pytest.raises(CommandError):
+        call_command("benchmark_kt", train=str(out), test=str(out), model="nope")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,14 +27,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--model",
             default="bkt,bkt_forget,dkt",
-            help="comma-separated models (bkt, bkt_forget, dkt)",
+            help="comma-separated models: bkt, bkt_forget, dkt, akt_lite "
+            "(with two deep models an averaged ensemble is reported too)",
         )
-        parser.add_argument(
-            "--json", dest="json_out", help="write results to this JSON file"
-        )
-        parser.add_argument(
-            "--max-epochs", type=int, default=None, help="cap on deep-model epochs"
-        )
+        parser.add_argument("--json", dest="json_out", help="write results to this JSON file")
+        parser.add_argument("--max-epochs", type=int, default=None, help="cap on deep-model epochs")
         parser.add_argument(
             "--time-budget",
             type=float,
@@ -41,9 +39,7 @@ class Command(BaseCommand):
             help="wall-clock cap in seconds on each deep model's training",
         )
         parser.add_argument("--seed", type=int, default=0)
-        parser.add_argument(
-            "--device", default=None, help="torch device (default: CUDA if available)"
-        )
+        parser.add_argument("--device", default=None, help="torch device (default: CUDA if available)")
         parser.add_argument(
             "--save-dir",
             default=None,
@@ -56,20 +52,17 @@ class Command(BaseCommand):
         names = [n.strip() for n in opts["model"].split(",") if n.strip()]
         unknown = sorted(set(names) - set(kt.MODEL_NAMES))
         if unknown:
-            raise CommandError(
-                f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(kt.MODEL_NAMES)}"
-            )
+            raise CommandError(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(kt.MODEL_NAMES)}")
         try:
             train = kt.load_dkvmn(opts["train"])
             test = kt.load_dkvmn(opts["test"])
         except (OSError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
         if not train or not test:
-            raise CommandError(
-                "train and test files must each hold at least one student"
-            )
+            raise CommandError("train and test files must each hold at least one student")
 
         results: dict[str, dict] = {}
+        deep: dict[str, object] = {}
         save_dir = Path(opts["save_dir"]) if opts["save_dir"] else None
         if save_dir:
             save_dir.mkdir(parents=True, exist_ok=True)
@@ -84,42 +77,33 @@ class Command(BaseCommand):
             self.stderr.write(f"training {name} ...")
             t0 = time.perf_counter()
             model.fit(train)
-            train_s = time.perf_counter() - t0
-            ev = kt.evaluate(model, test)
-            row = {
-                "auc": ev["auc"],
-                "acc": ev["acc"],
-                "n": ev["n"],
-                "train_s": round(train_s, 2),
-                "pred_per_s": round(ev["pred_per_s"], 1),
-                "version": model.version,
-            }
-            if getattr(model, "train_summary", {}).get("best_val_auc") is not None:
+            results[name] = row = self._score(kt, model, test, time.perf_counter() - t0)
+            if isinstance(model, kt.DeepKTModel):
+                deep[name] = model
                 row["val_auc"] = model.train_summary["best_val_auc"]
                 row["epochs"] = model.train_summary["epochs"]
-            results[name] = row
+                row["refit_epochs"] = model.train_summary["refit_epochs"]
+                row["config"] = asdict(model.config)
             model.metrics = {
-                "test_auc": ev["auc"],
-                "test_acc": ev["acc"],
-                "test_n": ev["n"],
+                "test_auc": row["auc"],
+                "test_acc": row["acc"],
+                "test_n": row["n"],
                 "test_file": str(opts["test"]),
             }
             if save_dir:
-                model.save(
-                    save_dir
-                    / (
-                        f"{name}.json"
-                        if isinstance(model, kt.BKTModel)
-                        else f"{name}.pt"
-                    )
-                )
+                suffix = ".json" if isinstance(model, kt.BKTModel) else ".pt"
+                model.save(save_dir / f"{name}{suffix}")
+        if len(deep) > 1:
+            # Plain average of the deep models: no weights tuned, so no test leakage.
+            ens = kt.EnsembleModel(list(deep.values()))
+            train_s = sum(results[n]["train_s"] for n in deep)
+            results[ens.name] = self._score(kt, ens, test, train_s)
 
-        self.stdout.write(
-            f"{'model':<12} {'AUC':>7} {'ACC':>7} {'train s':>9} {'pred/s':>12}"
-        )
+        width = max(12, *(len(n) for n in results))
+        self.stdout.write(f"{'model':<{width}} {'AUC':>7} {'ACC':>7} {'train s':>9} {'pred/s':>12}")
         for name, r in results.items():
             self.stdout.write(
-                f"{name:<12} {r['auc']:7.4f} {r['acc']:7.4f} {r['train_s']:9.1f} {r['pred_per_s']:12.0f}"
+                f"{name:<{width}} {r['auc']:7.4f} {r['acc']:7.4f} {r['train_s']:9.1f} {r['pred_per_s']:12.0f}"
             )
 
         if opts["json_out"]:
@@ -135,3 +119,15 @@ class Command(BaseCommand):
             }
             Path(opts["json_out"]).write_text(json.dumps(report, indent=2))
             self.stdout.write(f"wrote {opts['json_out']}")
+
+    @staticmethod
+    def _score(kt, model, test, train_s: float) -> dict:
+        ev = kt.evaluate(model, test)
+        return {
+            "auc": ev["auc"],
+            "acc": ev["acc"],
+            "n": ev["n"],
+            "train_s": round(train_s, 2),
+            "pred_per_s": round(ev["pred_per_s"], 1),
+            "version": model.version,
+        }
