@@ -140,6 +140,8 @@ KERNEL_RIDGE_LAMBDAS = (0.1, 0.3, 1.0, 3.0)
 CANDIDATES = ("ridge", "svr", "hgb", "knn", "extra_trees")
 SVR_MAX_ROWS = 5000  # SVR cost grows ~quadratically: skipped in "auto" above this
 ALPHA = 0.1  # conformal miscoverage: 90% intervals
+REVIEW_BELOW = 0.5  # needs_review below this confidence (the grading app may apply its own)
+MIN_HALF_WIDTH = 0.025  # of the score range: never claim a score is pinned down exactly
 BLEND_GRID = tuple(np.round(np.linspace(0.0, 1.0, 11), 2))
 
 GENERIC_NAMES: tuple[str, ...] = (
@@ -1088,7 +1090,7 @@ class Grader:
         sigma_oof = np.maximum(sigma_oof, floor)
         q = _conformal_quantile(resid / sigma_oof, self.alpha)
         model = _make_error_model(self.seed, len(idx)).fit(x, resid)
-        half = q * sigma_oof
+        half = np.maximum(q * sigma_oof, MIN_HALF_WIDTH)
         lower, upper = np.clip(p[idx] - half, 0, 1), np.clip(p[idx] + half, 0, 1)
         conf = np.clip(1 - (upper - lower), 0, 1)
         order = np.argsort(conf)
@@ -1109,7 +1111,7 @@ class Grader:
         if calib is None or not math.isfinite(calib["q"]):
             return np.zeros(len(p)), np.ones(len(p)), np.zeros(len(p))
         sigma = np.maximum(calib["model"].predict(feats), calib["floor"])
-        half = calib["q"] * sigma
+        half = np.maximum(calib["q"] * sigma, MIN_HALF_WIDTH)
         lower, upper = np.clip(p - half, 0, 1), np.clip(p + half, 0, 1)
         return lower, upper, np.clip(1 - (upper - lower), 0, 1)
 
@@ -1255,8 +1257,10 @@ class Grader:
                    f"(cosine {nearest_sim:.2f}) scored {feats['nearest_score']:g}; similarity-"
                    f"weighted neighbours {feats['knn_score']:.2f}. ")
         else:
+            n_here = len(st["memory"][it.key].y) if it.key in st["memory"] else 0
             how = (f"Learned: across-question model ({st['across_kind']}) trained on other "
-                   f"questions; no graded answers of this question yet. ")
+                   f"questions; {n_here} graded answers of this question (within-question "
+                   f"learning needs {MIN_GRADED}). ")
         explanation = (
             how + f"Suggested {score:.2f} of {it.min_score:g}-{it.max_score:g}, 90% interval "
             f"{interval[0]:.2f}-{interval[1]:.2f}, confidence {conf:.2f}. "
@@ -1265,7 +1269,7 @@ class Grader:
             score=round(float(score), 3), confidence=round(float(conf), 3), mode="learned",
             criteria=a.criteria, flags=flags, feedback=self._feedback(it, a, flags, expected),
             explanation=explanation, features=feats, interval=interval,
-            needs_review=bool(flags) or conf < 0.5, model_version=self.version)
+            needs_review=bool(flags) or conf < REVIEW_BELOW, model_version=self.version)
 
     @staticmethod
     def _evidence_text(a: _Analysis) -> str:

@@ -178,7 +178,8 @@ class CachedEncoder:
             by_key = {k: t for k, t in zip(keys, texts, strict=True)}
             todo = [by_key[k] for k in missing]
             t0 = time.perf_counter()
-            vecs = np.asarray(self.encoder.encode(todo, progress=progress), dtype=np.float32)
+            raw = self.encoder.encode(todo, progress=True) if progress else self.encoder.encode(todo)
+            vecs = np.asarray(raw, dtype=np.float32)
             seconds = time.perf_counter() - t0
             self.encoded += len(todo)
             self.encode_seconds += seconds
@@ -359,7 +360,8 @@ def _machine() -> str:
     except OSError:
         pass
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return f"{platform.node()} / {cpu} / {usable} usable cores / torch threads {threads} / Python {platform.python_version()}"
+    return (f"{platform.node()} / {cpu} / {usable} usable cores / torch threads {threads} / "
+            f"load average {os.getloadavg()[0]:.1f} / Python {platform.python_version()}")
 
 
 def run_benchmark(csv_path: str | os.PathLike[str], *, folds: int = 5, seed: int = 0,
