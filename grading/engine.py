@@ -96,11 +96,20 @@ def _medium_summary(feat, model_key: str) -> dict[str, Any]:
     return {**{k: round(float(v), 4) for k, v in summary["features"].items()}, "model": summary.get(model_key, "")}
 
 
+def criteria_texts(assignment: Assignment) -> list[str]:
+    """Key points plus rubric criteria ("name: what a full-credit answer shows"), checked with evidence."""
+    from grading.models import RubricCriterion
+
+    rubric = [f"{c.name}: {c.description}".strip(": ") for c in
+              RubricCriterion.objects.filter(rubric__assignment=assignment).order_by("position", "id")]
+    return list(dict.fromkeys([*assignment.key_points, *rubric]))
+
+
 def grading_item(assignment: Assignment, answer: str):
     from multimodal.grader import GradingItem
 
     return GradingItem(answer=answer, question=assignment.instructions or assignment.title,
-                       reference_answers=list(assignment.reference_answers), key_points=list(assignment.key_points),
+                       reference_answers=list(assignment.reference_answers), key_points=criteria_texts(assignment),
                        min_score=float(assignment.min_score), max_score=float(assignment.max_score),
                        question_id=f"assignment-{assignment.pk}")
 

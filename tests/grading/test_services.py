@@ -24,8 +24,13 @@ WRONG = "A stack is first in first out, like people waiting in a line at the sho
 def submit(course_setup, eager_celery, django_capture_on_commit_callbacks):
     def _submit(user, text="", files=(), assignment=None):
         with django_capture_on_commit_callbacks(execute=True):
-            return core.submission_create(assignment=assignment or course_setup["assignment"],
-                                          student=user.eduplatform_student, text=text, files=list(files))
+            return core.submission_create(
+                assignment=assignment or course_setup["assignment"],
+                student=user.eduplatform_student,
+                text=text,
+                files=list(files),
+            )
+
     return _submit
 
 
@@ -47,8 +52,10 @@ def test_zero_shot_grades_good_above_wrong_with_evidence(course_setup, submit):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("text,flag", [("asdkj qwpoe zxmnv lkjhg", "gibberish"),
-                                       ("I like pizza with extra cheese and olives on Fridays.", "off_topic")])
+@pytest.mark.parametrize(
+    "text,flag",
+    [("asdkj qwpoe zxmnv lkjhg", "gibberish"), ("I like pizza with extra cheese and olives on Fridays.", "off_topic")],
+)
 def test_gibberish_and_off_topic_are_flagged_not_scored_as_normal(course_setup, submit, text, flag):
     sub = submit(course_setup["alice"], text)
     grade = _grade(sub)
@@ -70,9 +77,11 @@ def test_release_policy_controls_what_students_see(course_setup, submit, api_for
     teacher_view = api_for(course_setup["teacher"]).get(f"/api/v1/submissions/{sub.pk}/").json()["result"]
     assert teacher_view["explanation"] and teacher_view["review_state"] == "pending"
     # the teacher adjusts and releases through the API
-    resp = api_for(course_setup["teacher"]).post(f"/api/v1/grades/{teacher_view['grade_id']}/review/",
-                                                 {"action": "adjust", "score": "9.5", "comment": "good"},
-                                                 format="json")
+    resp = api_for(course_setup["teacher"]).post(
+        f"/api/v1/grades/{teacher_view['grade_id']}/review/",
+        {"action": "adjust", "score": "9.5", "comment": "good"},
+        format="json",
+    )
     assert resp.status_code == 200, resp.content
     result = alice.get(f"/api/v1/submissions/{sub.pk}/").json()["result"]
     assert float(result["score"]) == 9.5 and result["reviewed"] is True
@@ -97,28 +106,36 @@ def test_review_permissions(course_setup, submit, api_for):
     assert api_for(course_setup["other_teacher"]).post(url, body, format="json").status_code == 404
     assert api_for(course_setup["alice"]).post(url, body, format="json").status_code == 404
     assert api_for(course_setup["teacher"]).post(url, {"action": "override"}, format="json").status_code == 400
-    assert api_for(course_setup["teacher"]).post(url, {"action": "override", "score": "99"},
-                                                 format="json").status_code == 400
+    assert (
+        api_for(course_setup["teacher"]).post(url, {"action": "override", "score": "99"}, format="json").status_code
+        == 400
+    )
     assert api_for(course_setup["other_teacher"]).get("/api/v1/review-queue/").json()["count"] == 0
     assert api_for(course_setup["teacher"]).get("/api/v1/review-queue/").json()["count"] == 1
 
 
 @pytest.mark.django_db
-def test_regrade_is_idempotent_and_keeps_human_decisions(course_setup, submit, api_for, eager_celery,
-                                                         django_capture_on_commit_callbacks):
+def test_regrade_is_idempotent_and_keeps_human_decisions(
+    course_setup, submit, api_for, eager_celery, django_capture_on_commit_callbacks
+):
     sub = submit(course_setup["alice"], GOOD)
     grade = _grade(sub)
     services.grade_review(grade=grade, reviewer=course_setup["teacher"], action="override", score=7)
     for _ in range(2):
         with django_capture_on_commit_callbacks(execute=True):
             resp = api_for(course_setup["teacher"]).post(
-                f"/api/v1/assignments/{course_setup['assignment'].pk}/regrade/", {}, format="json")
+                f"/api/v1/assignments/{course_setup['assignment'].pk}/regrade/", {}, format="json"
+            )
         assert resp.status_code == 202
     assert Grade.objects.filter(submission=sub).count() == 1
     grade.refresh_from_db()
     assert grade.final_score == 7 and grade.review_state == "overridden" and grade.released_at
-    assert api_for(course_setup["alice"]).post(
-        f"/api/v1/assignments/{course_setup['assignment'].pk}/regrade/", {}, format="json").status_code == 404
+    assert (
+        api_for(course_setup["alice"])
+        .post(f"/api/v1/assignments/{course_setup['assignment'].pk}/regrade/", {}, format="json")
+        .status_code
+        == 404
+    )
 
 
 @pytest.mark.django_db
@@ -127,13 +144,20 @@ def test_overrides_train_a_learned_grader(course_setup, submit, eager_celery, dj
     from django.contrib.auth import get_user_model
 
     User = get_user_model()
-    answers = [(GOOD, 10), (WRONG, 2), ("Last in, first out: push adds on top, pop takes the top.", 9),
-               ("It is a list where you remove the oldest item first.", 2),
-               ("LIFO structure with push and pop operations at one end.", 9),
-               ("A stack is a tree of nodes.", 1), ("Items are added and removed at the top only (LIFO).", 9),
-               ("A queue of things.", 2), ("Push puts an item on the top; pop returns the last pushed item.", 10),
-               ("I don't know what a stack is.", 0), ("The last element added is the first removed.", 8),
-               ("A kind of array sorted by size.", 1)]
+    answers = [
+        (GOOD, 10),
+        (WRONG, 2),
+        ("Last in, first out: push adds on top, pop takes the top.", 9),
+        ("It is a list where you remove the oldest item first.", 2),
+        ("LIFO structure with push and pop operations at one end.", 9),
+        ("A stack is a tree of nodes.", 1),
+        ("Items are added and removed at the top only (LIFO).", 9),
+        ("A queue of things.", 2),
+        ("Push puts an item on the top; pop returns the last pushed item.", 10),
+        ("I don't know what a stack is.", 0),
+        ("The last element added is the first removed.", 8),
+        ("A kind of array sorted by size.", 1),
+    ]
     subs = []
     for i, (text, score) in enumerate(answers):
         user = User.objects.create(username=f"s{i}")
@@ -141,8 +165,7 @@ def test_overrides_train_a_learned_grader(course_setup, submit, eager_celery, dj
         subs.append((submit(user, text), score))
     with django_capture_on_commit_callbacks(execute=True):
         for sub, score in subs:
-            services.grade_review(grade=_grade(sub), reviewer=course_setup["teacher"], action="override",
-                                  score=score)
+            services.grade_review(grade=_grade(sub), reviewer=course_setup["teacher"], action="override", score=score)
     model = GraderModel.objects.get(assignment=course_setup["assignment"], is_active=True)
     assert model.n_examples_this_assignment >= 10 and model.version
     new = submit(course_setup["alice"], "Push onto the top and pop from the top, so the last in is first out.")
@@ -152,12 +175,12 @@ def test_overrides_train_a_learned_grader(course_setup, submit, eager_celery, dj
 
 
 @pytest.mark.django_db
-def test_answer_groups_grade_once_for_all(course_setup, submit, api_for, eager_celery,
-                                          django_capture_on_commit_callbacks):
+def test_answer_groups_grade_once_for_all(
+    course_setup, submit, api_for, eager_celery, django_capture_on_commit_callbacks
+):
     from django.contrib.auth import get_user_model
 
-    texts = ["Last in, first out.", "last in first out", "It is last in, first out.",
-             "A stack is a type of fruit."]
+    texts = ["Last in, first out.", "last in first out", "It is last in, first out.", "A stack is a type of fruit."]
     for i, text in enumerate(texts):
         user = get_user_model().objects.create(username=f"g{i}")
         core.enrollment_create(user=user, course=course_setup["course"])
@@ -172,8 +195,7 @@ def test_answer_groups_grade_once_for_all(course_setup, submit, api_for, eager_c
     with django_capture_on_commit_callbacks(execute=True):
         resp = teacher.post(f"/api/v1/answer-groups/{biggest['id']}/grade/", {"score": "8"}, format="json")
     assert resp.json() == {"graded": 3}
-    scores = {float(g.final_score) for g in Grade.objects.filter(submission_id__in=biggest["members"],
-                                                                 is_current=True)}
+    scores = {float(g.final_score) for g in Grade.objects.filter(submission_id__in=biggest["members"], is_current=True)}
     assert scores == {8.0}
     assert AnswerGroup.objects.get(pk=biggest["id"]).graded_score == 8
 
@@ -195,3 +217,22 @@ def test_spoken_answer_is_transcribed_with_fluency_feedback(course_setup, submit
     grade = _grade(sub)
     assert 60 < grade.features["audio"][0]["wpm"] < 250
     assert "words per minute" in grade.feedback
+
+
+@pytest.mark.django_db
+def test_rubric_criteria_are_checked_with_evidence(course_setup, submit):
+    from grading.models import Rubric, RubricCriterion
+
+    rubric = Rubric.objects.create(assignment=course_setup["assignment"], title="Stacks")
+    RubricCriterion.objects.create(rubric=rubric, name="Order", description="says the last element in is the first out")
+    RubricCriterion.objects.create(
+        rubric=rubric, name="Example", description="gives a real-world example such as plates"
+    )
+    sub = submit(course_setup["alice"], "In a stack the last element in is the first out. Think of plates piled up.")
+    criteria = {c["name"]: c for c in _grade(sub).criteria}
+    assert set(criteria) >= {
+        "Order: says the last element in is the first out",
+        "Example: gives a real-world example such as plates",
+    }
+    order = criteria["Order: says the last element in is the first out"]
+    assert order["level"] in ("met", "partial") and "first out" in order["evidence"]
