@@ -185,6 +185,12 @@ def _projection(d_in: int, d_model: int) -> nn.Module:
     )
 
 
+def _token_layers(spec: FusionSpec) -> tuple[nn.ModuleDict, nn.Parameter]:
+    """Per-modality projections to the shared width and learned modality embeddings."""
+    proj = nn.ModuleDict({m: _projection(dim, spec.d_model) for m, dim in spec.modality_dims.items()})
+    return proj, nn.Parameter(torch.randn(len(spec.modalities), spec.d_model) * 0.02)
+
+
 class AttentionFusion(FusionModel):
     """Transformer over [CLS, modality tokens]; missing tokens are key-padded out."""
 
@@ -193,12 +199,7 @@ class AttentionFusion(FusionModel):
     def __init__(self, spec: FusionSpec) -> None:
         super().__init__(spec)
         d = spec.d_model
-        self.proj = nn.ModuleDict(
-            {m: _projection(dim, d) for m, dim in spec.modality_dims.items()}
-        )
-        self.modality_embedding = nn.Parameter(
-            torch.randn(len(spec.modalities), d) * 0.02
-        )
+        self.proj, self.modality_embedding = _token_layers(spec)
         self.cls = nn.Parameter(torch.randn(1, 1, d) * 0.02)
         layer = nn.TransformerEncoderLayer(
             d_model=d,
@@ -263,12 +264,7 @@ class WeightedFusion(FusionModel):
     def __init__(self, spec: FusionSpec) -> None:
         super().__init__(spec)
         d = spec.d_model
-        self.proj = nn.ModuleDict(
-            {m: _projection(dim, d) for m, dim in spec.modality_dims.items()}
-        )
-        self.modality_embedding = nn.Parameter(
-            torch.randn(len(spec.modalities), d) * 0.02
-        )
+        self.proj, self.modality_embedding = _token_layers(spec)
         self.gate = nn.Linear(d, 1)
         self.norm = nn.LayerNorm(d)
         self.heads = _Heads(d, spec)
