@@ -24,7 +24,7 @@ TEXT_ANSWERS = {
     "ada": "A stack is a last-in first-out structure: push puts an element on top and pop removes the top one.",
     "ben": "Stacks keep elements so that the most recently added one is removed first (LIFO), using push and pop.",
     "cleo": "A stack is a kind of queue where the first element in is the first one out.",
-    "dev": "asdf qwer zxcv",
+    "dev": "asdkj qwpoe zxmnv lkjhg",
     "eli": "",
 }
 
@@ -193,19 +193,24 @@ class Command(BaseCommand):
     def _report(self) -> None:
         from grading.api import current_grade_for
 
-        self.stdout.write("\nassignment                     student  status        score  conf  mode       flags")
+        self.stdout.write("\nassignment                     student  status        score  conf  graded by  flags")
         for sub in (
             Submission.objects.filter(assignment__course__code="DEMO-101")
             .select_related("assignment", "student__user")
             .order_by("assignment_id", "id")
         ):
             g = current_grade_for(sub.pk)
-            score = "-" if g is None or g.score is None else f"{g.score}/{sub.assignment.max_score:g}"
+            score = (
+                "-" if g is None or g.effective_score is None else f"{g.effective_score:g}/{sub.assignment.max_score:g}"
+            )
             conf = "-" if g is None else f"{g.confidence:.2f}"
+            who = "-" if g is None else ("teacher" if g.final_score is not None else g.mode)
             self.stdout.write(
                 f"{sub.assignment.title[:30]:30} {sub.student.user.username:8} {sub.status:13} "
-                f"{score:>6} {conf:>5}  {(g.mode if g else '-'):10} {', '.join(g.flags) if g else ''}"
+                f"{score:>6} {conf:>5}  {who:10} {', '.join(g.flags) if g else ''}"
             )
+            if g and g.final_score is not None and g.score is not None and g.final_score != g.score:
+                self.stdout.write(f"    AI suggested {g.score:g}; the teacher's grade is {g.final_score:g}")
             if g and g.feedback:
                 self.stdout.write(f"    feedback: {g.feedback[:160]}")
         self._report_learners()
