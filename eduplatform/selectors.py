@@ -41,7 +41,9 @@ def assignments_visible_to(user) -> QuerySet[Assignment]:
 
 
 def submissions_visible_to(user) -> QuerySet[Submission]:
-    qs = Submission.objects.select_related("assignment", "assignment__course", "student").prefetch_related("files")
+    qs = Submission.objects.select_related("assignment", "assignment__course", "student").prefetch_related(
+        "files", "grades"
+    )
     if user.is_superuser:
         return qs
     return qs.filter(Q(student__user=user) | Q(assignment__course_id__in=staff_course_ids(user)))

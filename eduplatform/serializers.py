@@ -16,8 +16,17 @@ class AssignmentSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Assignment
-        fields = ["id", "course", "title", "instructions", "due_at", "min_score", "max_score", "modalities",
-                  "max_attempts"]
+        fields = [
+            "id",
+            "course",
+            "title",
+            "instructions",
+            "due_at",
+            "min_score",
+            "max_score",
+            "modalities",
+            "max_attempts",
+        ]
 
 
 class SubmissionFileSerializer(serializers.ModelSerializer):
@@ -47,13 +56,31 @@ class SubmissionOutSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Submission
-        fields = ["id", "assignment", "course", "student", "attempt", "text", "status", "failure_reason",
-                  "submitted_at", "graded_at", "files", "result"]
+        fields = [
+            "id",
+            "assignment",
+            "course",
+            "student",
+            "attempt",
+            "text",
+            "status",
+            "failure_reason",
+            "submitted_at",
+            "graded_at",
+            "files",
+            "result",
+        ]
 
     def get_result(self, obj: Submission) -> dict | None:
+        from eduplatform.selectors import is_course_staff
         from grading.api import grade_view_for
 
-        return grade_view_for(submission=obj, user=self.context["request"].user)
+        user = self.context["request"].user
+        staff_by_course = self.context.setdefault("_staff_by_course", {})  # one check per course per request
+        course_id = obj.assignment.course_id
+        if course_id not in staff_by_course:
+            staff_by_course[course_id] = is_course_staff(user, course_id)
+        return grade_view_for(submission=obj, user=user, staff=staff_by_course[course_id])
 
 
 class SubmissionInSerializer(serializers.Serializer):
@@ -75,5 +102,4 @@ class LearningEventSerializer(serializers.ModelSerializer):
         return {"id": obj.verb, "display": {"en-US": obj.verb_name}}
 
     def get_object(self, obj: LearningEvent) -> dict:
-        return {"id": obj.object_id, "objectType": "Activity",
-                "definition": {"type": obj.object_type}}
+        return {"id": obj.object_id, "objectType": "Activity", "definition": {"type": obj.object_type}}

@@ -175,7 +175,7 @@ class FusionModel(nn.Module):
         return inputs, present
 
     def forward(self, tokens: Mapping[str, Tensor], present: Tensor) -> FusionOutput:
-        raise NotImplementedError
+        raise TypeError(f"{type(self).__name__} is abstract: build AttentionFusion, ConcatFusion or WeightedFusion")
 
 
 def _projection(d_in: int, d_model: int) -> nn.Module:

@@ -159,3 +159,30 @@ def test_token_auth_for_mobile(api_for, course_setup):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     assert client.get("/api/v1/courses/").json()["count"] == 1
+
+
+@pytest.mark.django_db
+def test_listing_costs_no_query_per_submission(api_for, course_setup, no_grading, django_assert_max_num_queries):
+    from grading.models import Grade
+
+    alice = api_for(course_setup["alice"])
+    for i in range(3):
+        sub_id = _post(alice, course_setup["assignment"], text=f"answer {i}").json()["id"]
+        Grade.objects.create(submission_id=sub_id, model_version="v", mode="zero-shot", score=1, confidence=0.5)
+    teacher = api_for(course_setup["teacher"])
+    with django_assert_max_num_queries(8):
+        body = teacher.get(URL).json()
+    assert body["count"] == 3 and all(r["result"]["score"] == 1 for r in body["results"])
+
+
+@pytest.mark.django_db
+def test_uploads_are_not_served_by_any_public_url(api_for, course_setup, png_bytes, no_grading, client, settings):
+    resp = _post(
+        api_for(course_setup["alice"]),
+        course_setup["assignment"],
+        text="x",
+        files=[SimpleUploadedFile("p.png", png_bytes, "image/png")],
+    )
+    stored = os.path.relpath(_files_on_disk(settings)[0], settings.MEDIA_ROOT)
+    assert resp.status_code == 201
+    assert client.get(settings.MEDIA_URL + stored).status_code == 404
