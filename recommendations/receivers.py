@@ -1,8 +1,9 @@
 """Graded attempts update the learner model.
 
-* A grade that becomes visible to the student (``grading.signals.grade_released``) or
-  that an instructor confirmed (``human_grade_saved``) is a graded attempt at every
-  skill tagged on its assignment.
+* A grade an instructor confirmed (``human_grade_saved``) is a graded attempt at every
+  skill tagged on its assignment. A release needs no receiver of its own: every release
+  records an xAPI "scored" statement carrying the submission id, handled below with the
+  same attempt source, so one attempt is processed once per event, not once per signal.
 * An xAPI "answered"/"scored" statement with a result (``result.success`` or a score)
   is one too.
 
@@ -18,12 +19,11 @@ from django.db.models.signals import post_save
 from django.dispatch import receiver
 
 from eduplatform.models import LearningEvent
-from grading.signals import grade_released, human_grade_saved
+from grading.signals import human_grade_saved
 from recommendations.behaviour import verb_name
 from recommendations.selectors import MASTERY_VERBS
 
 
-@receiver(grade_released, dispatch_uid="recommendations.mastery_on_release")
 @receiver(human_grade_saved, dispatch_uid="recommendations.mastery_on_human_grade")
 def _grade_to_mastery(sender, grade_id: int, **kwargs) -> None:
     from recommendations.tasks import update_mastery
