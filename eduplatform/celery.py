@@ -1,7 +1,13 @@
-"""The Celery app. Workers: `celery -A eduplatform worker -Q gpu` (GPU nodes) / `-Q default`."""
+"""The standalone project's Celery app (a host LMS uses its own; the tasks are shared_tasks).
+
+Workers: ``celery -A eduplatform worker -Q gpu`` (GPU nodes) / ``-Q default``.
+Loaded by the standalone entry points (manage.py, wsgi, asgi), never by importing
+the plugin, so a host's own workers do not load models they do not serve.
+"""
 
 from __future__ import annotations
 
+import importlib
 import os
 
 from celery import Celery
@@ -18,10 +24,9 @@ app.autodiscover_tasks()
 
 @worker_process_init.connect
 def _warm_models(**_kwargs) -> None:
-    """Load models once per worker process, not per task (see DESIGN.md)."""
-    queues = os.environ.get("EDUPLATFORM_WARM_MODELS", "text")
-    if not queues or queues == "none":
-        return
-    from multimodal import registry
+    """Load models once per worker process, in the background (see ``eduplatform.core.workers``).
 
-    registry.warm_up(tuple(m for m in queues.split(",") if m))
+    Imported by name: the web process loads this module for its Celery client but
+    never runs this hook, and must not import model code.
+    """
+    importlib.import_module("eduplatform.core.workers").warm_models_in_background()

@@ -12,14 +12,29 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management.utils import get_random_secret_key
 from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("EDUPLATFORM_VAR_DIR", BASE_DIR / "var"))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "dev-only-insecure-key-change-me")
-DEBUG = os.environ.get("DJANGO_DEBUG", "1") == "1"
+# DEBUG is off unless asked for. There is no fallback secret key: a fixed key in the
+# source would let anyone forge sessions and signed LTI forms. DJANGO_SECRET_KEY, or
+# DJANGO_SECRET_KEY_FILE (a private file holding it; `make demo` creates var/secret_key).
+DEBUG = os.environ.get("DJANGO_DEBUG", "0") == "1"
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "").strip()
+if not SECRET_KEY and os.environ.get("DJANGO_SECRET_KEY_FILE"):
+    SECRET_KEY = Path(os.environ["DJANGO_SECRET_KEY_FILE"]).read_text().strip()
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY is not set. Set it (or DJANGO_SECRET_KEY_FILE) to a long random value, "
+            "e.g. `python -c 'import secrets; print(secrets.token_urlsafe(50))'`; for a local trial run "
+            "`make demo` / `make serve`, which create var/secret_key."
+        )
+    SECRET_KEY = get_random_secret_key()  # DEBUG only: a new random key per process, never a fixed one
 ALLOWED_HOSTS = os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,testserver").split(",")
 
 INSTALLED_APPS = [
@@ -33,11 +48,12 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
-    "eduplatform",
+    "eduplatform.core",
     "grading",
     "recommendations",
     "lti_tool",
     "eduplatform.lti",
+    "eduplatform.demo",
 ]
 
 MIDDLEWARE = [
@@ -114,7 +130,7 @@ REST_FRAMEWORK = {
         "anon": os.environ.get("EDUPLATFORM_THROTTLE_ANON", "60/min"),
         "user": os.environ.get("EDUPLATFORM_THROTTLE_USER", "6000/min"),
     },
-    "EXCEPTION_HANDLER": "eduplatform.errors.exception_handler",
+    "EXCEPTION_HANDLER": "eduplatform.core.errors.exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 SPECTACULAR_SETTINGS = {
@@ -163,8 +179,23 @@ LOGGING = {
     },
 }
 
-# Operational knobs a deployment sets from its environment (defaults in eduplatform/conf.py).
-for _name, _cast in (("GRADING_FAULT_DELAY_SECONDS", float), ("GRADING_LEASE_SECONDS", int),
-                     ("PENDING_REQUEUE_SECONDS", int), ("GRADING_BATCH_SIZE", int)):
+# Learned models (graders, knowledge tracing) are written here; private, never served.
+EDUPLATFORM_ARTIFACT_DIR = Path(os.environ.get("EDUPLATFORM_ARTIFACT_DIR", VAR_DIR / "models"))
+
+# Operational knobs a deployment sets from its environment (defaults and meaning in
+# eduplatform/core/conf.py). The plugin itself reads only Django settings.
+for _name, _cast in (
+    ("GRADING_FAULT_DELAY_SECONDS", float),
+    ("GRADING_LEASE_SECONDS", int),
+    ("PENDING_REQUEUE_SECONDS", int),
+    ("GRADING_BATCH_SIZE", int),
+    ("DEVICE", str),
+    ("TEXT_MODEL_PATH", str),
+    ("ASR_MODEL_PATH", str),
+    ("ASR_BEAM_SIZE", int),
+    ("IMAGE_BACKBONE_WEIGHTS", str),
+    ("IMAGE_BACKBONE_ARCH", str),
+    ("WARM_MODELS", str),
+):
     if os.environ.get(f"EDUPLATFORM_{_name}"):
         globals()[f"EDUPLATFORM_{_name}"] = _cast(os.environ[f"EDUPLATFORM_{_name}"])

@@ -1,4 +1,4 @@
-"""Standalone project URLs. A host project includes ``eduplatform.api_urls`` under any prefix."""
+"""Standalone project URLs. A host project includes ``eduplatform.rest.urls`` under any prefix."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -6,7 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("api/", include("eduplatform.api_urls")),
+    path("api/", include("eduplatform.rest.urls")),
     path("lti/", include("eduplatform.lti.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),

@@ -1,7 +1,26 @@
 from django.contrib import admin, messages
 
+from eduplatform.core.admin import AssignmentAdmin as CoreAssignmentAdmin
+from eduplatform.core.admin import StaffCoursesMixin
+from eduplatform.core.api import Assignment
 from grading import services
 from grading.models import AnswerGroup, Grade, GraderModel, GradingPolicy, Rubric, RubricCriterion
+
+admin.site.unregister(Assignment)
+
+
+@admin.register(Assignment)
+class AssignmentAdmin(CoreAssignmentAdmin):
+    """Core's assignment admin plus grading's bulk regrade (core never imports grading)."""
+
+    actions = ["regrade"]
+
+    @admin.action(description="Regrade all submissions (keeps instructor decisions)")
+    def regrade(self, request, queryset):
+        n = sum(services.assignment_regrade(assignment_id=a.pk) for a in queryset)
+        self.message_user(
+            request, f"{n} submissions queued for regrading; progress shows in this list.", messages.SUCCESS
+        )
 
 
 class RubricCriterionInline(admin.TabularInline):
@@ -20,35 +39,69 @@ class GradingPolicyAdmin(admin.ModelAdmin):
     list_display = ["assignment", "release", "auto_release_confidence", "review_sample_rate"]
 
 
-class StaffCoursesMixin:
-    """Instructors who are Django staff (not superusers) see only their courses' rows."""
-
-    course_path = "submission__assignment__course_id"
-
-    def get_queryset(self, request):
-        qs = super().get_queryset(request)
-        if request.user.is_superuser:
-            return qs
-        from eduplatform.selectors import staff_course_ids
-
-        return qs.filter(**{f"{self.course_path}__in": staff_course_ids(request.user)})
-
-
 @admin.register(Grade)
 class GradeAdmin(StaffCoursesMixin, admin.ModelAdmin):
     """The review queue: filter 'Waiting for review'; edit final score + comment to adjust or override."""
 
-    list_display = ["id", "submission", "assignment", "score", "final_score", "confidence", "mode", "flags",
-                    "review_state", "released_at"]
+    course_path = "submission__assignment__course_id"
+
+    list_display = [
+        "id",
+        "submission",
+        "assignment",
+        "score",
+        "final_score",
+        "confidence",
+        "mode",
+        "flags",
+        "review_state",
+        "released_at",
+    ]
     list_filter = ["review_state", "mode", "is_current", "submission__assignment__course"]
     list_select_related = ["submission", "submission__assignment"]
     ordering = ["confidence"]
-    readonly_fields = ["submission", "answer", "model_version", "mode", "score", "confidence", "criteria", "flags",
-                       "feedback", "explanation", "review_reason", "features", "created_at", "updated_at",
-                       "review_state", "reviewer", "reviewed_at", "released_at"]
-    fields = ["submission", "answer", "score", "confidence", "mode", "flags", "review_reason", "explanation",
-              "criteria", "feedback", "final_score", "review_comment", "review_state", "reviewer", "reviewed_at",
-              "released_at", "model_version", "features", "created_at", "updated_at"]
+    readonly_fields = [
+        "submission",
+        "answer",
+        "model_version",
+        "mode",
+        "score",
+        "confidence",
+        "criteria",
+        "flags",
+        "feedback",
+        "explanation",
+        "review_reason",
+        "features",
+        "created_at",
+        "updated_at",
+        "review_state",
+        "reviewer",
+        "reviewed_at",
+        "released_at",
+    ]
+    fields = [
+        "submission",
+        "answer",
+        "score",
+        "confidence",
+        "mode",
+        "flags",
+        "review_reason",
+        "explanation",
+        "criteria",
+        "feedback",
+        "final_score",
+        "review_comment",
+        "review_state",
+        "reviewer",
+        "reviewed_at",
+        "released_at",
+        "model_version",
+        "features",
+        "created_at",
+        "updated_at",
+    ]
     actions = ["accept_and_release", "release"]
 
     @admin.display(description="assignment")
@@ -67,8 +120,9 @@ class GradeAdmin(StaffCoursesMixin, admin.ModelAdmin):
         """Editing the final score is an instructor decision: adjust (or override a flagged grade)."""
         if change and "final_score" in form.changed_data and obj.final_score is not None:
             action = "override" if obj.score is None or obj.flags else "adjust"
-            services.grade_review(grade=obj, reviewer=request.user, action=action, score=obj.final_score,
-                                  comment=obj.review_comment)
+            services.grade_review(
+                grade=obj, reviewer=request.user, action=action, score=obj.final_score, comment=obj.review_comment
+            )
         else:
             super().save_model(request, obj, form, change)
 
@@ -90,8 +144,15 @@ class GradeAdmin(StaffCoursesMixin, admin.ModelAdmin):
 class GraderModelAdmin(admin.ModelAdmin):
     list_display = ["assignment", "version", "n_examples", "n_examples_this_assignment", "is_active", "created_at"]
     list_filter = ["is_active"]
-    readonly_fields = ["assignment", "version", "path", "n_examples", "n_examples_this_assignment", "metrics",
-                       "created_at"]
+    readonly_fields = [
+        "assignment",
+        "version",
+        "path",
+        "n_examples",
+        "n_examples_this_assignment",
+        "metrics",
+        "created_at",
+    ]
 
 
 @admin.register(AnswerGroup)

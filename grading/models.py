@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from eduplatform.models import Assignment, Submission
+from eduplatform.core.api import Assignment, Submission
 
 
 class Rubric(models.Model):
@@ -22,8 +22,9 @@ class RubricCriterion(models.Model):
     name = models.CharField(max_length=255)
     description = models.TextField(blank=True, default="", help_text="What a full-credit answer shows.")
     points = models.DecimalField(max_digits=6, decimal_places=2, default=1)
-    levels = models.JSONField(default=list, blank=True,
-                              help_text='Optional levels: [{"label": "Good", "points": 2, "descriptor": "..."}]')
+    levels = models.JSONField(
+        default=list, blank=True, help_text='Optional levels: [{"label": "Good", "points": 2, "descriptor": "..."}]'
+    )
     position = models.PositiveIntegerField(default=0)
 
     class Meta:
@@ -57,8 +58,13 @@ class Grade(models.Model):
     submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="grades")
     model_version = models.CharField(max_length=128)
     mode = models.CharField(max_length=32, help_text="zero-shot, learned, ...")
-    score = models.DecimalField(max_digits=7, decimal_places=2, null=True, blank=True,
-                                help_text="AI score; empty when the answer was flagged and not scored.")
+    score = models.DecimalField(
+        max_digits=7,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="AI score; empty when the answer was flagged and not scored.",
+    )
     confidence = models.FloatField(default=0.0)
     criteria = models.JSONField(default=list, blank=True)
     flags = models.JSONField(default=list, blank=True)
@@ -69,8 +75,9 @@ class Grade(models.Model):
     review_state = models.CharField(max_length=16, choices=Review.choices, default=Review.NOT_NEEDED, db_index=True)
     review_reason = models.CharField(max_length=255, blank=True, default="")
     final_score = models.DecimalField(max_digits=7, decimal_places=2, null=True, blank=True)
-    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-                                 related_name="+")
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     reviewed_at = models.DateTimeField(null=True, blank=True)
     review_comment = models.TextField(blank=True, default="")
     released_at = models.DateTimeField(null=True, blank=True, db_index=True)
@@ -81,8 +88,9 @@ class Grade(models.Model):
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["submission", "model_version"], name="grade_unique_submission_version"),
-            models.UniqueConstraint(fields=["submission"], condition=Q(is_current=True),
-                                    name="grade_one_current_per_submission"),
+            models.UniqueConstraint(
+                fields=["submission"], condition=Q(is_current=True), name="grade_one_current_per_submission"
+            ),
             models.CheckConstraint(condition=Q(confidence__gte=0) & Q(confidence__lte=1), name="grade_confidence_0_1"),
         ]
 
@@ -113,8 +121,9 @@ class GraderModel(models.Model):
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            models.UniqueConstraint(fields=["assignment"], condition=Q(is_active=True),
-                                    name="grader_one_active_per_assignment"),
+            models.UniqueConstraint(
+                fields=["assignment"], condition=Q(is_active=True), name="grader_one_active_per_assignment"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,23 +1,29 @@
-"""When instructors grade, learned graders catch up: retrain after every RETRAIN_EVERY new human grades.
+"""Grading's reactions to events of the core app and of its own (connected in ``GradingConfig.ready``).
 
-The hourly ``grading.retrain_stale`` beat task picks up whatever this misses.
+* a submission was stored -> wake a worker (``grading.grade_pending``) by task name;
+* instructors graded -> learned graders catch up after every ``RETRAIN_EVERY`` new
+  human grades (the hourly ``grading.retrain_stale`` beat task picks up what this misses).
 """
 
 from __future__ import annotations
 
 from django.dispatch import receiver
 
+from eduplatform.core.api import enqueue, submissions_pending
+from grading.models import Grade
+from grading.services import grader_needs_training, grading_enqueue
 from grading.signals import human_grade_saved
 
 RETRAIN_EVERY = 5
 
 
-@receiver(human_grade_saved)
-def _maybe_retrain(sender, grade_id: int, **kwargs) -> None:
-    from grading.models import Grade
-    from grading.services import grader_needs_training
-    from grading.tasks import train_grader
+@receiver(submissions_pending, dispatch_uid="grading.enqueue_pending")
+def _enqueue_pending(sender, submission_ids: list[int], **kwargs) -> None:
+    grading_enqueue(submission_ids=submission_ids)
 
+
+@receiver(human_grade_saved, dispatch_uid="grading.maybe_retrain")
+def _maybe_retrain(sender, grade_id: int, **kwargs) -> None:
     assignment_id = Grade.objects.filter(pk=grade_id).values_list("submission__assignment_id", flat=True).first()
     if assignment_id and grader_needs_training(assignment_id=assignment_id, every=RETRAIN_EVERY):
-        train_grader.delay(assignment_id=assignment_id)
+        enqueue("grading.train_grader", assignment_id=assignment_id)

@@ -10,9 +10,26 @@ class ReviewItemSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Grade
-        fields = ["id", "submission", "assignment", "student", "answer_text", "score", "confidence", "mode",
-                  "model_version", "flags", "criteria", "feedback", "explanation", "review_state", "review_reason",
-                  "final_score", "released_at", "created_at"]
+        fields = [
+            "id",
+            "submission",
+            "assignment",
+            "student",
+            "answer_text",
+            "score",
+            "confidence",
+            "mode",
+            "model_version",
+            "flags",
+            "criteria",
+            "feedback",
+            "explanation",
+            "review_state",
+            "review_reason",
+            "final_score",
+            "released_at",
+            "created_at",
+        ]
 
 
 class ReviewInSerializer(serializers.Serializer):

@@ -10,20 +10,24 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import time
 import uuid
-from collections import defaultdict
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from eduplatform.conf import settings
-from eduplatform.errors import ApplicationError
-from eduplatform.models import Submission
+from eduplatform.core.api import (
+    VERB_SCORED,
+    ApplicationError,
+    Submission,
+    enqueue,
+    enqueue_on_commit,
+    event_record,
+    settings,
+)
+from grading import signals
 from grading.models import AnswerGroup, Grade, GraderModel, GradingPolicy
 
 log = logging.getLogger(__name__)
@@ -47,8 +51,12 @@ def submissions_claim(*, limit: int, hint_ids: list[int] | None = None) -> tuple
         if not ids:
             return token, []
         Submission.objects.filter(pk__in=ids, status=S.PENDING).update(
-            status=S.RUNNING, claim_token=token, claimed_at=now, claim_count=F("claim_count") + 1,
-            lease_expires_at=now + timedelta(seconds=settings.GRADING_LEASE_SECONDS))
+            status=S.RUNNING,
+            claim_token=token,
+            claimed_at=now,
+            claim_count=F("claim_count") + 1,
+            lease_expires_at=now + timedelta(seconds=settings.GRADING_LEASE_SECONDS),
+        )
     claimed = list(Submission.objects.filter(claim_token=token, status=S.RUNNING).values_list("pk", flat=True))
     return token, claimed
 
@@ -70,37 +78,48 @@ def _needs_review(result, policy: GradingPolicy | None) -> str:
 def grade_write(*, token: str, result) -> bool:
     """Upsert one result, keyed by (submission, model version), if we still hold the claim."""
     with transaction.atomic():
-        sub = (Submission.objects.select_for_update().select_related("assignment")
-               .filter(pk=result.submission_id, claim_token=token, status=S.RUNNING).first())
+        sub = (
+            Submission.objects.select_for_update()
+            .select_related("assignment")
+            .filter(pk=result.submission_id, claim_token=token, status=S.RUNNING)
+            .first()
+        )
         if sub is None:
             log.warning("submission %s: claim lost before write; result dropped", result.submission_id)
             return False
         policy = GradingPolicy.objects.filter(assignment_id=sub.assignment_id).first()
         reason = _needs_review(result, policy)
         Grade.objects.filter(submission=sub, is_current=True).exclude(model_version=result.model_version).update(
-            is_current=False)
+            is_current=False
+        )
         now = timezone.now()
-        auto_release = (not reason and policy is not None and policy.release == GradingPolicy.Release.AUTO
-                        and result.confidence >= policy.auto_release_confidence)
+        auto_release = (
+            not reason
+            and policy is not None
+            and policy.release == GradingPolicy.Release.AUTO
+            and result.confidence >= policy.auto_release_confidence
+        )
         existing = Grade.objects.filter(submission=sub, model_version=result.model_version).first()
         human = existing is not None and existing.review_state in HUMAN_STATES
         defaults = {
-                "mode": result.mode,
-                "score": None if result.score is None else Decimal(str(round(result.score, 2))),
-                "confidence": float(min(1.0, max(0.0, result.confidence))),
-                "criteria": result.criteria, "flags": result.flags, "feedback": result.feedback,
-                "explanation": result.explanation or result.error, "features": result.features,
-                "is_current": True,
-                "review_state": Grade.Review.PENDING if reason else Grade.Review.NOT_NEEDED,
-                "review_reason": reason,
-                "released_at": now if auto_release else None,
-            }
+            "mode": result.mode,
+            "score": None if result.score is None else Decimal(str(round(result.score, 2))),
+            "confidence": float(min(1.0, max(0.0, result.confidence))),
+            "criteria": result.criteria,
+            "flags": result.flags,
+            "feedback": result.feedback,
+            "explanation": result.explanation or result.error,
+            "features": result.features,
+            "is_current": True,
+            "review_state": Grade.Review.PENDING if reason else Grade.Review.NOT_NEEDED,
+            "review_reason": reason,
+            "released_at": now if auto_release else None,
+        }
         if human:  # a regrade never undoes an instructor's decision
             for key in ("review_state", "review_reason", "released_at"):
                 defaults.pop(key)
             reason = ""
-        grade, _ = Grade.objects.update_or_create(submission=sub, model_version=result.model_version,
-                                                  defaults=defaults)
+        grade, _ = Grade.objects.update_or_create(submission=sub, model_version=result.model_version, defaults=defaults)
         if defaults.get("released_at"):
             transaction.on_commit(lambda: _after_release(grade.pk))
         sub.status = S.NEEDS_REVIEW if reason else S.GRADED
@@ -109,70 +128,65 @@ def grade_write(*, token: str, result) -> bool:
         sub.claim_token = ""
         sub.failure_reason = ""
         sub.extracted_text = getattr(result, "extracted_text", "")
-        sub.save(update_fields=["status", "graded_at", "lease_expires_at", "claim_token", "failure_reason",
-                                "extracted_text", "updated_at"])
+        sub.save(
+            update_fields=[
+                "status",
+                "graded_at",
+                "lease_expires_at",
+                "claim_token",
+                "failure_reason",
+                "extracted_text",
+                "updated_at",
+            ]
+        )
     return True
 
 
 def submission_fail(*, submission_id: int, token: str, reason: str) -> None:
     Submission.objects.filter(pk=submission_id, claim_token=token).update(
-        status=S.FAILED, failure_reason=reason[:2000], lease_expires_at=None, claim_token="")
+        status=S.FAILED, failure_reason=reason[:2000], lease_expires_at=None, claim_token=""
+    )
 
 
-def grade_claimed(*, token: str, ids: list[int]) -> int:
-    """Run the model once per assignment group of the claimed rows and write results."""
-    from grading import engine
-
-    delay = float(settings.GRADING_FAULT_DELAY_SECONDS)
-    if delay:
-        time.sleep(delay)  # fault-injection hook for the worker-kill test
-    subs = list(Submission.objects.filter(pk__in=ids, claim_token=token).select_related("assignment")
-                .prefetch_related("files"))
-    by_assignment = defaultdict(list)
-    for sub in subs:
-        by_assignment[sub.assignment_id].append(sub)
-    written = 0
-    for group in by_assignment.values():
-        for result in engine.grade_batch(group[0].assignment, group):
-            if result.mode == "failed":
-                submission_fail(submission_id=result.submission_id, token=token, reason=result.error)
-                continue
-            written += grade_write(token=token, result=result)
-    return written
+def claims_release(*, token: str, ids: list[int]) -> int:
+    """Give claimed rows back (pending) after a failure, so a retry or the sweeper takes them."""
+    return Submission.objects.filter(pk__in=ids, claim_token=token, status=S.RUNNING).update(
+        status=S.PENDING, claim_token="", lease_expires_at=None
+    )
 
 
-def grade_pending_batches(*, hint_ids: list[int] | None = None, max_batches: int = 1000) -> int:
-    total = 0
-    for _ in range(max_batches):
-        token, ids = submissions_claim(limit=settings.GRADING_BATCH_SIZE, hint_ids=hint_ids)
-        if not ids:
-            break
-        try:
-            total += grade_claimed(token=token, ids=ids)
-        except Exception:
-            # Give the rows back so the retry (or the sweeper) picks them up again.
-            Submission.objects.filter(pk__in=ids, claim_token=token, status=S.RUNNING).update(
-                status=S.PENDING, claim_token="", lease_expires_at=None)
-            raise
-        hint_ids = None
-    return total
+def answer_text(sub: Submission) -> str:
+    """What was answered: typed text plus the text read from photos and recordings."""
+    return "\n".join(t for t in (sub.text, sub.extracted_text) if t)
+
+
+def grading_enqueue(*, submission_ids: list[int]) -> None:
+    """Wake a worker for these rows after commit (the rows are the truth; the sweeper covers a lost message)."""
+    if submission_ids:
+        enqueue_on_commit("grading.grade_pending", submission_ids=list(submission_ids))
 
 
 def submissions_sweep() -> dict:
     """Take back expired leases and re-enqueue pending rows whose wake-up was lost."""
-    from grading.api import grading_enqueue
-
     now = timezone.now()
     expired = Submission.objects.filter(status=S.RUNNING, lease_expires_at__lt=now)
     gave_up = expired.filter(claim_count__gte=settings.MAX_GRADING_ATTEMPTS).update(
-        status=S.FAILED, claim_token="", lease_expires_at=None,
-        failure_reason=f"Grading did not finish after {settings.MAX_GRADING_ATTEMPTS} attempts.")
+        status=S.FAILED,
+        claim_token="",
+        lease_expires_at=None,
+        failure_reason=f"Grading did not finish after {settings.MAX_GRADING_ATTEMPTS} attempts.",
+    )
     reclaimed = expired.update(status=S.PENDING, claim_token="", lease_expires_at=None)
-    stale = list(Submission.objects.filter(
-        status=S.PENDING, updated_at__lt=now - timedelta(seconds=settings.PENDING_REQUEUE_SECONDS))
-        .values_list("pk", flat=True)[:10_000])
-    ids = stale + list(Submission.objects.filter(status=S.PENDING, claim_count__gt=0, claim_token="")
-                       .exclude(pk__in=stale).values_list("pk", flat=True)[:10_000])
+    stale = list(
+        Submission.objects.filter(
+            status=S.PENDING, updated_at__lt=now - timedelta(seconds=settings.PENDING_REQUEUE_SECONDS)
+        ).values_list("pk", flat=True)[:10_000]
+    )
+    ids = stale + list(
+        Submission.objects.filter(status=S.PENDING, claim_count__gt=0, claim_token="")
+        .exclude(pk__in=stale)
+        .values_list("pk", flat=True)[:10_000]
+    )
     if ids:
         grading_enqueue(submission_ids=ids)
     if reclaimed or gave_up or ids:
@@ -180,8 +194,9 @@ def submissions_sweep() -> dict:
     return {"reclaimed": reclaimed, "failed": gave_up, "requeued": len(ids)}
 
 
-def grade_review(*, grade: Grade, reviewer, action: str, score: float | None = None, comment: str = "",
-                 release: bool = True) -> Grade:
+def grade_review(
+    *, grade: Grade, reviewer, action: str, score: float | None = None, comment: str = "", release: bool = True
+) -> Grade:
     """An instructor accepts, adjusts or overrides an AI grade; optionally releases it.
 
     Adjusted/overridden scores become training examples for the learned grader.
@@ -191,8 +206,7 @@ def grade_review(*, grade: Grade, reviewer, action: str, score: float | None = N
         raise ApplicationError("action must be accept, adjust or override.", field="action")
     if action == "accept":
         if grade.score is None:
-            raise ApplicationError("This grade has no AI score to accept; give a score (override).",
-                                   field="score")
+            raise ApplicationError("This grade has no AI score to accept; give a score (override).", field="score")
         final = grade.score
         state = Grade.Review.ACCEPTED
     else:
@@ -200,8 +214,9 @@ def grade_review(*, grade: Grade, reviewer, action: str, score: float | None = N
             raise ApplicationError(f"{action} needs a score.", field="score")
         final = Decimal(str(score))
         if not assignment.min_score <= final <= assignment.max_score:
-            raise ApplicationError(f"score must be between {assignment.min_score} and {assignment.max_score}.",
-                                   field="score")
+            raise ApplicationError(
+                f"score must be between {assignment.min_score} and {assignment.max_score}.", field="score"
+            )
         state = Grade.Review.ADJUSTED if action == "adjust" else Grade.Review.OVERRIDDEN
     with transaction.atomic():
         grade = Grade.objects.select_for_update().get(pk=grade.pk)
@@ -222,25 +237,33 @@ def grade_review(*, grade: Grade, reviewer, action: str, score: float | None = N
 
 def _after_human_grade(grade_id: int) -> None:
     """Hook for consumers of human grades (retraining, LMS grade passback)."""
-    from grading import signals
-
     signals.human_grade_saved.send(sender=Grade, grade_id=grade_id)
 
 
 def _after_release(grade_id: int) -> None:
     """Tell the learner model (xAPI "scored") and listeners (LMS passback) a grade is visible."""
-    from eduplatform.api import VERB_SCORED, event_record
-    from grading import signals
 
     grade = Grade.objects.select_related("submission__assignment", "submission__student").filter(pk=grade_id).first()
     if grade is not None and grade.effective_score is not None:
         a = grade.submission.assignment
-        lo, hi, raw = float(a.min_score), float(a.max_score), float(grade.effective_score)
-        event_record(student=grade.submission.student, course=a.course, verb=VERB_SCORED,
-                     object_id=f"assignment:{a.pk}", object_type="Assignment",
-                     statement_id=uuid.uuid5(uuid.NAMESPACE_URL, f"eduplatform:grade:{grade.pk}:{raw}"),
-                     result={"score": {"raw": raw, "min": lo, "max": hi, "scaled": round((raw - lo) / (hi - lo), 4)},
-                             "extensions": {"submission_id": grade.submission_id, "grade_id": grade.pk}})
+        raw = float(grade.effective_score)
+        event_record(
+            student=grade.submission.student,
+            course=a.course,
+            verb=VERB_SCORED,
+            object_id=f"assignment:{a.pk}",
+            object_type="Assignment",
+            statement_id=uuid.uuid5(uuid.NAMESPACE_URL, f"eduplatform:grade:{grade.pk}:{raw}"),
+            result={
+                "score": {
+                    "raw": raw,
+                    "min": float(a.min_score),
+                    "max": float(a.max_score),
+                    "scaled": round(a.score_fraction(raw), 4),
+                },
+                "extensions": {"submission_id": grade.submission_id, "grade_id": grade.pk},
+            },
+        )
     signals.grade_released.send(sender=Grade, grade_id=grade_id)
 
 
@@ -263,144 +286,69 @@ def assignment_regrade(*, assignment_id: int, only_failed: bool = False) -> int:
     Idempotent: results are upserted per (submission, model version), and human
     review decisions on a grade are kept.
     """
-    from grading.api import grading_enqueue
-
     statuses = [S.FAILED] if only_failed else [S.GRADED, S.NEEDS_REVIEW, S.FAILED]
     with transaction.atomic():
-        ids = list(Submission.objects.filter(assignment_id=assignment_id, status__in=statuses)
-                   .values_list("pk", flat=True))
-        Submission.objects.filter(pk__in=ids).update(status=S.PENDING, claim_token="", lease_expires_at=None,
-                                                     claim_count=0, failure_reason="")
+        ids = list(
+            Submission.objects.filter(assignment_id=assignment_id, status__in=statuses).values_list("pk", flat=True)
+        )
+        Submission.objects.filter(pk__in=ids).update(
+            status=S.PENDING, claim_token="", lease_expires_at=None, claim_count=0, failure_reason=""
+        )
         transaction.on_commit(lambda: grading_enqueue(submission_ids=ids))
     return len(ids)
 
 
 # --- learned graders --------------------------------------------------------------
 
-MIN_EXAMPLES_TO_LEARN = 10  # instructor-graded answers of the assignment before learned mode
-
-
-def graded_examples(*, assignment_id: int) -> tuple[list, list[float], int]:
-    """Instructor-confirmed scores of this assignment and its course's related assignments.
-
-    Human review decisions (accept/adjust/override, answer-group grades) and imported
-    scores are training examples; unreviewed AI grades never are.
-    """
-    from eduplatform.models import Assignment
-    from grading import engine
-
-    assignment = Assignment.objects.get(pk=assignment_id)
-    related = Assignment.objects.filter(course_id=assignment.course_id)
-    items, scores, own = [], [], 0
-    grades = (Grade.objects.filter(submission__assignment__in=related, is_current=True, review_state__in=HUMAN_STATES)
-              .select_related("submission", "submission__assignment"))
-    seen = set()
-    for g in grades:
-        sub = g.submission
-        answer = "\n".join(t for t in (sub.text, sub.extracted_text) if t)
-        items.append(engine.grading_item(sub.assignment, answer))
-        scores.append(float(g.final_score))
-        seen.add(sub.pk)
-        own += sub.assignment_id == assignment_id
-    for sub in (Submission.objects.filter(assignment__in=related, imported_score__isnull=False)
-                .exclude(pk__in=seen).select_related("assignment")):
-        items.append(engine.grading_item(sub.assignment, "\n".join(t for t in (sub.text, sub.extracted_text) if t)))
-        scores.append(float(sub.imported_score))
-        own += sub.assignment_id == assignment_id
-    return items, scores, own
-
-
-def grader_train(*, assignment_id: int, regrade: bool = True) -> GraderModel | None:
-    """Fit a learned grader when enough graded answers exist; activate it; regrade unreviewed rows."""
-    from django.conf import settings as django_settings
-
-    from multimodal.grader import Grader
-    from multimodal.registry import get_text_encoder
-
-    items, scores, own = graded_examples(assignment_id=assignment_id)
-    if own < MIN_EXAMPLES_TO_LEARN:
-        log.info("assignment %s: %d graded examples, need %d for learned mode", assignment_id, own,
-                 MIN_EXAMPLES_TO_LEARN)
-        return None
-    grader = Grader(get_text_encoder()).fit(items, scores)
-    folder = Path(django_settings.VAR_DIR) / "models" / f"grader-assignment-{assignment_id}"
-    path = grader.save(folder / f"{timezone.now():%Y%m%d%H%M%S}")
-    with transaction.atomic():
-        GraderModel.objects.filter(assignment_id=assignment_id, is_active=True).update(is_active=False)
-        model = GraderModel.objects.create(assignment_id=assignment_id, version=grader.version, path=str(path),
-                                           n_examples=len(items), n_examples_this_assignment=own,
-                                           metrics=grader.metrics)
-    log.info("assignment %s: learned grader %s from %d examples", assignment_id, grader.version, len(items))
-    if regrade:
-        submissions_regrade_unreviewed(assignment_id=assignment_id)
-    return model
-
 
 def submissions_regrade_unreviewed(*, assignment_id: int) -> int:
     """Regrade rows whose grade no human has confirmed (after a new model is trained)."""
-    from grading.api import grading_enqueue
-
-    reviewed = Grade.objects.filter(submission__assignment_id=assignment_id, is_current=True,
-                                    review_state__in=HUMAN_STATES).values("submission_id")
+    reviewed = Grade.objects.filter(
+        submission__assignment_id=assignment_id, is_current=True, review_state__in=HUMAN_STATES
+    ).values("submission_id")
     with transaction.atomic():
-        ids = list(Submission.objects.filter(assignment_id=assignment_id, status__in=[S.GRADED, S.NEEDS_REVIEW])
-                   .exclude(pk__in=reviewed).values_list("pk", flat=True))
-        Submission.objects.filter(pk__in=ids).update(status=S.PENDING, claim_token="", lease_expires_at=None,
-                                                     claim_count=0)
+        ids = list(
+            Submission.objects.filter(assignment_id=assignment_id, status__in=[S.GRADED, S.NEEDS_REVIEW])
+            .exclude(pk__in=reviewed)
+            .values_list("pk", flat=True)
+        )
+        Submission.objects.filter(pk__in=ids).update(
+            status=S.PENDING, claim_token="", lease_expires_at=None, claim_count=0
+        )
         transaction.on_commit(lambda: grading_enqueue(submission_ids=ids))
     return len(ids)
 
 
+MIN_EXAMPLES_TO_LEARN = 10  # instructor-graded answers of an assignment before learned mode
+
+
 def grader_needs_training(*, assignment_id: int, every: int = 1) -> bool:
     """Enough human grades, and ``every`` more than the active model was trained on."""
-    n = Grade.objects.filter(submission__assignment_id=assignment_id, review_state__in=HUMAN_STATES,
-                             is_current=True).count()
+    n = Grade.objects.filter(
+        submission__assignment_id=assignment_id, review_state__in=HUMAN_STATES, is_current=True
+    ).count()
     last = GraderModel.objects.filter(assignment_id=assignment_id, is_active=True).first()
     return n >= MIN_EXAMPLES_TO_LEARN and (last is None or n >= last.n_examples_this_assignment + every)
 
 
 def graders_retrain_stale() -> list[int]:
     """Assignments with new human grades since their last model (periodic; beat)."""
-    from grading.tasks import train_grader
-
     stale = []
-    for assignment_id in (Grade.objects.filter(review_state__in=HUMAN_STATES, is_current=True)
-                          .values_list("submission__assignment_id", flat=True).distinct()):
+    for assignment_id in (
+        Grade.objects.filter(review_state__in=HUMAN_STATES, is_current=True)
+        .values_list("submission__assignment_id", flat=True)
+        .distinct()
+    ):
         if grader_needs_training(assignment_id=assignment_id):
             stale.append(assignment_id)
-            train_grader.delay(assignment_id=assignment_id)
+            enqueue("grading.train_grader", assignment_id=assignment_id)
     return stale
 
 
 # --- answer groups -----------------------------------------------------------------
 
 
-def answer_groups_build(*, assignment_id: int) -> int:
-    """Cluster an assignment's answers (typed, OCR'd or transcribed) into groups to grade once."""
-    from multimodal.answer_groups import group_answers
-    from multimodal.registry import get_text_encoder
-
-    subs = list(Submission.objects.filter(assignment_id=assignment_id)
-                .exclude(status__in=[S.PENDING, S.RUNNING]).order_by("id"))
-    texts = ["\n".join(t for t in (s.text, s.extracted_text) if t) for s in subs]
-    groups = group_answers(texts, encoder=get_text_encoder()) if subs else []
-    with transaction.atomic():
-        AnswerGroup.objects.filter(assignment_id=assignment_id, graded_score__isnull=True).delete()
-        done = set(AnswerGroup.objects.filter(assignment_id=assignment_id).values_list("members", flat=True))
-        n = 0
-        for group in groups:  # representative first
-            members = [subs[i] for i in group if subs[i].pk not in done]
-            if not members:
-                continue
-            rep = members[0]
-            g = AnswerGroup.objects.create(assignment_id=assignment_id, representative=rep, size=len(members))
-            g.members.set(members)
-            n += 1
-    return n
-
-
-def answer_group_grade(*, group: AnswerGroup, reviewer, score: float, comment: str = "",
-                       release: bool = True) -> int:
+def answer_group_grade(*, group: AnswerGroup, reviewer, score: float, comment: str = "", release: bool = True) -> int:
     """Apply one instructor score to every member of a group (as an override of each grade)."""
     with transaction.atomic():
         n = 0
@@ -408,8 +356,14 @@ def answer_group_grade(*, group: AnswerGroup, reviewer, score: float, comment: s
             grade = Grade.objects.filter(submission=sub, is_current=True).first()
             if grade is None:
                 grade = Grade.objects.create(submission=sub, model_version="human", mode="human", confidence=1.0)
-            grade_review(grade=grade, reviewer=reviewer, action="override", score=score,
-                         comment=comment or f"Graded as answer group #{group.pk}", release=release)
+            grade_review(
+                grade=grade,
+                reviewer=reviewer,
+                action="override",
+                score=score,
+                comment=comment or f"Graded as answer group #{group.pk}",
+                release=release,
+            )
             n += 1
         group.graded_score = Decimal(str(score))
         group.save(update_fields=["graded_score"])

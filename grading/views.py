@@ -7,8 +7,7 @@ from rest_framework import generics
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from eduplatform.errors import NotFound
-from eduplatform.selectors import assignments_visible_to, is_course_staff
+from eduplatform.core.api import NotFound, assignments_visible_to, enqueue, is_course_staff
 from grading import selectors, services
 from grading.models import AnswerGroup, Grade
 from grading.serializers import (
@@ -37,8 +36,14 @@ class GradeReview(APIView):
         inp = ReviewInSerializer(data=request.data)
         inp.is_valid(raise_exception=True)
         d = inp.validated_data
-        grade = services.grade_review(grade=grade, reviewer=request.user, action=d["action"], score=d.get("score"),
-                                      comment=d["comment"], release=d["release"])
+        grade = services.grade_review(
+            grade=grade,
+            reviewer=request.user,
+            action=d["action"],
+            score=d.get("score"),
+            comment=d["comment"],
+            release=d["release"],
+        )
         return Response(ReviewItemSerializer(grade).data)
 
 
@@ -65,16 +70,15 @@ class AnswerGroupList(APIView):
     @extend_schema(responses={200: AnswerGroupSerializer(many=True)})
     def get(self, request, pk: int):
         _staff_assignment(request.user, pk)
-        groups = AnswerGroup.objects.filter(assignment_id=pk).select_related("representative").prefetch_related(
-            "members")
+        groups = (
+            AnswerGroup.objects.filter(assignment_id=pk).select_related("representative").prefetch_related("members")
+        )
         return Response(AnswerGroupSerializer(groups, many=True).data)
 
     @extend_schema(request=None, responses={202: dict})
     def post(self, request, pk: int):
         _staff_assignment(request.user, pk)
-        from grading.tasks import build_answer_groups
-
-        build_answer_groups.delay(assignment_id=pk)
+        enqueue("grading.build_answer_groups", assignment_id=pk)
         return Response({"queued": True}, status=202)
 
 
@@ -87,6 +91,7 @@ class AnswerGroupGrade(APIView):
         inp = GroupGradeInSerializer(data=request.data)
         inp.is_valid(raise_exception=True)
         d = inp.validated_data
-        n = services.answer_group_grade(group=group, reviewer=request.user, score=d["score"], comment=d["comment"],
-                                        release=d["release"])
+        n = services.answer_group_grade(
+            group=group, reviewer=request.user, score=d["score"], comment=d["comment"], release=d["release"]
+        )
         return Response({"graded": n})

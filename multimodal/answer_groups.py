@@ -58,8 +58,13 @@ def _encode(texts: Sequence[str], encoder: Any) -> np.ndarray:
     return np.asarray(encoder.encode(list(texts)), dtype=np.float64)
 
 
-def answer_groups(texts: Sequence[str], embeddings: np.ndarray | None = None, *,
-                  threshold: float = DEFAULT_THRESHOLD, encoder: Any = None) -> list[AnswerGroup]:
+def answer_groups(
+    texts: Sequence[str],
+    embeddings: np.ndarray | None = None,
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    encoder: Any = None,
+) -> list[AnswerGroup]:
     """Group answers; see the module docstring. ``embeddings`` rows must be unit vectors
     aligned with ``texts`` (they are computed with ``encoder`` when omitted)."""
     if not 0.0 <= threshold <= 2.0:
@@ -97,8 +102,8 @@ def answer_groups(texts: Sequence[str], embeddings: np.ndarray | None = None, *,
             dist = np.clip(1.0 - emb[reps] @ emb[reps].T, 0.0, 2.0)
             np.fill_diagonal(dist, 0.0)
             labels = AgglomerativeClustering(
-                n_clusters=None, metric="precomputed", linkage="average",
-                distance_threshold=threshold).fit_predict(dist)
+                n_clusters=None, metric="precomputed", linkage="average", distance_threshold=threshold
+            ).fit_predict(dist)
         by_label: dict[int, list[int]] = {}
         for rep_pos, label in enumerate(labels):
             by_label.setdefault(int(label), []).extend(uniq[keys[reps[rep_pos]]])
@@ -113,14 +118,17 @@ def answer_groups(texts: Sequence[str], embeddings: np.ndarray | None = None, *,
         ordered = [rep] + [m for m in members if m != rep]
         out.append(AnswerGroup(members=ordered, representative=rep, cohesion=round(cohesion, 4)))
     if blank_idx:
-        out.append(AnswerGroup(members=blank_idx, representative=blank_idx[0], cohesion=1.0,
-                               blank=True))
+        out.append(AnswerGroup(members=blank_idx, representative=blank_idx[0], cohesion=1.0, blank=True))
     out.sort(key=lambda g: (-len(g.members), g.representative))
     return out
 
 
-def group_answers(texts: Sequence[str], embeddings: np.ndarray | None = None, *,
-                  threshold: float = DEFAULT_THRESHOLD, encoder: Any = None) -> list[list[int]]:
+def group_answers(
+    texts: Sequence[str],
+    embeddings: np.ndarray | None = None,
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    encoder: Any = None,
+) -> list[list[int]]:
     """Indices of ``texts`` per group, representative first, largest group first."""
-    return [g.members for g in answer_groups(texts, embeddings, threshold=threshold,
-                                             encoder=encoder)]
+    return [g.members for g in answer_groups(texts, embeddings, threshold=threshold, encoder=encoder)]

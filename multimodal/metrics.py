@@ -53,17 +53,13 @@ def _pair(y_true: ArrayLike, y_pred: ArrayLike) -> tuple[np.ndarray, np.ndarray]
     a = np.asarray(y_true, dtype=float).ravel()
     b = np.asarray(y_pred, dtype=float).ravel()
     if a.shape != b.shape:
-        raise ValueError(
-            f"y_true and y_pred differ in length: {a.shape[0]} vs {b.shape[0]}"
-        )
+        raise ValueError(f"y_true and y_pred differ in length: {a.shape[0]} vs {b.shape[0]}")
     if a.size == 0:
         raise ValueError("metrics need at least one item")
     return a, b
 
 
-def score_to_grid(
-    scores: ArrayLike, *, min_score: float, max_score: float, step: float = 1.0
-) -> np.ndarray:
+def score_to_grid(scores: ArrayLike, *, min_score: float, max_score: float, step: float = 1.0) -> np.ndarray:
     """Map scores to integer grid indices 0..K on [min_score, max_score] in ``step``s.
 
     Rounds to the nearest grid point and clips to the range, so a model prediction of
@@ -127,9 +123,7 @@ def _labels(y_true: ArrayLike, y_pred: ArrayLike) -> tuple[np.ndarray, np.ndarra
     a = np.asarray(y_true).ravel()
     b = np.asarray(y_pred).ravel()
     if a.shape != b.shape:
-        raise ValueError(
-            f"y_true and y_pred differ in length: {a.shape[0]} vs {b.shape[0]}"
-        )
+        raise ValueError(f"y_true and y_pred differ in length: {a.shape[0]} vs {b.shape[0]}")
     if a.size == 0:
         raise ValueError("metrics need at least one item")
     return a, b
@@ -163,17 +157,13 @@ def _scores(y_true: ArrayLike, y_score: ArrayLike) -> tuple[np.ndarray, np.ndarr
     a = np.asarray(y_true).ravel()
     s = np.asarray(y_score, dtype=float)
     if s.shape[0] != a.shape[0]:
-        raise ValueError(
-            f"y_true and y_score differ in length: {a.shape[0]} vs {s.shape[0]}"
-        )
+        raise ValueError(f"y_true and y_score differ in length: {a.shape[0]} vs {s.shape[0]}")
     if a.size == 0:
         raise ValueError("metrics need at least one item")
     return a, s
 
 
-def roc_auc(
-    y_true: ArrayLike, y_score: ArrayLike, labels: Sequence[int] | None = None
-) -> float:
+def roc_auc(y_true: ArrayLike, y_score: ArrayLike, labels: Sequence[int] | None = None) -> float:
     """ROC AUC. Binary: ``y_score`` (n,) is the positive-class score.
 
     Multiclass: ``y_score`` (n, K) with column k scoring class ``labels[k]``
@@ -190,9 +180,7 @@ def roc_auc(
         # here absent classes are skipped (their AUC is undefined), not fatal.
         labels = list(labels) if labels is not None else list(range(s.shape[1]))
         aucs = [
-            skm.roc_auc_score(a == label, s[:, k])
-            for k, label in enumerate(labels)
-            if 0 < np.sum(a == label) < a.size
+            skm.roc_auc_score(a == label, s[:, k]) for k, label in enumerate(labels) if 0 < np.sum(a == label) < a.size
         ]
         return float(np.mean(aucs)) if aucs else 0.5
     return float(skm.roc_auc_score(a, s.ravel()))
@@ -224,15 +212,11 @@ def regression_metrics(
         "rmse": rmse(y_true, y_pred),
         "mae": mae(y_true, y_pred),
         "pearson": pearson_r(y_true, y_pred),
-        "qwk": quadratic_weighted_kappa(
-            y_true, y_pred, min_score=min_score, max_score=max_score, step=step
-        ),
+        "qwk": quadratic_weighted_kappa(y_true, y_pred, min_score=min_score, max_score=max_score, step=step),
     }
 
 
-def classification_metrics(
-    y_true: ArrayLike, y_pred: ArrayLike, y_score: ArrayLike | None = None
-) -> dict[str, float]:
+def classification_metrics(y_true: ArrayLike, y_pred: ArrayLike, y_score: ArrayLike | None = None) -> dict[str, float]:
     """Accuracy and macro precision/recall/F1; ROC AUC (and, if binary, AP) with scores."""
     out = {
         "accuracy": accuracy(y_true, y_pred),
@@ -244,7 +228,5 @@ def classification_metrics(
         s = np.asarray(y_score, dtype=float)
         out["roc_auc"] = roc_auc(y_true, s)
         if s.ndim == 1 or s.shape[1] <= 2:
-            out["average_precision"] = average_precision(
-                y_true, s if s.ndim == 1 else s[:, 1]
-            )
+            out["average_precision"] = average_precision(y_true, s if s.ndim == 1 else s[:, 1])
     return out

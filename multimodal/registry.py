@@ -3,17 +3,24 @@
 Why: a worker process serves many tasks; loading MiniLM, Whisper and the OCR
 sessions costs seconds and ~1.2-1.6 GB, so they are loaded once (under a lock, so
 two threads never load the same model twice) and warmed at worker start
-(``warm_up`` from Celery's ``worker_process_init``). The registry never loads a
-model in the parent of a forking worker pool unless told to: call ``warm_up``
-after the fork.
+(``warm_up``). The registry never loads a model in the parent of a forking worker
+pool unless told to: call ``warm_up`` after the fork.
+
+Configuration comes from the caller (``configure(ModelConfig(...))``; the Django
+side builds it from ``eduplatform.core.conf``): this package reads no environment.
+
+Learned artifacts (graders, knowledge-tracing models) are kept in a bounded LRU
+cache (``cached``), so a worker that serves many assignments does not keep every
+retrained grader in memory.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -25,63 +32,97 @@ if TYPE_CHECKING:
 TEXT_MODEL_VERSION = "minilm-l6-v2"
 ASR_MODEL_VERSION = "whisper-tiny.en"  # when the packaged weights are used
 
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Where the models come from and where they run. Empty paths mean the packaged weights."""
+
+    device: str = ""  # "", "cpu", "cuda", "cuda:1"; "" = CUDA when present
+    text_model_path: str = ""
+    asr_model_path: str = ""
+    asr_beam_size: int = 5
+    image_backbone_weights: str = ""  # a local torchvision state_dict; "" = no backbone
+    image_backbone_arch: str = "resnet18"
+    artifact_cache_size: int = 16  # learned graders / KT models kept per process
+
+
 _lock = threading.RLock()
+_config = ModelConfig()
 _models: dict[str, Any] = {}
 _info: dict[str, dict[str, Any]] = {}
+_artifacts: OrderedDict[str, Any] = OrderedDict()
 
 
-def _get(name: str, factory: Callable[[], tuple[Any, dict[str, Any]]]) -> Any:
-    model = _models.get(name)
-    if model is not None or name in _models:
-        return model
+def configure(config: ModelConfig | None = None, **changes: Any) -> ModelConfig:
+    """Set the model configuration; models already loaded with another one are dropped."""
+    global _config
+    new = replace(config or _config, **changes)
+    with _lock:
+        if new != _config:
+            _models.clear()
+            _info.clear()
+            _artifacts.clear()
+        _config = new
+    return new
+
+
+def config() -> ModelConfig:
+    return _config
+
+
+def _get(name: str, factory: Callable[[ModelConfig], tuple[Any, dict[str, Any]]]) -> Any:
+    if name in _models:
+        return _models[name]
     with _lock:
         if name not in _models:
             started = time.perf_counter()
-            model, info = factory()
+            model, info = factory(_config)
             info["load_s"] = round(time.perf_counter() - started, 3)
             _models[name] = model
             _info[name] = info
         return _models[name]
 
 
-def _text() -> tuple[TextEncoder, dict[str, Any]]:
-    from multimodal.text import TextEncoder, default_text_model_path
+def _text(cfg: ModelConfig) -> tuple[TextEncoder, dict[str, Any]]:
+    from multimodal.text import TextEncoder
 
-    encoder = TextEncoder()
-    packaged = not os.environ.get("EDUPLATFORM_TEXT_MODEL_PATH", "").strip()
-    version = TEXT_MODEL_VERSION if packaged else f"text:{default_text_model_path().name}"
+    encoder = TextEncoder(cfg.text_model_path or None, device=cfg.device or None)
+    version = TEXT_MODEL_VERSION if not cfg.text_model_path else f"text:{encoder.info.path.rsplit('/', 1)[-1]}"
     return encoder, {"version": version, "path": encoder.info.path, "device": encoder.info.device}
 
 
-def _ocr() -> tuple[OCREngine, dict[str, Any]]:
+def _ocr(cfg: ModelConfig) -> tuple[OCREngine, dict[str, Any]]:
     from multimodal.image import OCREngine
 
     engine = OCREngine()
-    return engine, {"version": engine.version, "path": "rapidocr package models",
-                    "device": "cpu (onnxruntime)",
-                    "params": {k: v for k, v in engine.params.items() if k.startswith("Det.")}}
+    return engine, {
+        "version": engine.version,
+        "path": "rapidocr package models",
+        "device": "cpu (onnxruntime)",
+        "params": {k: v for k, v in engine.params.items() if k.startswith(("Det.", "Global.use"))},
+    }
 
 
-def _asr() -> tuple[ASRModel, dict[str, Any]]:
+def _asr(cfg: ModelConfig) -> tuple[ASRModel, dict[str, Any]]:
     from multimodal.audio import ASRModel
 
-    model = ASRModel()
-    return model, {"version": model.name, "path": str(model.path), "device": model.device,
-                   "compute_type": model.compute_type, "beam_size": model.beam_size}
+    model = ASRModel(cfg.asr_model_path or None, device=cfg.device or None, beam_size=cfg.asr_beam_size)
+    return model, {
+        "version": model.name,
+        "path": str(model.path),
+        "device": model.device,
+        "compute_type": model.compute_type,
+        "beam_size": model.beam_size,
+    }
 
 
-def _backbone() -> tuple[ImageBackbone | None, dict[str, Any]]:
-    from multimodal.image import (
-        BACKBONE_ARCH_ENV,
-        ImageBackbone,
-        configured_backbone_path,
-    )
-
-    path = configured_backbone_path()
-    if path is None:
+def _backbone(cfg: ModelConfig) -> tuple[ImageBackbone | None, dict[str, Any]]:
+    if not cfg.image_backbone_weights:
         return None, {"version": "absent", "path": None, "device": None}
-    backbone = ImageBackbone(path, arch=os.environ.get(BACKBONE_ARCH_ENV) or "resnet18")
-    return backbone, {"version": backbone.name, "path": str(path), "device": str(backbone.device)}
+    from multimodal.image import ImageBackbone
+
+    backbone = ImageBackbone(cfg.image_backbone_weights, arch=cfg.image_backbone_arch, device=cfg.device or None)
+    return backbone, {"version": backbone.name, "path": cfg.image_backbone_weights, "device": str(backbone.device)}
 
 
 def get_text_encoder() -> TextEncoder:
@@ -102,6 +143,21 @@ def get_asr() -> ASRModel:
 def get_image_backbone() -> ImageBackbone | None:
     """The torchvision backbone, or ``None`` when no local weights are configured."""
     return _get("image_backbone", _backbone)
+
+
+def cached(key: str, load: Callable[[], Any]) -> Any:
+    """A learned artifact (grader, KT model) by key, loaded once, kept in a bounded LRU cache."""
+    with _lock:
+        if key in _artifacts:
+            _artifacts.move_to_end(key)
+            return _artifacts[key]
+    obj = load()
+    with _lock:
+        _artifacts[key] = obj
+        _artifacts.move_to_end(key)
+        while len(_artifacts) > max(1, _config.artifact_cache_size):
+            _artifacts.popitem(last=False)
+    return obj
 
 
 def warm_up(modalities: Iterable[str] = ("text", "image", "audio")) -> dict[str, dict[str, Any]]:
@@ -128,8 +184,7 @@ def warm_up(modalities: Iterable[str] = ("text", "image", "audio")) -> dict[str,
 
         from multimodal.audio import warm_librosa
 
-        _info_set("librosa", {"version": f"librosa-{librosa.__version__}",
-                              "warm_s": round(warm_librosa(), 3)})
+        _info_set("librosa", {"version": f"librosa-{librosa.__version__}", "warm_s": round(warm_librosa(), 3)})
         get_asr().transcribe(np.zeros(16_000, dtype=np.float32), beam_size=1)
     return loaded_models()
 
@@ -151,13 +206,24 @@ def model_versions() -> dict[str, str]:
 
 
 def reset() -> None:
-    """Forget all loaded models (tests; or after changing model settings)."""
+    """Forget all loaded models and cached artifacts (tests; or after changing model settings)."""
     with _lock:
         _models.clear()
         _info.clear()
+        _artifacts.clear()
 
 
 __all__ = [
-    "get_asr", "get_image_backbone", "get_ocr", "get_text_encoder", "loaded_models",
-    "model_versions", "reset", "warm_up",
+    "ModelConfig",
+    "cached",
+    "config",
+    "configure",
+    "get_asr",
+    "get_image_backbone",
+    "get_ocr",
+    "get_text_encoder",
+    "loaded_models",
+    "model_versions",
+    "reset",
+    "warm_up",
 ]

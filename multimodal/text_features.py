@@ -138,8 +138,23 @@ _SUFFIXES: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 # Two-letter prefixes other than un-/re- ("de", "in", "co"...) are left out on purpose:
 # they turn too many misspellings into "known" words ("desided" = de + sided).
-_PREFIXES = ("un", "re", "non", "pre", "sub", "dis", "over", "under", "multi", "inter", "mis",
-             "out", "self", "super", "semi")
+_PREFIXES = (
+    "un",
+    "re",
+    "non",
+    "pre",
+    "sub",
+    "dis",
+    "over",
+    "under",
+    "multi",
+    "inter",
+    "mis",
+    "out",
+    "self",
+    "super",
+    "semi",
+)
 _NO_PLURAL_S = ("s", "x", "z", "sh", "ch")
 
 
@@ -189,8 +204,16 @@ def light_stem(word: str) -> str:
     w = word.lower().replace("'s", "")
     if len(w) <= 3:
         return w
-    for suffix, repl in (("ies", "y"), ("ied", "y"), ("sses", "ss"), ("ing", ""), ("ed", ""),
-                         ("es", ""), ("s", ""), ("ly", "")):
+    for suffix, repl in (
+        ("ies", "y"),
+        ("ied", "y"),
+        ("sses", "ss"),
+        ("ing", ""),
+        ("ed", ""),
+        ("es", ""),
+        ("s", ""),
+        ("ly", ""),
+    ):
         if w.endswith(suffix) and len(w) - len(suffix) >= 3:
             if suffix == "s" and w.endswith(("ss", "us", "is")):
                 return w
@@ -244,7 +267,7 @@ def _known_by_morphology(w: str, vocab: frozenset[str], depth: int = 0) -> bool:
             if any(_known_by_morphology(c, vocab, depth + 1) for c in candidates if len(c) >= 4):
                 return True
     for prefix in _PREFIXES:
-        rest = w[len(prefix):]
+        rest = w[len(prefix) :]
         if w.startswith(prefix) and len(rest) >= 4 and _known_by_morphology(rest, vocab, depth + 1):
             return True
     # two-word compounds ("dataset", "linkedlist"): both parts listed, each >= 3 letters

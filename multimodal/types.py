@@ -48,8 +48,7 @@ class OCRResult:
         return float(np.mean([line.score for line in self.lines])) if self.lines else 0.0
 
     def as_vector(self) -> np.ndarray:
-        return np.asarray([len(self.lines), len(self.text.replace("\n", "")), self.mean_score],
-                          dtype=np.float32)
+        return np.asarray([len(self.lines), len(self.text.replace("\n", "")), self.mean_score], dtype=np.float32)
 
 
 @dataclass
@@ -71,7 +70,13 @@ class ImageStats:
     skew_deg: float
 
     FEATURE_NAMES: ClassVar[tuple[str, ...]] = (
-        "width", "height", "blank", "ink_coverage", "blur_var", "readable", "skew_deg",
+        "width",
+        "height",
+        "blank",
+        "ink_coverage",
+        "blur_var",
+        "readable",
+        "skew_deg",
     )
 
     def as_vector(self) -> np.ndarray:
@@ -107,7 +112,7 @@ class ImageFeatures:
             "ocr_text": self.ocr.text,
             "ocr_model": self.ocr.model,
             "backbone": self.backbone,
-            "features": dict(zip(self.FEATURE_NAMES, self.as_vector().tolist())),
+            "features": dict(zip(self.FEATURE_NAMES, self.as_vector().tolist(), strict=False)),
         }
 
 
@@ -167,9 +172,20 @@ class FluencyFeatures:
     voiced_fraction: float
 
     FEATURE_NAMES: ClassVar[tuple[str, ...]] = (
-        "duration_s", "speech_s", "words", "wpm", "articulation_rate", "pauses_ge_0_5",
-        "pauses_gt_1", "mean_length_of_run", "pitch_mean_hz", "pitch_range_semitones",
-        "pitch_std_semitones", "energy_mean_db", "energy_std_db", "voiced_fraction",
+        "duration_s",
+        "speech_s",
+        "words",
+        "wpm",
+        "articulation_rate",
+        "pauses_ge_0_5",
+        "pauses_gt_1",
+        "mean_length_of_run",
+        "pitch_mean_hz",
+        "pitch_range_semitones",
+        "pitch_std_semitones",
+        "energy_mean_db",
+        "energy_std_db",
+        "voiced_fraction",
     )
 
     def as_vector(self) -> np.ndarray:
@@ -197,11 +213,17 @@ class AudioFeatures:
             "path": self.path,
             "transcript": self.transcript.text,
             "asr_model": self.transcript.model,
-            "features": dict(zip(self.FEATURE_NAMES, self.as_vector().tolist())),
+            "features": dict(zip(self.FEATURE_NAMES, self.as_vector().tolist(), strict=False)),
         }
 
 
 __all__ = [
-    "AudioFeatures", "FluencyFeatures", "ImageFeatures", "ImageStats", "OCRLine",
-    "OCRResult", "Transcript", "Word",
+    "AudioFeatures",
+    "FluencyFeatures",
+    "ImageFeatures",
+    "ImageStats",
+    "OCRLine",
+    "OCRResult",
+    "Transcript",
+    "Word",
 ]

@@ -14,9 +14,9 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from eduplatform.errors import ApplicationError
-from eduplatform.models import Course, Enrollment
-from eduplatform.selectors import is_course_staff, staff_course_ids
+from eduplatform.core.admin import StaffCoursesMixin
+from eduplatform.core.api import ApplicationError, Course, Enrollment, is_course_staff
+from eduplatform.core.api import staff_course_ids as core_staff_course_ids
 from recommendations import selectors, services
 from recommendations.models import (
     AssignmentSkill,
@@ -35,18 +35,26 @@ from recommendations.models import (
 )
 
 
-class _CourseScopedAdmin(admin.ModelAdmin):
-    def get_queryset(self, request):
-        qs = super().get_queryset(request)
-        return qs if request.user.is_superuser else qs.filter(course_id__in=staff_course_ids(request.user))
+class _CourseScopedAdmin(StaffCoursesMixin, admin.ModelAdmin):
+    """Rows of the courses the user teaches now (core's one scoping rule)."""
 
 
 @admin.register(RiskModel)
 class RiskModelAdmin(admin.ModelAdmin):
     list_display = ["version", "cutoff_day", "accepted", "eval_auc", "students", "created_at"]
     list_filter = ["accepted", "cutoff_day"]
-    readonly_fields = ["version", "kind", "cutoff_day", "feature_names", "params", "metrics", "guardrail",
-                       "training_summary", "accepted", "created_at"]
+    readonly_fields = [
+        "version",
+        "kind",
+        "cutoff_day",
+        "feature_names",
+        "params",
+        "metrics",
+        "guardrail",
+        "training_summary",
+        "accepted",
+        "created_at",
+    ]
 
     @admin.display(description="Eval AUC (mean +- std)")
     def eval_auc(self, obj):
@@ -62,8 +70,18 @@ class RiskModelAdmin(admin.ModelAdmin):
 
 @admin.register(RiskEstimate)
 class RiskEstimateAdmin(_CourseScopedAdmin):
-    list_display = ["student", "course", "as_of", "shown_probability", "at_risk", "pattern", "engagement",
-                    "model_version", "shown", "hidden_reason"]
+    list_display = [
+        "student",
+        "course",
+        "as_of",
+        "shown_probability",
+        "at_risk",
+        "pattern",
+        "engagement",
+        "model_version",
+        "shown",
+        "hidden_reason",
+    ]
     list_filter = ["course", "shown", "at_risk", "pattern", "hidden_reason"]
     readonly_fields = [f.name for f in RiskEstimate._meta.fields]
 
@@ -74,10 +92,16 @@ class RiskEstimateAdmin(_CourseScopedAdmin):
     def get_urls(self):
         extra = [
             path("dashboard/", self.admin_site.admin_view(self.dashboard_index), name="recommendations_dashboards"),
-            path("dashboard/<int:course_id>/", self.admin_site.admin_view(self.dashboard),
-                 name="recommendations_dashboard"),
-            path("dashboard/<int:course_id>/student/<int:student_id>/",
-                 self.admin_site.admin_view(self.student_detail), name="recommendations_student"),
+            path(
+                "dashboard/<int:course_id>/",
+                self.admin_site.admin_view(self.dashboard),
+                name="recommendations_dashboard",
+            ),
+            path(
+                "dashboard/<int:course_id>/student/<int:student_id>/",
+                self.admin_site.admin_view(self.student_detail),
+                name="recommendations_student",
+            ),
         ]
         return extra + super().get_urls()
 
@@ -88,8 +112,11 @@ class RiskEstimateAdmin(_CourseScopedAdmin):
         return course
 
     def dashboard_index(self, request):
-        courses = Course.objects.all() if request.user.is_superuser else \
-            Course.objects.filter(pk__in=staff_course_ids(request.user))
+        courses = (
+            Course.objects.all()
+            if request.user.is_superuser
+            else Course.objects.filter(pk__in=core_staff_course_ids(request.user))
+        )
         ctx = {**self.admin_site.each_context(request), "title": "Behaviour dashboards", "courses": courses}
         return TemplateResponse(request, "admin/recommendations/dashboard_index.html", ctx)
 
@@ -97,8 +124,9 @@ class RiskEstimateAdmin(_CourseScopedAdmin):
         course = self._course(request, course_id)
         pattern = request.GET.get("pattern") or None
         only_risk = request.GET.get("at_risk") == "1"
-        rows = selectors.course_behaviour(user=request.user, course_id=course_id, pattern=pattern,
-                                          at_risk=True if only_risk else None)
+        rows = selectors.course_behaviour(
+            user=request.user, course_id=course_id, pattern=pattern, at_risk=True if only_risk else None
+        )
         all_rows = selectors.course_behaviour(user=request.user, course_id=course_id)
         hist = selectors.engagement_histogram([r["engagement"] for r in all_rows])
         trend = selectors.course_trend(course_id=course_id)
@@ -106,25 +134,39 @@ class RiskEstimateAdmin(_CourseScopedAdmin):
         for r in all_rows:
             patterns[r["pattern"]] = patterns.get(r["pattern"], 0) + 1
         hidden = sum(1 for r in all_rows if r["risk"] and not r["risk"]["shown"])
-        ctx = {**self.admin_site.each_context(request), "title": f"Behaviour: {course}", "course": course,
-               "rows": rows, "hist_svg": _bar_svg(hist), "trend_svg": _trend_svg(trend), "patterns": patterns,
-               "pattern": pattern or "", "only_risk": only_risk, "hidden": hidden,
-               "confidence_threshold": selectors.risk_setting("RISK_CONFIDENCE_THRESHOLD"),
-               "alert_threshold": selectors.risk_setting("RISK_ALERT_THRESHOLD"),
-               "open_alerts": RiskAlert.objects.filter(course=course, resolved_at__isnull=True).count(),
-               "pattern_choices": ["active", "passive", "struggling", "disengaged", "unknown"]}
+        ctx = {
+            **self.admin_site.each_context(request),
+            "title": f"Behaviour: {course}",
+            "course": course,
+            "rows": rows,
+            "hist_svg": _bar_svg(hist),
+            "trend_svg": _trend_svg(trend),
+            "patterns": patterns,
+            "pattern": pattern or "",
+            "only_risk": only_risk,
+            "hidden": hidden,
+            "confidence_threshold": selectors.risk_setting("RISK_CONFIDENCE_THRESHOLD"),
+            "alert_threshold": selectors.risk_setting("RISK_ALERT_THRESHOLD"),
+            "open_alerts": RiskAlert.objects.filter(course=course, resolved_at__isnull=True).count(),
+            "pattern_choices": ["active", "passive", "struggling", "disengaged", "unknown"],
+        }
         return TemplateResponse(request, "admin/recommendations/dashboard.html", ctx)
 
     def student_detail(self, request, course_id: int, student_id: int):
         course = self._course(request, course_id)
         body = selectors.student_risk(user=request.user, course_id=course_id, student_id=student_id)
         history = list(reversed(body["history"]))
-        ctx = {**self.admin_site.each_context(request), "title": f"Student #{student_id} in {course.code}",
-               "course": course, "body": body,
-               "events": selectors.student_timeline(course_id=course_id, student_id=student_id),
-               "alerts": RiskAlert.objects.filter(course=course, student_id=student_id),
-               "engagement_svg": _trend_svg([{"as_of": h["as_of"], "engagement": h["engagement"], "at_risk": None}
-                                             for h in history])}
+        ctx = {
+            **self.admin_site.each_context(request),
+            "title": f"Student #{student_id} in {course.code}",
+            "course": course,
+            "body": body,
+            "events": selectors.student_timeline(course_id=course_id, student_id=student_id),
+            "alerts": RiskAlert.objects.filter(course=course, student_id=student_id),
+            "engagement_svg": _trend_svg(
+                [{"as_of": h["as_of"], "engagement": h["engagement"], "at_risk": None} for h in history]
+            ),
+        }
         return TemplateResponse(request, "admin/recommendations/student.html", ctx)
 
 
@@ -171,8 +213,17 @@ def _bar_svg(bins: list[dict]) -> dict:
     bars = []
     for i, b in enumerate(bins):
         h = (H - 2 * PAD) * b["count"] / top
-        bars.append({"x": PAD + i * width + 1, "y": H - PAD - h, "w": width - 2, "h": h, "count": b["count"],
-                     "label": f"{b['lo']:.0f}", "lx": PAD + i * width + width / 2})
+        bars.append(
+            {
+                "x": PAD + i * width + 1,
+                "y": H - PAD - h,
+                "w": width - 2,
+                "h": h,
+                "count": b["count"],
+                "label": f"{b['lo']:.0f}",
+                "lx": PAD + i * width + width / 2,
+            }
+        )
     return {"w": W, "h": H, "bars": bars, "base": H - PAD, "pad": PAD, "top": top}
 
 
@@ -186,13 +237,28 @@ def _trend_svg(points: list[dict]) -> dict:
     for i, p in enumerate(points):
         x = PAD + i * step
         y = H - PAD - (H - 2 * PAD) * (p["engagement"] or 0) / 100.0
-        pts.append({"x": round(x, 1), "y": round(y, 1), "label": p["as_of"].strftime("%m-%d %H:%M"),
-                    "value": round(p["engagement"] or 0, 1)})
+        pts.append(
+            {
+                "x": round(x, 1),
+                "y": round(y, 1),
+                "label": p["as_of"].strftime("%m-%d %H:%M"),
+                "value": round(p["engagement"] or 0, 1),
+            }
+        )
         if p.get("at_risk") is not None:
             risk.append(f"{x:.1f},{H - PAD - (H - 2 * PAD) * p['at_risk'] / top_risk:.1f}")
-    return {"w": W, "h": H, "line": " ".join(f"{p['x']},{p['y']}" for p in pts), "risk_line": " ".join(risk),
-            "points": pts, "pad": PAD, "base": H - PAD, "top_risk": top_risk,
-            "first": pts[0]["label"], "last": pts[-1]["label"]}
+    return {
+        "w": W,
+        "h": H,
+        "line": " ".join(f"{p['x']},{p['y']}" for p in pts),
+        "risk_line": " ".join(risk),
+        "points": pts,
+        "pad": PAD,
+        "base": H - PAD,
+        "top_risk": top_risk,
+        "first": pts[0]["label"],
+        "last": pts[-1]["label"],
+    }
 
 
 # =============================================================================
@@ -200,18 +266,6 @@ def _trend_svg(points: list[dict]) -> dict:
 # tags inline), resources, pins, mastery (with a class heat-map per course),
 # learning paths with their steps, knowledge-tracing models.
 # =============================================================================
-
-
-class _CourseScopedByPathAdmin(admin.ModelAdmin):
-    """Like _CourseScopedAdmin for models that reach their course through a relation."""
-
-    course_path = "course_id"
-
-    def get_queryset(self, request):
-        qs = super().get_queryset(request)
-        if request.user.is_superuser:
-            return qs
-        return qs.filter(**{f"{self.course_path}__in": staff_course_ids(request.user)})
 
 
 class _PrerequisiteFormSet(forms.BaseInlineFormSet):
@@ -236,9 +290,12 @@ class SkillPrerequisiteInline(admin.TabularInline):
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "prerequisite":
-            course_id = request.resolver_match.kwargs.get("object_id") and \
-                Skill.objects.filter(pk=request.resolver_match.kwargs["object_id"]).values_list(
-                    "course_id", flat=True).first()
+            course_id = (
+                request.resolver_match.kwargs.get("object_id")
+                and Skill.objects.filter(pk=request.resolver_match.kwargs["object_id"])
+                .values_list("course_id", flat=True)
+                .first()
+            )
             if course_id:
                 kwargs["queryset"] = Skill.objects.filter(course_id=course_id)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
@@ -269,16 +326,37 @@ class SkillAdmin(_CourseScopedAdmin):
 
 @admin.register(LearningResource)
 class LearningResourceAdmin(_CourseScopedAdmin):
-    list_display = ["title", "course", "kind", "difficulty", "duration_minutes", "skill_names", "is_active",
-                    "embedded"]
+    list_display = ["title", "course", "kind", "difficulty", "duration_minutes", "skill_names", "is_active", "embedded"]
     list_filter = ["course", "kind", "is_active"]
     search_fields = ["title", "description", "transcript"]
     filter_horizontal = ["skills"]
-    readonly_fields = ["embedding_model", "embedding_source_sha", "content_error", "similar", "created_at",
-                       "updated_at"]
-    fields = ["course", "title", "kind", "url", "file", "description", "transcript", "skills", "assignment",
-              "difficulty", "duration_minutes", "is_active", "content_error", "embedding_model", "similar",
-              "created_at", "updated_at"]
+    readonly_fields = [
+        "embedding_model",
+        "embedding_source_sha",
+        "content_error",
+        "similar",
+        "created_at",
+        "updated_at",
+    ]
+    fields = [
+        "course",
+        "title",
+        "kind",
+        "url",
+        "file",
+        "description",
+        "transcript",
+        "skills",
+        "assignment",
+        "difficulty",
+        "duration_minutes",
+        "is_active",
+        "content_error",
+        "embedding_model",
+        "similar",
+        "created_at",
+        "updated_at",
+    ]
     actions = ["embed_now", "pin_for_course", "exclude_for_course"]
 
     @admin.display(description="skills")
@@ -336,8 +414,11 @@ class _ResourcePinForm(forms.ModelForm):
     def clean(self):
         data = super().clean()
         resource, student = data.get("resource"), data.get("student")
-        if resource and student and not Enrollment.objects.filter(user=student.user,
-                                                                  course_id=resource.course_id).exists():
+        if (
+            resource
+            and student
+            and not Enrollment.objects.filter(user=student.user, course_id=resource.course_id).exists()
+        ):
             raise forms.ValidationError("That student is not enrolled in the resource's course.")
         return data
 
@@ -350,8 +431,14 @@ class ResourcePinAdmin(_CourseScopedAdmin):
 
     def save_model(self, request, obj, form, change):
         """Through the service: course taken from the resource, paths recomputed after commit."""
-        pin = services.resource_pin_set(resource=obj.resource, action=obj.action, student=obj.student,
-                                        user=request.user, position=obj.position, note=obj.note)
+        pin = services.resource_pin_set(
+            resource=obj.resource,
+            action=obj.action,
+            student=obj.student,
+            user=request.user,
+            position=obj.position,
+            note=obj.note,
+        )
         obj.pk, obj.course_id = pin.pk, pin.course_id
 
     def delete_model(self, request, obj):
@@ -359,7 +446,7 @@ class ResourcePinAdmin(_CourseScopedAdmin):
 
 
 @admin.register(Mastery)
-class MasteryAdmin(_CourseScopedByPathAdmin):
+class MasteryAdmin(_CourseScopedAdmin):
     course_path = "skill__course_id"
     list_display = ["student", "skill", "course", "p_mastery_pct", "n_attempts", "model_version", "updated_at"]
     list_filter = ["skill__course", "model_version"]
@@ -380,14 +467,16 @@ class MasteryAdmin(_CourseScopedByPathAdmin):
     def get_urls(self):
         extra = [
             path("heatmap/", self.admin_site.admin_view(self.heatmap_index), name="recommendations_heatmaps"),
-            path("heatmap/<int:course_id>/", self.admin_site.admin_view(self.heatmap),
-                 name="recommendations_heatmap"),
+            path("heatmap/<int:course_id>/", self.admin_site.admin_view(self.heatmap), name="recommendations_heatmap"),
         ]
         return extra + super().get_urls()
 
     def heatmap_index(self, request):
-        courses = Course.objects.all() if request.user.is_superuser else \
-            Course.objects.filter(pk__in=staff_course_ids(request.user))
+        courses = (
+            Course.objects.all()
+            if request.user.is_superuser
+            else Course.objects.filter(pk__in=core_staff_course_ids(request.user))
+        )
         ctx = {**self.admin_site.each_context(request), "title": "Class mastery heat-maps", "courses": courses}
         return TemplateResponse(request, "admin/recommendations/heatmap_index.html", ctx)
 
@@ -396,15 +485,32 @@ class MasteryAdmin(_CourseScopedByPathAdmin):
         if course is None or not is_course_staff(request.user, course_id):
             raise PermissionDenied
         matrix = selectors.course_mastery_matrix(user=request.user, course_id=course_id)
-        rows = [{"student": r["student"], "username": r["username"],
-                 "cells": [_heat_cell(c, matrix["threshold"]) for c in r["mastery"]]} for r in matrix["students"]]
-        means = [_heat_cell({"p_mastery": s["mean"], "mastered": False} if s["mean"] is not None else None,
-                            matrix["threshold"], title=f"mean of {s['students_with_evidence']} students with attempts")
-                 for s in matrix["skills"]]
-        ctx = {**self.admin_site.each_context(request), "title": f"Class mastery: {course}", "course": course,
-               "skills": matrix["skills"], "rows": rows, "means": means, "threshold": matrix["threshold"],
-               "legend": [_heat_cell({"p_mastery": p / 10, "mastered": False}, 2.0)
-                          for p in range(0, 11, 2)]}
+        rows = [
+            {
+                "student": r["student"],
+                "username": r["username"],
+                "cells": [_heat_cell(c, matrix["threshold"]) for c in r["mastery"]],
+            }
+            for r in matrix["students"]
+        ]
+        means = [
+            _heat_cell(
+                {"p_mastery": s["mean"], "mastered": False} if s["mean"] is not None else None,
+                matrix["threshold"],
+                title=f"mean of {s['students_with_evidence']} students with attempts",
+            )
+            for s in matrix["skills"]
+        ]
+        ctx = {
+            **self.admin_site.each_context(request),
+            "title": f"Class mastery: {course}",
+            "course": course,
+            "skills": matrix["skills"],
+            "rows": rows,
+            "means": means,
+            "threshold": matrix["threshold"],
+            "legend": [_heat_cell({"p_mastery": p / 10, "mastered": False}, 2.0) for p in range(0, 11, 2)],
+        }
         return TemplateResponse(request, "admin/recommendations/mastery_heatmap.html", ctx)
 
 
@@ -435,8 +541,16 @@ class LearningPathStepInline(admin.TabularInline):
 class LearningPathAdmin(_CourseScopedAdmin):
     list_display = ["id", "student", "course", "computed_at", "is_current", "n_steps", "model_version"]
     list_filter = ["course", "is_current"]
-    readonly_fields = ["student", "course", "computed_at", "model_version", "is_current", "summary",
-                       "mastery_snapshot", "modality_preference"]
+    readonly_fields = [
+        "student",
+        "course",
+        "computed_at",
+        "model_version",
+        "is_current",
+        "summary",
+        "mastery_snapshot",
+        "modality_preference",
+    ]
     inlines = [LearningPathStepInline]
     actions = ["recompute"]
 

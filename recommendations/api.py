@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-__all__ = ["behaviour_recompute_course", "events_forward_to_lrs", "latest_risk_for", "open_risk_alerts"]
+__all__ = ["behaviour_recompute_course", "latest_risk_for", "open_risk_alerts"]
 
 
 def behaviour_recompute_course(*, course_id: int) -> dict:
@@ -12,18 +10,6 @@ def behaviour_recompute_course(*, course_id: int) -> dict:
     from recommendations import services
 
     return services.behaviour_recompute_course(course_id=course_id)
-
-
-def events_forward_to_lrs(*, event_ids: Sequence[int]) -> None:
-    """Queue stored statements for the external LRS (no-op when EDUPLATFORM_LRS_URL is
-    empty). Call after commit, e.g. ``transaction.on_commit``."""
-    from eduplatform.conf import settings
-
-    if not settings.LRS_URL or not event_ids:
-        return
-    from recommendations.tasks import forward_statements
-
-    forward_statements.delay(event_ids=list(event_ids))
 
 
 def latest_risk_for(*, user, course_id: int, student_id: int) -> dict:
@@ -52,8 +38,7 @@ def mastery_update_from_attempt(*, student, assignment, correct: float | bool, s
     model). The same ``source`` again replaces that attempt instead of adding one."""
     from recommendations import services
 
-    return services.mastery_update_from_attempt(student=student, assignment=assignment, correct=correct,
-                                                source=source)
+    return services.mastery_update_from_attempt(student=student, assignment=assignment, correct=correct, source=source)
 
 
 def learning_path_for(*, student, course):

@@ -58,11 +58,34 @@ FAIL_SCORE = 0.4  # scaled score under which an assessment counts as failed
 MIN_COHORT = 10  # students needed before pattern limits follow the course's medians
 
 # Verbs counted one by one (last segment of the verb IRI); everything else is "other".
-TRACKED_VERBS = ("logged-in", "launched", "viewed", "experienced", "attempted", "answered", "submitted", "scored",
-                 "completed", "interacted", "commented")
+TRACKED_VERBS = (
+    "logged-in",
+    "launched",
+    "viewed",
+    "experienced",
+    "attempted",
+    "answered",
+    "submitted",
+    "scored",
+    "completed",
+    "interacted",
+    "commented",
+)
 # Verbs that show the learner producing something rather than consuming.
-CONTRIBUTING_VERBS = frozenset({"attempted", "answered", "submitted", "completed", "interacted", "commented",
-                                "shared", "posted", "replied", "asked"})
+CONTRIBUTING_VERBS = frozenset(
+    {
+        "attempted",
+        "answered",
+        "submitted",
+        "completed",
+        "interacted",
+        "commented",
+        "shared",
+        "posted",
+        "replied",
+        "asked",
+    }
+)
 # Bookkeeping statements: not learning activity (they still set enrolment facts).
 ADMIN_VERBS = frozenset({"registered", "unregistered", "passed", "failed", "withdrew", "scored", "voided"})
 RESOURCE_CATEGORIES = ("assessment", "video", "audio", "text", "image", "discussion", "other")
@@ -74,8 +97,23 @@ _RESOURCE_WORDS = (
     ("image", ("image", "picture", "photo", "figure")),
     ("discussion", ("discussion", "forum", "comment", "chat", "thread", "post")),
     ("assessment", ("assessment", "assignment", "question", "interaction", "quiz", "exam", "test")),
-    ("text", ("document", "reading", "page", "file", "lesson", "text", "article", "book", "link", "module",
-              "resource", "html")),
+    (
+        "text",
+        (
+            "document",
+            "reading",
+            "page",
+            "file",
+            "lesson",
+            "text",
+            "article",
+            "book",
+            "link",
+            "module",
+            "resource",
+            "html",
+        ),
+    ),
 )
 
 
@@ -129,60 +167,159 @@ class Timeline:
 
 # ----------------------------------------------------------------------- features
 
-_COUNT_FEATURES = (["events_total"] + [f"verb_{v.replace('-', '_')}" for v in TRACKED_VERBS] + ["verb_other"]
-                   + [f"resource_{r}" for r in RESOURCE_CATEGORIES])
-FEATURE_NAMES: tuple[str, ...] = tuple(_COUNT_FEATURES + [
-    "active_days", "active_days_recent", "events_recent", "sessions", "session_minutes_mean",
-    "days_since_activity", "longest_streak_days", "current_streak_days", "max_idle_gap_days",
-    "mean_idle_gap_days", "contributing_share",
-    *[f"modality_{m}" for m in MODALITIES],
-    "deadlines_due", "submitted_on_time", "submitted_late", "deadlines_missed", "submitted_ahead",
-    "submission_rate", "on_time_rate", "mean_days_late",
-    "scores_count", "score_mean", "score_last", "score_min", "score_trend", "scores_failed",
-    "registration_lead_days", "days_enrolled", "withdrawn",
-    "prior_enrolments", "concurrent_enrolments",
-])
+_COUNT_FEATURES = (
+    ["events_total"]
+    + [f"verb_{v.replace('-', '_')}" for v in TRACKED_VERBS]
+    + ["verb_other"]
+    + [f"resource_{r}" for r in RESOURCE_CATEGORIES]
+)
+FEATURE_NAMES: tuple[str, ...] = tuple(
+    _COUNT_FEATURES
+    + [
+        "active_days",
+        "active_days_recent",
+        "events_recent",
+        "sessions",
+        "session_minutes_mean",
+        "days_since_activity",
+        "longest_streak_days",
+        "current_streak_days",
+        "max_idle_gap_days",
+        "mean_idle_gap_days",
+        "contributing_share",
+        *[f"modality_{m}" for m in MODALITIES],
+        "deadlines_due",
+        "submitted_on_time",
+        "submitted_late",
+        "deadlines_missed",
+        "submitted_ahead",
+        "submission_rate",
+        "on_time_rate",
+        "mean_days_late",
+        "scores_count",
+        "score_mean",
+        "score_last",
+        "score_min",
+        "score_trend",
+        "scores_failed",
+        "registration_lead_days",
+        "days_enrolled",
+        "withdrawn",
+        "prior_enrolments",
+        "concurrent_enrolments",
+    ]
+)
 
 # Features that are counts (log1p before standardising in the risk model).
-COUNT_LIKE = frozenset(_COUNT_FEATURES + ["active_days", "active_days_recent", "events_recent", "sessions",
-                                          "deadlines_due", "submitted_on_time", "submitted_late",
-                                          "deadlines_missed", "submitted_ahead", "scores_count", "scores_failed",
-                                          "prior_enrolments", "concurrent_enrolments", "session_minutes_mean",
-                                          "longest_streak_days", "current_streak_days"])
+COUNT_LIKE = frozenset(
+    _COUNT_FEATURES
+    + [
+        "active_days",
+        "active_days_recent",
+        "events_recent",
+        "sessions",
+        "deadlines_due",
+        "submitted_on_time",
+        "submitted_late",
+        "deadlines_missed",
+        "submitted_ahead",
+        "scores_count",
+        "scores_failed",
+        "prior_enrolments",
+        "concurrent_enrolments",
+        "session_minutes_mean",
+        "longest_streak_days",
+        "current_streak_days",
+    ]
+)
 
 # The at-risk model's inputs: behaviour the product observes, nothing demographic.
 RISK_FEATURES: tuple[str, ...] = (
-    "events_total", "active_days", "active_days_recent", "days_since_activity", "max_idle_gap_days",
-    "deadlines_due", "submitted_on_time", "submitted_late", "deadlines_missed", "submitted_ahead",
-    "submission_rate", "mean_days_late", "scores_count", "score_mean", "score_last", "score_min", "score_trend",
-    "scores_failed", "registration_lead_days", "days_enrolled", "withdrawn", "prior_enrolments",
-    "concurrent_enrolments", "contributing_share",
+    "events_total",
+    "active_days",
+    "active_days_recent",
+    "days_since_activity",
+    "max_idle_gap_days",
+    "deadlines_due",
+    "submitted_on_time",
+    "submitted_late",
+    "deadlines_missed",
+    "submitted_ahead",
+    "submission_rate",
+    "mean_days_late",
+    "scores_count",
+    "score_mean",
+    "score_last",
+    "score_min",
+    "score_trend",
+    "scores_failed",
+    "registration_lead_days",
+    "days_enrolled",
+    "withdrawn",
+    "prior_enrolments",
+    "concurrent_enrolments",
+    "contributing_share",
 )
 
 # Which way each feature points, for explanations: +1 higher = riskier, -1 higher =
 # safer, 0 = context (course timing) that is never given as a reason. A model
 # coefficient against this direction (collinear features do that) is not shown.
 RISK_DIRECTION: dict[str, int] = {
-    "events_total": -1, "active_days": -1, "active_days_recent": -1, "days_since_activity": 1,
-    "max_idle_gap_days": 1, "deadlines_due": 0, "submitted_on_time": -1, "submitted_late": 1, "deadlines_missed": 1,
-    "submitted_ahead": -1, "submission_rate": -1, "mean_days_late": 1, "scores_count": -1, "score_mean": -1,
-    "score_last": -1, "score_min": -1, "score_trend": -1, "scores_failed": 1, "registration_lead_days": -1,
-    "days_enrolled": 0, "withdrawn": 1, "prior_enrolments": 1, "concurrent_enrolments": 1, "contributing_share": -1,
+    "events_total": -1,
+    "active_days": -1,
+    "active_days_recent": -1,
+    "days_since_activity": 1,
+    "max_idle_gap_days": 1,
+    "deadlines_due": 0,
+    "submitted_on_time": -1,
+    "submitted_late": 1,
+    "deadlines_missed": 1,
+    "submitted_ahead": -1,
+    "submission_rate": -1,
+    "mean_days_late": 1,
+    "scores_count": -1,
+    "score_mean": -1,
+    "score_last": -1,
+    "score_min": -1,
+    "score_trend": -1,
+    "scores_failed": 1,
+    "registration_lead_days": -1,
+    "days_enrolled": 0,
+    "withdrawn": 1,
+    "prior_enrolments": 1,
+    "concurrent_enrolments": 1,
+    "contributing_share": -1,
 }
 
 _LABELS = {
-    "events_total": "learning events", "active_days": "active days", "active_days_recent": "active days (last 14)",
-    "events_recent": "events (last 14 days)", "days_since_activity": "days since last activity",
-    "max_idle_gap_days": "longest idle gap (days)", "deadlines_due": "deadlines passed",
-    "submitted_on_time": "submitted on time", "submitted_late": "submitted late",
-    "deadlines_missed": "missed deadlines", "submitted_ahead": "submitted ahead of deadline",
-    "submission_rate": "share of due work submitted", "on_time_rate": "share submitted on time",
-    "mean_days_late": "average days late", "scores_count": "scored assessments", "score_mean": "average score",
-    "score_last": "latest score", "score_min": "lowest score", "score_trend": "score trend (per 30 days)",
-    "scores_failed": "failed assessments", "registration_lead_days": "registered days before start",
-    "days_enrolled": "days enrolled", "withdrawn": "withdrawn", "prior_enrolments": "earlier courses taken",
-    "concurrent_enrolments": "other courses at the same time", "contributing_share": "share of active contributions",
-    "sessions": "sessions", "session_minutes_mean": "average session (minutes)",
+    "events_total": "learning events",
+    "active_days": "active days",
+    "active_days_recent": "active days (last 14)",
+    "events_recent": "events (last 14 days)",
+    "days_since_activity": "days since last activity",
+    "max_idle_gap_days": "longest idle gap (days)",
+    "deadlines_due": "deadlines passed",
+    "submitted_on_time": "submitted on time",
+    "submitted_late": "submitted late",
+    "deadlines_missed": "missed deadlines",
+    "submitted_ahead": "submitted ahead of deadline",
+    "submission_rate": "share of due work submitted",
+    "on_time_rate": "share submitted on time",
+    "mean_days_late": "average days late",
+    "scores_count": "scored assessments",
+    "score_mean": "average score",
+    "score_last": "latest score",
+    "score_min": "lowest score",
+    "score_trend": "score trend (per 30 days)",
+    "scores_failed": "failed assessments",
+    "registration_lead_days": "registered days before start",
+    "days_enrolled": "days enrolled",
+    "withdrawn": "withdrawn",
+    "prior_enrolments": "earlier courses taken",
+    "concurrent_enrolments": "other courses at the same time",
+    "contributing_share": "share of active contributions",
+    "sessions": "sessions",
+    "session_minutes_mean": "average session (minutes)",
 }
 
 
@@ -191,8 +328,14 @@ def describe_feature(name: str, value: float | None) -> str:
     label = _LABELS.get(name, name.replace("_", " "))
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return f"{label}: none yet"
-    if name in ("score_mean", "score_last", "score_min", "submission_rate", "on_time_rate", "contributing_share") \
-            or name.startswith("modality_"):
+    if name in (
+        "score_mean",
+        "score_last",
+        "score_min",
+        "submission_rate",
+        "on_time_rate",
+        "contributing_share",
+    ) or name.startswith("modality_"):
         return f"{label}: {value:.0%}"
     if name == "score_trend":
         return f"{label}: {value:+.0%}"
@@ -244,8 +387,7 @@ def compute_features(timeline: Timeline, as_of: float, window_days: float | None
         f[key if e.verb in TRACKED_VERBS else "verb_other"] += 1
         f[f"resource_{e.resource if e.resource in RESOURCE_CATEGORIES else 'other'}"] += 1
     f["verb_scored"] = float(sum(1 for e in events if e.verb == "scored"))
-    f["contributing_share"] = (sum(e.verb in CONTRIBUTING_VERBS for e in learning) / len(learning)
-                               if learning else 0.0)
+    f["contributing_share"] = sum(e.verb in CONTRIBUTING_VERBS for e in learning) / len(learning) if learning else 0.0
 
     # Days, sessions, streaks, recency, idle gaps.
     active = sorted({math.floor(e.day) for e in learning})
@@ -277,8 +419,11 @@ def compute_features(timeline: Timeline, as_of: float, window_days: float | None
 
     # Modality mix of content and answers.
     mods = [m for e in learning for m in e.modalities if m in MODALITIES]
-    mods += [{"video": "video", "audio": "audio", "image": "image", "text": "text"}[e.resource]
-             for e in learning if e.resource in MODALITIES and not e.modalities]
+    mods += [
+        {"video": "video", "audio": "audio", "image": "image", "text": "text"}[e.resource]
+        for e in learning
+        if e.resource in MODALITIES and not e.modalities
+    ]
     for m in MODALITIES:
         f[f"modality_{m}"] = mods.count(m) / len(mods) if mods else 0.0
 
@@ -400,8 +545,10 @@ class Cohort:
         rows = [r for r in rows if not r.get("withdrawn")]
         if len(rows) < MIN_COHORT:
             return cls()  # too few students for a typical value: absolute limits
-        return cls(float(np.median([r["days_since_activity"] for r in rows])),
-                   float(np.median([r["active_days_recent"] for r in rows])))
+        return cls(
+            float(np.median([r["days_since_activity"] for r in rows])),
+            float(np.median([r["active_days_recent"] for r in rows])),
+        )
 
 
 def classify_pattern(f: dict[str, float], cohort: Cohort | None = None) -> tuple[str, list[dict]]:
@@ -415,14 +562,24 @@ def classify_pattern(f: dict[str, float], cohort: Cohort | None = None) -> tuple
     cohort = cohort or Cohort()
     if f["withdrawn"]:
         return Pattern.DISENGAGED, [_driver(f, "withdrawn", "withdrawn")]
-    if f["events_total"] == 0 and f["deadlines_due"] == 0 and f["scores_count"] == 0 \
-            and f["days_since_activity"] < RECENT_DAYS:
+    if (
+        f["events_total"] == 0
+        and f["deadlines_due"] == 0
+        and f["scores_count"] == 0
+        and f["days_since_activity"] < RECENT_DAYS
+    ):
         return Pattern.UNKNOWN, []  # just started: no evidence either way yet
     drivers = []
     idle_limit = max(RECENT_DAYS, 2.0 * cohort.days_since_activity)
     if f["days_since_activity"] >= idle_limit:
-        drivers.append(_driver(f, "days_since_activity", f">= {idle_limit:.0f} days without activity"
-                               + (" (twice the course median)" if idle_limit > RECENT_DAYS else "")))
+        drivers.append(
+            _driver(
+                f,
+                "days_since_activity",
+                f">= {idle_limit:.0f} days without activity"
+                + (" (twice the course median)" if idle_limit > RECENT_DAYS else ""),
+            )
+        )
     if f["deadlines_missed"] >= 2 and f["deadlines_missed"] >= 0.5 * f["deadlines_due"]:
         drivers.append(_driver(f, "deadlines_missed", "missed at least 2 and half of the deadlines"))
     if drivers:
@@ -437,16 +594,24 @@ def classify_pattern(f: dict[str, float], cohort: Cohort | None = None) -> tuple
         return Pattern.STRUGGLING, drivers
     low_activity = min(2.5, 0.5 * cohort.active_days_recent)
     if f["active_days_recent"] < low_activity:
-        drivers.append(_driver(f, "active_days_recent", f"active on fewer than {low_activity:g} of the last 14 days"
-                               + (" (half the course median)" if low_activity < 2.5 else "")))
+        drivers.append(
+            _driver(
+                f,
+                "active_days_recent",
+                f"active on fewer than {low_activity:g} of the last 14 days"
+                + (" (half the course median)" if low_activity < 2.5 else ""),
+            )
+        )
     if f["events_total"] >= 10 and f["contributing_share"] < 0.2:
         drivers.append(_driver(f, "contributing_share", "under 20% of events are contributions"))
     if f["deadlines_due"] and f["deadlines_missed"] >= 1:
         drivers.append(_driver(f, "deadlines_missed", "missed a deadline"))
     if drivers:
         return Pattern.PASSIVE, drivers
-    return Pattern.ACTIVE, [_driver(f, "active_days_recent", "active about as often as the course or more"),
-                            _driver(f, "deadlines_missed", "no missed deadlines")]
+    return Pattern.ACTIVE, [
+        _driver(f, "active_days_recent", "active about as often as the course or more"),
+        _driver(f, "deadlines_missed", "no missed deadlines"),
+    ]
 
 
 # --------------------------------------------------------------------- risk model
@@ -515,8 +680,14 @@ class RiskModel:
                 continue
             value = row.get(name)
             value = None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
-            out.append({"feature": name, "value": value, "weight": round(float(contrib[j]), 3),
-                        "text": describe_feature(name, value)})
+            out.append(
+                {
+                    "feature": name,
+                    "value": value,
+                    "weight": round(float(contrib[j]), 3),
+                    "text": describe_feature(name, value),
+                }
+            )
         return out
 
     def to_dict(self) -> dict:
@@ -537,8 +708,9 @@ def fit_risk_model(X: np.ndarray, y: np.ndarray, feature_names: Sequence[str], *
         raise ValueError("training data needs both at-risk and not-at-risk students")
     names = list(feature_names)
     log_features = [n for n in names if n in COUNT_LIKE]
-    probe = RiskModel(names, [0.0] * len(names), [0.0] * len(names), [1.0] * len(names), [0.0] * len(names), 0.0,
-                      log_features, C)
+    probe = RiskModel(
+        names, [0.0] * len(names), [0.0] * len(names), [1.0] * len(names), [0.0] * len(names), 0.0, log_features, C
+    )
     Xl = np.array(X, copy=True)
     for j, n in enumerate(names):
         if n in log_features:
@@ -552,8 +724,16 @@ def fit_risk_model(X: np.ndarray, y: np.ndarray, feature_names: Sequence[str], *
     Z = (Xi - means) / scales
     clf = LogisticRegression(C=C, max_iter=2000)
     clf.fit(Z, y)
-    return RiskModel(names, medians.tolist(), means.tolist(), scales.tolist(), clf.coef_[0].tolist(),
-                     float(clf.intercept_[0]), log_features, C)
+    return RiskModel(
+        names,
+        medians.tolist(),
+        means.tolist(),
+        scales.tolist(),
+        clf.coef_[0].tolist(),
+        float(clf.intercept_[0]),
+        log_features,
+        C,
+    )
 
 
 @dataclass
@@ -571,9 +751,18 @@ class GuardrailResult:
         return asdict(self)
 
 
-def guardrail_evaluate(X: np.ndarray, y: np.ndarray, feature_names: Sequence[str], *, runs: int = 10,
-                       test_size: float = 0.3, min_score: float = 0.7, max_std: float = 0.05, seed: int = 0,
-                       C: float = 1.0) -> GuardrailResult:
+def guardrail_evaluate(
+    X: np.ndarray,
+    y: np.ndarray,
+    feature_names: Sequence[str],
+    *,
+    runs: int = 10,
+    test_size: float = 0.3,
+    min_score: float = 0.7,
+    max_std: float = 0.05,
+    seed: int = 0,
+    C: float = 1.0,
+) -> GuardrailResult:
     """Moodle's rule: fit on ``runs`` random stratified splits of the training data;
     accept only if mean ROC AUC >= ``min_score`` and its std-dev <= ``max_std``."""
     from sklearn.metrics import roc_auc_score
@@ -582,8 +771,15 @@ def guardrail_evaluate(X: np.ndarray, y: np.ndarray, feature_names: Sequence[str
     X = np.asarray(X, dtype=float)
     y = np.asarray(y, dtype=int)
     if len(y) < 10 or min(np.bincount(y, minlength=2)) < 2:
-        return GuardrailResult([], float("nan"), float("nan"), False, min_score, max_std,
-                               reason=f"not enough labelled students to evaluate ({len(y)})")
+        return GuardrailResult(
+            [],
+            float("nan"),
+            float("nan"),
+            False,
+            min_score,
+            max_std,
+            reason=f"not enough labelled students to evaluate ({len(y)})",
+        )
     splitter = StratifiedShuffleSplit(n_splits=runs, test_size=test_size, random_state=seed)
     scores = []
     for train, test in splitter.split(X, y):

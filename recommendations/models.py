@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from eduplatform.models import Assignment, Course, Student
+from eduplatform.core.api import Assignment, Course, Student
 
 # =============================================================================
 # Behaviour analysis: engagement snapshots, at-risk model and estimates, alerts
@@ -36,8 +36,9 @@ class RiskModel(models.Model):
     params = models.JSONField(default=dict, help_text="Model parameters (behaviour.RiskModel.to_dict()).")
     metrics = models.JSONField(default=dict, blank=True)
     guardrail = models.JSONField(default=dict, blank=True, help_text="Scores of the evaluation runs and verdict.")
-    training_summary = models.JSONField(default=dict, blank=True,
-                                        help_text="Courses, number of students, share at risk, label rule.")
+    training_summary = models.JSONField(
+        default=dict, blank=True, help_text="Courses, number of students, share at risk, label rule."
+    )
     accepted = models.BooleanField(default=False, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -56,8 +57,9 @@ class BehaviourSnapshot(models.Model):
     course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="behaviour_snapshots")
     as_of = models.DateTimeField(db_index=True)
     course_day = models.FloatField(help_text="Days since the course start at as_of.")
-    window_days = models.PositiveIntegerField(null=True, blank=True,
-                                              help_text="Trailing window for activity features; empty = all.")
+    window_days = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Trailing window for activity features; empty = all."
+    )
     features = models.JSONField(default=dict)
     engagement = models.FloatField(help_text="0-100.")
     pattern = models.CharField(max_length=16, choices=BehaviourPattern.choices)
@@ -98,10 +100,12 @@ class RiskEstimate(models.Model):
     class Meta:
         ordering = ["-as_of", "-probability"]
         constraints = [
-            models.UniqueConstraint(fields=["student", "course", "as_of", "model_version"],
-                                    name="risk_estimate_unique"),
-            models.CheckConstraint(condition=Q(probability__gte=0) & Q(probability__lte=1),
-                                   name="risk_probability_range"),
+            models.UniqueConstraint(
+                fields=["student", "course", "as_of", "model_version"], name="risk_estimate_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(probability__gte=0) & Q(probability__lte=1), name="risk_probability_range"
+            ),
             models.CheckConstraint(condition=Q(shown=False) | Q(hidden_reason=""), name="risk_shown_not_hidden"),
         ]
         indexes = [models.Index(fields=["course", "as_of"])]
@@ -128,8 +132,9 @@ class RiskAlert(models.Model):
     pattern = models.CharField(max_length=16, choices=BehaviourPattern.choices, default=BehaviourPattern.UNKNOWN)
     model_version = models.CharField(max_length=128)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN, db_index=True)
-    acknowledged_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-                                        related_name="+")
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -138,8 +143,11 @@ class RiskAlert(models.Model):
         ordering = ["-crossed_at", "-id"]
         constraints = [
             # At most one unresolved alert per student and course: the crossing key.
-            models.UniqueConstraint(fields=["student", "course"], condition=Q(resolved_at__isnull=True),
-                                    name="risk_alert_one_open_per_crossing"),
+            models.UniqueConstraint(
+                fields=["student", "course"],
+                condition=Q(resolved_at__isnull=True),
+                name="risk_alert_one_open_per_crossing",
+            ),
             models.UniqueConstraint(fields=["student", "course", "crossed_at"], name="risk_alert_unique_crossing"),
         ]
 
@@ -194,8 +202,11 @@ class AssignmentSkill(models.Model):
 
     assignment = models.ForeignKey(Assignment, on_delete=models.CASCADE, related_name="skill_tags")
     skill = models.ForeignKey(Skill, on_delete=models.CASCADE, related_name="assignment_tags")
-    weight = models.FloatField(default=1.0, help_text="How much of the assignment is about this skill (0-1]; "
-                                                      "a graded attempt counts as this much evidence.")
+    weight = models.FloatField(
+        default=1.0,
+        help_text="How much of the assignment is about this skill (0-1]; "
+        "a graded attempt counts as this much evidence.",
+    )
 
     class Meta:
         ordering = ["assignment_id", "skill_id"]
@@ -235,21 +246,28 @@ class LearningResource(models.Model):
     url = models.URLField(max_length=1000, blank=True, default="")
     file = models.FileField(upload_to=_resource_upload_to, max_length=255, blank=True, default="")
     description = models.TextField(blank=True, default="")
-    transcript = models.TextField(blank=True, default="",
-                                  help_text="Transcript (audio/video) or OCR text (slides); filled by the worker "
-                                            "from the file when empty.")
+    transcript = models.TextField(
+        blank=True,
+        default="",
+        help_text="Transcript (audio/video) or OCR text (slides); filled by the worker from the file when empty.",
+    )
     skills = models.ManyToManyField(Skill, related_name="resources", blank=True)
-    assignment = models.ForeignKey(Assignment, on_delete=models.SET_NULL, null=True, blank=True,
-                                   related_name="learning_resources",
-                                   help_text="Optional: the assignment this resource prepares for (its due date "
-                                             "counts for urgency).")
+    assignment = models.ForeignKey(
+        Assignment,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="learning_resources",
+        help_text="Optional: the assignment this resource prepares for (its due date counts for urgency).",
+    )
     difficulty = models.FloatField(default=0.5, help_text="0 (easy) to 1 (hard).")
     duration_minutes = models.PositiveIntegerField(default=10)
     is_active = models.BooleanField(default=True)
     embedding = models.JSONField(default=list, blank=True, help_text="Unit vector (list of floats).")
     embedding_model = models.CharField(max_length=128, blank=True, default="")
-    embedding_source_sha = models.CharField(max_length=64, blank=True, default="",
-                                            help_text="SHA-256 of the embedded text: re-embed only when it changes.")
+    embedding_source_sha = models.CharField(
+        max_length=64, blank=True, default="", help_text="SHA-256 of the embedded text: re-embed only when it changes."
+    )
     content_error = models.TextField(blank=True, default="", help_text="Why the file could not be transcribed/read.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -257,8 +275,9 @@ class LearningResource(models.Model):
     class Meta:
         ordering = ["course_id", "title", "id"]
         constraints = [
-            models.CheckConstraint(condition=Q(difficulty__gte=0) & Q(difficulty__lte=1),
-                                   name="learning_resource_difficulty_range"),
+            models.CheckConstraint(
+                condition=Q(difficulty__gte=0) & Q(difficulty__lte=1), name="learning_resource_difficulty_range"
+            ),
         ]
         indexes = [models.Index(fields=["course", "is_active"])]
 
@@ -276,22 +295,33 @@ class ResourcePin(models.Model):
 
     course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="resource_pins")
     resource = models.ForeignKey(LearningResource, on_delete=models.CASCADE, related_name="pins")
-    student = models.ForeignKey(Student, on_delete=models.CASCADE, null=True, blank=True, related_name="resource_pins",
-                                help_text="Empty = everyone in the course.")
+    student = models.ForeignKey(
+        Student,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="resource_pins",
+        help_text="Empty = everyone in the course.",
+    )
     action = models.CharField(max_length=8, choices=Action.choices, default=Action.PIN)
     position = models.PositiveIntegerField(default=0, help_text="Order among pins (lowest first).")
     note = models.CharField(max_length=255, blank=True, default="")
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-                                   related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["course_id", "position", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["resource"], condition=Q(student__isnull=True),
-                                    name="resource_pin_unique_course_wide"),
-            models.UniqueConstraint(fields=["resource", "student"], condition=Q(student__isnull=False),
-                                    name="resource_pin_unique_per_student"),
+            models.UniqueConstraint(
+                fields=["resource"], condition=Q(student__isnull=True), name="resource_pin_unique_course_wide"
+            ),
+            models.UniqueConstraint(
+                fields=["resource", "student"],
+                condition=Q(student__isnull=False),
+                name="resource_pin_unique_per_student",
+            ),
         ]
 
 
@@ -363,8 +393,9 @@ class KTModelRecord(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name = "knowledge-tracing model"
-        constraints = [models.UniqueConstraint(fields=["serving"], condition=Q(serving=True),
-                                               name="kt_model_one_serving")]
+        constraints = [
+            models.UniqueConstraint(fields=["serving"], condition=Q(serving=True), name="kt_model_one_serving")
+        ]
 
     def __str__(self) -> str:
         return f"{self.version}{' (serving)' if self.serving else ''}"
@@ -388,8 +419,11 @@ class LearningPath(models.Model):
 
     class Meta:
         ordering = ["-computed_at", "-id"]
-        constraints = [models.UniqueConstraint(fields=["student", "course"], condition=Q(is_current=True),
-                                               name="learning_path_one_current")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["student", "course"], condition=Q(is_current=True), name="learning_path_one_current"
+            )
+        ]
         indexes = [models.Index(fields=["student", "course", "is_current"])]
 
     def __str__(self) -> str:

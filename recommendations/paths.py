@@ -56,8 +56,13 @@ SKIP_SMOOTHING = 2.0  # pseudo-completions in the skip-rate denominator
 STRONG_PREFERENCE = 1.25  # preference (1 = neutral) above which the explanation mentions it
 URGENT_DAYS = 7.0  # due dates further away than this add (almost) no urgency
 
-_PLURAL = {"video": "videos", "audio": "audio recordings", "text": "reading", "image": "images and slides",
-           "exercise": "exercises"}
+_PLURAL = {
+    "video": "videos",
+    "audio": "audio recordings",
+    "text": "reading",
+    "image": "images and slides",
+    "exercise": "exercises",
+}
 
 
 # --------------------------------------------------------------------------- inputs
@@ -138,8 +143,9 @@ class PathPlan:
 # ------------------------------------------------------------------------- factors
 
 
-def modality_preference(activity: Mapping[str, ModalityActivity], *,
-                        smoothing: float = PREFERENCE_SMOOTHING) -> dict[str, float]:
+def modality_preference(
+    activity: Mapping[str, ModalityActivity], *, smoothing: float = PREFERENCE_SMOOTHING
+) -> dict[str, float]:
     """Smoothed preference per modality; 1.0 is neutral (no evidence), above 1 preferred.
 
     The engagement share of a modality (completions plus time, Laplace-smoothed so one
@@ -169,7 +175,7 @@ def difficulty_fit(difficulty: float, p_mastery: float) -> float:
     """1 when the difficulty sits just above the current mastery (the zone of proximal
     development), falling off smoothly; 0..1."""
     target = min(1.0, p_mastery + 0.1)
-    return math.exp(-((difficulty - target) ** 2) / (2 * 0.25 ** 2))
+    return math.exp(-((difficulty - target) ** 2) / (2 * 0.25**2))
 
 
 def urgency(due_at: datetime | None, now: datetime) -> float:
@@ -187,9 +193,13 @@ def urgency(due_at: datetime | None, now: datetime) -> float:
     return round(1.0 / (1.0 + (days - 1.0) / 2.0), 4)
 
 
-def candidate_skills(skills: Iterable[SkillInfo], mastery: Mapping[int, float], *,
-                     threshold: float = MASTERY_THRESHOLD, default_p: float = 0.0
-                     ) -> tuple[list[int], dict[int, list[int]], list[int]]:
+def candidate_skills(
+    skills: Iterable[SkillInfo],
+    mastery: Mapping[int, float],
+    *,
+    threshold: float = MASTERY_THRESHOLD,
+    default_p: float = 0.0,
+) -> tuple[list[int], dict[int, list[int]], list[int]]:
     """(candidates, blocked -> unmastered prerequisites, mastered), each sorted by id.
 
     A prerequisite that is not a skill of this graph (deleted, other course) does not
@@ -235,7 +245,7 @@ def find_cycle(edges: Iterable[tuple[int, int]]) -> list[int] | None:
                 stack.pop()
                 path.pop()
             elif state.get(nxt) == 1:
-                return path[path.index(nxt):] + [nxt]
+                return path[path.index(nxt) :] + [nxt]
             elif not state.get(nxt):
                 state[nxt] = 1
                 stack.append((nxt, iter(sorted(graph[nxt]))))
@@ -246,11 +256,23 @@ def find_cycle(edges: Iterable[tuple[int, int]]) -> list[int] | None:
 # ----------------------------------------------------------------------- recommend
 
 
-def recommend(*, skills: Iterable[SkillInfo], mastery: Mapping[int, float], resources: Iterable[ResourceInfo],
-              preference: Mapping[str, float] | None = None, done: Iterable[int] = (),
-              skipped: Mapping[int, int] | None = None, pinned: Iterable[int] = (), excluded: Iterable[int] = (),
-              now: datetime, threshold: float = MASTERY_THRESHOLD, default_p: float = 0.0, max_steps: int = 8,
-              max_per_skill: int = 2, weights: Weights = Weights()) -> PathPlan:
+def recommend(
+    *,
+    skills: Iterable[SkillInfo],
+    mastery: Mapping[int, float],
+    resources: Iterable[ResourceInfo],
+    preference: Mapping[str, float] | None = None,
+    done: Iterable[int] = (),
+    skipped: Mapping[int, int] | None = None,
+    pinned: Iterable[int] = (),
+    excluded: Iterable[int] = (),
+    now: datetime,
+    threshold: float = MASTERY_THRESHOLD,
+    default_p: float = 0.0,
+    max_steps: int = 8,
+    max_per_skill: int = 2,
+    weights: Weights = Weights(),
+) -> PathPlan:
     """Order the next-best resources for one student in one course.
 
     ``mastery`` maps skill id -> P(mastered); ``done`` are resource ids the student
@@ -267,8 +289,7 @@ def recommend(*, skills: Iterable[SkillInfo], mastery: Mapping[int, float], reso
     def p(sid: int) -> float:
         return float(mastery.get(sid, default_p))
 
-    candidates, blocked, mastered = candidate_skills(skills.values(), mastery, threshold=threshold,
-                                                     default_p=default_p)
+    candidates, blocked, mastered = candidate_skills(skills.values(), mastery, threshold=threshold, default_p=default_p)
     candidate_set = set(candidates)
     top_pref = max(preference.values(), default=1.0) or 1.0
 
@@ -279,8 +300,9 @@ def recommend(*, skills: Iterable[SkillInfo], mastery: Mapping[int, float], reso
         r = resources.get(rid)
         if r is None or rid in excluded or rid in done or rid in used:
             continue
-        open_skills = sorted((sid for sid in r.skills if sid in skills and p(sid) < threshold),
-                             key=lambda sid: (p(sid), sid))
+        open_skills = sorted(
+            (sid for sid in r.skills if sid in skills and p(sid) < threshold), key=lambda sid: (p(sid), sid)
+        )
         sid = open_skills[0] if open_skills else None
         gain = _expected_gain(r, sid, skills, p) if sid is not None else 0.0
         reason = "Pinned by your instructor."
@@ -289,8 +311,17 @@ def recommend(*, skills: Iterable[SkillInfo], mastery: Mapping[int, float], reso
         due = _due_phrase(r, now)
         if due:
             reason += f" {due[0].upper()}{due[1:]}."
-        steps.append(PlannedStep(position=0, resource_id=rid, skill_id=sid, score=1.0, expected_gain=round(gain, 4),
-                                 reason=reason, pinned=True))
+        steps.append(
+            PlannedStep(
+                position=0,
+                resource_id=rid,
+                skill_id=sid,
+                score=1.0,
+                expected_gain=round(gain, 4),
+                reason=reason,
+                pinned=True,
+            )
+        )
         used.add(rid)
 
     # 2. Ranked resources of candidate skills.
@@ -310,8 +341,13 @@ def recommend(*, skills: Iterable[SkillInfo], mastery: Mapping[int, float], reso
     ranked = []
     for _, rid, sid, f in scored:
         f["gain"] = round(f["gain_raw"] / top_gain, 4)
-        score = (weights.gain * f["gain"] + weights.modality * f["modality"] + weights.fit * f["fit"]
-                 + weights.novelty * f["novelty"] + weights.urgency * f["urgency"])
+        score = (
+            weights.gain * f["gain"]
+            + weights.modality * f["modality"]
+            + weights.fit * f["fit"]
+            + weights.novelty * f["novelty"]
+            + weights.urgency * f["urgency"]
+        )
         ranked.append((round(score, 6), rid, sid, f))
     ranked.sort(key=lambda t: (-t[0], t[1]))
     per_skill: dict[int, int] = {}
@@ -324,19 +360,31 @@ def recommend(*, skills: Iterable[SkillInfo], mastery: Mapping[int, float], reso
         if per_skill.get(sid, 0) >= max_per_skill:
             continue
         r = resources[rid]
-        steps.append(PlannedStep(position=0, resource_id=rid, skill_id=sid, score=score,
-                                 expected_gain=round(f["gain_raw"], 4),
-                                 reason=_explain(r, sid, f, skills, names, p, preference, top_pref, threshold,
-                                                 skipped.get(rid, 0), now),
-                                 factors={k: v for k, v in f.items() if k != "gain_raw"}))
+        steps.append(
+            PlannedStep(
+                position=0,
+                resource_id=rid,
+                skill_id=sid,
+                score=score,
+                expected_gain=round(f["gain_raw"], 4),
+                reason=_explain(r, sid, f, skills, names, p, preference, top_pref, threshold, skipped.get(rid, 0), now),
+                factors={k: v for k, v in f.items() if k != "gain_raw"},
+            )
+        )
         per_skill[sid] = per_skill.get(sid, 0) + 1
         used.add(rid)
     for i, s in enumerate(steps, start=1):
         s.position = i
 
     summary = _summary(candidates, blocked, mastered, steps, skills, names, resources, done, excluded)
-    return PathPlan(steps=steps, summary=summary, preference=dict(preference), candidate_skill_ids=candidates,
-                    blocked=blocked, mastered_skill_ids=mastered)
+    return PathPlan(
+        steps=steps,
+        summary=summary,
+        preference=dict(preference),
+        candidate_skill_ids=candidates,
+        blocked=blocked,
+        mastered_skill_ids=mastered,
+    )
 
 
 def _expected_gain(r: ResourceInfo, sid: int, skills: Mapping[int, SkillInfo], p) -> float:
@@ -346,8 +394,9 @@ def _expected_gain(r: ResourceInfo, sid: int, skills: Mapping[int, SkillInfo], p
     return (1.0 - p(sid)) * learn * (0.5 + 0.5 * fit) * float(r.skills.get(sid, 1.0))
 
 
-def _factors(r: ResourceInfo, sid: int, skills, p, preference, top_pref: float, skips: int, now: datetime
-             ) -> dict[str, float]:
+def _factors(
+    r: ResourceInfo, sid: int, skills, p, preference, top_pref: float, skips: int, now: datetime
+) -> dict[str, float]:
     return {
         "gain_raw": _expected_gain(r, sid, skills, p),
         "modality": round(min(1.0, preference.get(r.kind, 1.0) / top_pref), 4) if preference else 1.0,
@@ -367,7 +416,8 @@ def _skill_phrase(sid: int, p: float, skills, names, threshold: float) -> str:
     prereqs = sorted(q for q in s.prerequisites if q in names)
     if prereqs:
         listed = ", ".join(names[q] for q in prereqs)
-        text += f"; its prerequisite{'s' if len(prereqs) > 1 else ''} {listed} {'are' if len(prereqs) > 1 else 'is'} mastered"
+        plural = len(prereqs) > 1
+        text += f"; its prerequisite{'s' if plural else ''} {listed} {'are' if plural else 'is'} mastered"
     return text + "."
 
 
@@ -389,8 +439,19 @@ def _due_phrase(r: ResourceInfo, now: datetime) -> str:
     return f"{what} is due {_when(r.due_at, now)}"
 
 
-def _explain(r: ResourceInfo, sid: int, f: dict, skills, names, p, preference, top_pref: float, threshold: float,
-             skips: int, now: datetime) -> str:
+def _explain(
+    r: ResourceInfo,
+    sid: int,
+    f: dict,
+    skills,
+    names,
+    p,
+    preference,
+    top_pref: float,
+    threshold: float,
+    skips: int,
+    now: datetime,
+) -> str:
     parts = [_skill_phrase(sid, p(sid), skills, names, threshold).rstrip(".")]
     pref = preference.get(r.kind)
     if pref is not None and pref >= STRONG_PREFERENCE and pref >= top_pref - 1e-9:
@@ -419,11 +480,17 @@ def _summary(candidates, blocked, mastered, steps, skills, names, resources, don
     covered = {s.skill_id for s in steps}
     without = [s for s in candidates if s not in covered]
     if without:
-        no_res = [s for s in without
-                  if not any(s in r.skills and r.id not in excluded and r.id not in done for r in resources.values())]
+        no_res = [
+            s
+            for s in without
+            if not any(s in r.skills and r.id not in excluded and r.id not in done for r in resources.values())
+        ]
         if no_res:
-            bits.append("No new resources yet for: " + ", ".join(names[s] for s in no_res)
-                        + " (practise with its assignments or ask your instructor).")
+            bits.append(
+                "No new resources yet for: "
+                + ", ".join(names[s] for s in no_res)
+                + " (practise with its assignments or ask your instructor)."
+            )
     if blocked:
         locked = [f"{names[s]} (after {', '.join(names[q] for q in qs)})" for s, qs in sorted(blocked.items())]
         bits.append("Unlocked later: " + "; ".join(locked) + ".")

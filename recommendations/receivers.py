@@ -18,8 +18,8 @@ from django.db import transaction
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
-from eduplatform.models import LearningEvent
-from grading.signals import human_grade_saved
+from eduplatform.core.api import LearningEvent
+from grading.api import human_grade_saved
 from recommendations.behaviour import verb_name
 from recommendations.selectors import MASTERY_VERBS
 

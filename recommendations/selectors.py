@@ -1,7 +1,7 @@
 """Reads for behaviour analysis: timelines from the database, labelled training sets,
 and permission-scoped views of risk estimates and alerts.
 
-Privacy rules (on top of ``eduplatform.selectors``): course staff (instructors, TAs)
+Privacy rules (on top of ``eduplatform.core.selectors``): course staff (instructors, TAs)
 see the estimates and alerts of their courses; superusers see everything; a student
 sees only their own estimate, and only when ``EDUPLATFORM_STUDENTS_SEE_OWN_RISK`` is
 on. Nobody else learns whether an estimate exists (404, not 403).
@@ -20,18 +20,21 @@ from typing import Any
 
 from django.db.models import Max, Q, QuerySet
 
-from eduplatform.conf import settings as edu_settings
-from eduplatform.errors import ApplicationError, NotFound
-from eduplatform.models import (
+from eduplatform.core.api import (
+    ApplicationError,
     Assignment,
     Course,
     Enrollment,
     LearningEvent,
+    NotFound,
     Student,
     Submission,
+    is_course_staff,
+    staff_course_ids,
+    student_for_user,
 )
-from eduplatform.selectors import is_course_staff, staff_course_ids, student_for_user
-from recommendations import knowledge_tracing as kt
+from eduplatform.core.api import settings as edu_settings
+from multimodal import knowledge_tracing as kt
 from recommendations import paths
 from recommendations.behaviour import (
     Deadline,
@@ -59,6 +62,7 @@ from recommendations.models import (
 log = logging.getLogger(__name__)
 
 # --------------------------------------------------------------------- settings
+
 
 def risk_setting(name: str) -> Any:
     """EDUPLATFORM_<name>: the host's setting, else the default documented in eduplatform/conf.py."""
@@ -122,8 +126,9 @@ class Enrolment:
     unregistered_day: float | None
 
 
-def course_timelines(*, course_ids: Iterable[int], as_of_days: dict[int, float] | None = None
-                     ) -> dict[tuple[int, int], Timeline]:
+def course_timelines(
+    *, course_ids: Iterable[int], as_of_days: dict[int, float] | None = None
+) -> dict[tuple[int, int], Timeline]:
     """One Timeline per (student id, course id) for the students enrolled in these courses.
 
     ``as_of_days`` (course id -> course day) limits what is loaded to what was known
@@ -135,25 +140,33 @@ def course_timelines(*, course_ids: Iterable[int], as_of_days: dict[int, float] 
     until = {cid: starts[cid] + _days(as_of_days[cid]) for cid in courses if cid in as_of_days}
     latest = max(until.values()) if len(until) == len(courses) and until else None
 
-    enrol_rows = (Enrollment.objects.filter(course_id__in=courses, role=Enrollment.Role.STUDENT,
-                                            user__eduplatform_student__isnull=False)
-                  .values_list("user__eduplatform_student__id", "course_id", "registered_at", "unregistered_at"))
+    enrol_rows = Enrollment.objects.filter(
+        course_id__in=courses, role=Enrollment.Role.STUDENT, user__eduplatform_student__isnull=False
+    ).values_list("user__eduplatform_student__id", "course_id", "registered_at", "unregistered_at")
     timelines: dict[tuple[int, int], Timeline] = {}
     for sid, cid, reg, unreg in enrol_rows:
-        timelines[(sid, cid)] = Timeline(registered_day=_day(reg, starts[cid]),
-                                         unregistered_day=_day(unreg, starts[cid]))
+        timelines[(sid, cid)] = Timeline(
+            registered_day=_day(reg, starts[cid]), unregistered_day=_day(unreg, starts[cid])
+        )
     if not timelines:
         return timelines
     _add_context(timelines, courses, starts, as_of_days)
 
-    assignments = {a["id"]: a for a in Assignment.objects.filter(course_id__in=courses)
-                   .values("id", "course_id", "due_at", "min_score", "max_score")}
+    assignments = {
+        a["id"]: a
+        for a in Assignment.objects.filter(course_id__in=courses).values(
+            "id", "course_id", "due_at", "min_score", "max_score"
+        )
+    }
     first_sub: dict[tuple[int, int], dict] = {}
     subs = Submission.objects.filter(assignment_id__in=assignments)
     if latest is not None:
         subs = subs.filter(submitted_at__lt=latest)
-    for row in subs.values("id", "assignment_id", "student_id", "submitted_at", "imported_score").order_by(
-            "submitted_at", "id").iterator(chunk_size=5000):
+    for row in (
+        subs.values("id", "assignment_id", "student_id", "submitted_at", "imported_score")
+        .order_by("submitted_at", "id")
+        .iterator(chunk_size=5000)
+    ):
         key = (row["assignment_id"], row["student_id"])
         first = first_sub.setdefault(key, dict(row))
         if row["imported_score"] is not None:  # the latest scored attempt counts
@@ -168,17 +181,21 @@ def course_timelines(*, course_ids: Iterable[int], as_of_days: dict[int, float] 
             if a["course_id"] != cid:
                 continue
             row = got.get(aid)
-            tl.deadlines.append(Deadline(
-                due_day=_day(a["due_at"], start),
-                submitted_day=_day(row["submitted_at"], start) if row else None,
-                score=_scaled(row["imported_score"], a["min_score"], a["max_score"]) if row else None,
-                key=f"submission:{row['id']}" if row else f"assignment:{aid}"))
+            tl.deadlines.append(
+                Deadline(
+                    due_day=_day(a["due_at"], start),
+                    submitted_day=_day(row["submitted_at"], start) if row else None,
+                    score=_scaled(row["imported_score"], a["min_score"], a["max_score"]) if row else None,
+                    key=f"submission:{row['id']}" if row else f"assignment:{aid}",
+                )
+            )
 
     events = LearningEvent.objects.filter(course_id__in=courses, student_id__isnull=False)
     if latest is not None:
         events = events.filter(timestamp__lt=latest)
     for sid, cid, verb, otype, ts, result in events.values_list(
-            "student_id", "course_id", "verb", "object_type", "timestamp", "result").iterator(chunk_size=5000):
+        "student_id", "course_id", "verb", "object_type", "timestamp", "result"
+    ).iterator(chunk_size=5000):
         tl = timelines.get((sid, cid))
         if tl is None:
             continue
@@ -186,9 +203,16 @@ def course_timelines(*, course_ids: Iterable[int], as_of_days: dict[int, float] 
         ext = ext if isinstance(ext, dict) else {}
         mods = ext.get("modalities") or ()
         key = f"submission:{ext['submission_id']}" if ext.get("submission_id") is not None else ""
-        tl.events.append(Event(day=_day(ts, starts[cid]), verb=verb_name(verb), resource=resource_category(otype),
-                               modalities=tuple(m for m in mods if isinstance(m, str)),
-                               score=_event_score(result), key=key))
+        tl.events.append(
+            Event(
+                day=_day(ts, starts[cid]),
+                verb=verb_name(verb),
+                resource=resource_category(otype),
+                modalities=tuple(m for m in mods if isinstance(m, str)),
+                score=_event_score(result),
+                key=key,
+            )
+        )
     return timelines
 
 
@@ -196,8 +220,12 @@ def _days(d: float) -> timedelta:
     return timedelta(days=d)
 
 
-def _add_context(timelines: dict[tuple[int, int], Timeline], courses: dict[int, Course],
-                 starts: dict[int, datetime], as_of_days: dict[int, float]) -> None:
+def _add_context(
+    timelines: dict[tuple[int, int], Timeline],
+    courses: dict[int, Course],
+    starts: dict[int, datetime],
+    as_of_days: dict[int, float],
+) -> None:
     """Other enrolments of the same students: earlier courses, courses running alongside."""
     student_ids = {sid for sid, _ in timelines}
     others: dict[int, list[tuple[int, datetime, datetime | None, datetime | None]]] = defaultdict(list)
@@ -205,8 +233,13 @@ def _add_context(timelines: dict[tuple[int, int], Timeline], courses: dict[int, 
     if len(student_ids) <= 5000:  # big imports: scan all enrolments rather than send a huge IN list
         rows = rows.filter(user__eduplatform_student__id__in=student_ids)
     for sid, cid, starts_on, ends_on, unreg, created in rows.values_list(
-            "user__eduplatform_student__id", "course_id", "course__starts_on", "course__ends_on", "unregistered_at",
-            "course__created_at").iterator(chunk_size=5000):
+        "user__eduplatform_student__id",
+        "course_id",
+        "course__starts_on",
+        "course__ends_on",
+        "unregistered_at",
+        "course__created_at",
+    ).iterator(chunk_size=5000):
         if sid not in student_ids:
             continue
         s = datetime.combine(starts_on, time.min, tzinfo=UTC) if starts_on else created
@@ -230,13 +263,18 @@ def course_outcomes(*, course_ids: Iterable[int]) -> dict[tuple[int, int], str]:
     """(student id, course id) -> "passed" / "failed" / "withdrawn" from course-level
     outcome statements, falling back to "withdrawn" for unregistered enrolments."""
     out: dict[tuple[int, int], str] = {}
-    for sid, cid, verb in (LearningEvent.objects.filter(course_id__in=list(course_ids), verb__in=OUTCOME_VERBS,
-                                                        student_id__isnull=False)
-                           .order_by("timestamp", "id").values_list("student_id", "course_id", "verb")):
+    for sid, cid, verb in (
+        LearningEvent.objects.filter(course_id__in=list(course_ids), verb__in=OUTCOME_VERBS, student_id__isnull=False)
+        .order_by("timestamp", "id")
+        .values_list("student_id", "course_id", "verb")
+    ):
         out[(sid, cid)] = OUTCOME_VERBS[verb]
-    for sid, cid in (Enrollment.objects.filter(course_id__in=list(course_ids), role=Enrollment.Role.STUDENT,
-                                               unregistered_at__isnull=False, user__eduplatform_student__isnull=False)
-                     .values_list("user__eduplatform_student__id", "course_id")):
+    for sid, cid in Enrollment.objects.filter(
+        course_id__in=list(course_ids),
+        role=Enrollment.Role.STUDENT,
+        unregistered_at__isnull=False,
+        user__eduplatform_student__isnull=False,
+    ).values_list("user__eduplatform_student__id", "course_id"):
         out.setdefault((sid, cid), "withdrawn")
     return out
 
@@ -272,8 +310,17 @@ def risk_dataset(*, course_ids: Iterable[int], cutoff_day: float) -> list[Labell
         if outcome is None:
             continue
         f = compute_features(tl, as_of)
-        rows.append(LabelledRow(key[0], key[1], f, outcome, int(outcome in ("failed", "withdrawn")),
-                                int(outcome == "withdrawn"), not f["withdrawn"]))
+        rows.append(
+            LabelledRow(
+                key[0],
+                key[1],
+                f,
+                outcome,
+                int(outcome in ("failed", "withdrawn")),
+                int(outcome == "withdrawn"),
+                not f["withdrawn"],
+            )
+        )
     return rows
 
 
@@ -295,8 +342,12 @@ def risk_model_for_day(course_day: float) -> RiskModel | None:
 
 def active_course_ids(*, now: datetime) -> list[int]:
     today = now.date()
-    return list(Course.objects.filter(is_active=True).filter(Q(starts_on__isnull=True) | Q(starts_on__lte=today))
-                .filter(Q(ends_on__isnull=True) | Q(ends_on__gte=today)).values_list("pk", flat=True))
+    return list(
+        Course.objects.filter(is_active=True)
+        .filter(Q(starts_on__isnull=True) | Q(starts_on__lte=today))
+        .filter(Q(ends_on__isnull=True) | Q(ends_on__gte=today))
+        .values_list("pk", flat=True)
+    )
 
 
 def staff_course_get(*, user, course_id: int) -> Course:
@@ -311,8 +362,7 @@ def latest_as_of(*, course_id: int) -> datetime | None:
     return BehaviourSnapshot.objects.filter(course_id=course_id).aggregate(m=Max("as_of"))["m"]
 
 
-def course_behaviour(*, user, course_id: int, pattern: str | None = None, at_risk: bool | None = None
-                     ) -> list[dict]:
+def course_behaviour(*, user, course_id: int, pattern: str | None = None, at_risk: bool | None = None) -> list[dict]:
     """Latest snapshot and estimate per student of a course, for its staff."""
     staff_course_get(user=user, course_id=course_id)
     as_of = latest_as_of(course_id=course_id)
@@ -321,16 +371,26 @@ def course_behaviour(*, user, course_id: int, pattern: str | None = None, at_ris
     snaps = BehaviourSnapshot.objects.filter(course_id=course_id, as_of=as_of)
     if pattern:
         snaps = snaps.filter(pattern=pattern)
-    estimates = {e.student_id: e for e in RiskEstimate.objects.filter(course_id=course_id, as_of=as_of)
-                 .order_by("student_id", "-created_at")}
+    estimates = {
+        e.student_id: e
+        for e in RiskEstimate.objects.filter(course_id=course_id, as_of=as_of).order_by("student_id", "-created_at")
+    }
     rows = []
     for s in snaps.order_by("student_id"):
         est = estimates.get(s.student_id)
         if at_risk is not None and (est is None or not est.shown or est.at_risk != at_risk):
             continue
-        rows.append({"student": s.student_id, "as_of": s.as_of, "course_day": s.course_day,
-                     "engagement": s.engagement, "pattern": s.pattern, "pattern_drivers": s.pattern_drivers,
-                     "risk": estimate_view(est)})
+        rows.append(
+            {
+                "student": s.student_id,
+                "as_of": s.as_of,
+                "course_day": s.course_day,
+                "engagement": s.engagement,
+                "pattern": s.pattern,
+                "pattern_drivers": s.pattern_drivers,
+                "risk": estimate_view(est),
+            }
+        )
     rows.sort(key=lambda r: -(r["risk"]["probability"] or -1) if r["risk"] else 1)
     return rows
 
@@ -339,21 +399,36 @@ def estimate_view(est: RiskEstimate | None) -> dict | None:
     """How an estimate may be presented: hidden ones carry no probability, only why."""
     if est is None:
         return None
-    view = {"as_of": est.as_of, "model_version": est.model_version, "shown": est.shown,
-            "hidden_reason": est.hidden_reason, "pattern": est.pattern}
+    view = {
+        "as_of": est.as_of,
+        "model_version": est.model_version,
+        "shown": est.shown,
+        "hidden_reason": est.hidden_reason,
+        "pattern": est.pattern,
+    }
     if est.shown:
-        view.update({"probability": round(est.probability, 3), "confidence": round(est.confidence, 3),
-                     "at_risk": est.at_risk, "reasons": est.reasons, "message": ""})
+        view.update(
+            {
+                "probability": round(est.probability, 3),
+                "confidence": round(est.confidence, 3),
+                "at_risk": est.at_risk,
+                "reasons": est.reasons,
+                "message": "",
+            }
+        )
     else:
-        view.update({"probability": None, "confidence": None, "at_risk": None, "reasons": [],
-                     "message": hidden_message(est)})
+        view.update(
+            {"probability": None, "confidence": None, "at_risk": None, "reasons": [], "message": hidden_message(est)}
+        )
     return view
 
 
 def hidden_message(est: RiskEstimate) -> str:
     if est.hidden_reason == RiskEstimate.Hidden.LOW_CONFIDENCE:
-        return (f"Prediction hidden: its confidence ({est.confidence:.2f}) is under the "
-                f"{risk_setting('RISK_CONFIDENCE_THRESHOLD'):.2f} threshold.")
+        return (
+            f"Prediction hidden: its confidence ({est.confidence:.2f}) is under the "
+            f"{risk_setting('RISK_CONFIDENCE_THRESHOLD'):.2f} threshold."
+        )
     if est.hidden_reason == RiskEstimate.Hidden.MODEL_NOT_ACCEPTED:
         return "Prediction hidden: the current model did not pass the acceptance check (see its guardrail)."
     return ""
@@ -369,17 +444,25 @@ def student_risk(*, user, course_id: int, student_id: int) -> dict:
         if me is None or me.pk != student_id or not Enrollment.objects.filter(user=user, course_id=course_id).exists():
             raise NotFound("Not found.")
         if not edu_settings.STUDENTS_SEE_OWN_RISK:
-            raise ApplicationError("Risk estimates are visible to instructors only in this installation.",
-                                   code="risk_hidden_from_students", status_code=403)
+            raise ApplicationError(
+                "Risk estimates are visible to instructors only in this installation.",
+                code="risk_hidden_from_students",
+                status_code=403,
+            )
     if not Student.objects.filter(pk=student_id, user__eduplatform_enrollments__course_id=course_id).exists():
         raise NotFound("Not found.")
     estimates = list(RiskEstimate.objects.filter(course_id=course_id, student_id=student_id).order_by("-as_of")[:50])
     snaps = list(BehaviourSnapshot.objects.filter(course_id=course_id, student_id=student_id).order_by("-as_of")[:50])
     latest = snaps[0] if snaps else None
-    body = {"student": student_id, "course": course_id, "estimate": estimate_view(estimates[0] if estimates else None),
-            "engagement": latest.engagement if latest else None, "pattern": latest.pattern if latest else None,
-            "pattern_drivers": latest.pattern_drivers if latest else [],
-            "history": [{"as_of": s.as_of, "engagement": s.engagement, "pattern": s.pattern} for s in snaps]}
+    body = {
+        "student": student_id,
+        "course": course_id,
+        "estimate": estimate_view(estimates[0] if estimates else None),
+        "engagement": latest.engagement if latest else None,
+        "pattern": latest.pattern if latest else None,
+        "pattern_drivers": latest.pattern_drivers if latest else [],
+        "history": [{"as_of": s.as_of, "engagement": s.engagement, "pattern": s.pattern} for s in snaps],
+    }
     if staff:
         body["features"] = latest.features if latest else {}
     return body
@@ -416,34 +499,26 @@ def engagement_histogram(values: list[float], bins: int = 10) -> list[dict]:
 
 def course_trend(*, course_id: int, points: int = 30) -> list[dict]:
     """Mean engagement and number shown at risk per recompute, oldest first."""
-    stamps = list(BehaviourSnapshot.objects.filter(course_id=course_id).values_list("as_of", flat=True)
-                  .distinct().order_by("-as_of")[:points])
+    stamps = list(
+        BehaviourSnapshot.objects.filter(course_id=course_id)
+        .values_list("as_of", flat=True)
+        .distinct()
+        .order_by("-as_of")[:points]
+    )
     out = []
     for as_of in sorted(stamps):
-        eng = list(BehaviourSnapshot.objects.filter(course_id=course_id, as_of=as_of)
-                   .values_list("engagement", flat=True))
+        eng = list(
+            BehaviourSnapshot.objects.filter(course_id=course_id, as_of=as_of).values_list("engagement", flat=True)
+        )
         risky = RiskEstimate.objects.filter(course_id=course_id, as_of=as_of, shown=True, at_risk=True).count()
-        out.append({"as_of": as_of, "engagement": sum(eng) / len(eng) if eng else 0.0, "at_risk": risky,
-                    "students": len(eng)})
+        out.append(
+            {"as_of": as_of, "engagement": sum(eng) / len(eng) if eng else 0.0, "at_risk": risky, "students": len(eng)}
+        )
     return out
 
 
 def is_finite(x) -> bool:
     return x is not None and not (isinstance(x, float) and math.isnan(x))
-
-
-def statement_json(event: LearningEvent) -> dict:
-    """A stored event as an xAPI statement (for forwarding to an external LRS)."""
-    statement = {"id": str(event.statement_id), "actor": event.actor or {"objectType": "Agent"},
-                 "verb": {"id": event.verb, "display": {"en-US": event.verb_name}},
-                 "object": {"objectType": "Activity", "id": event.object_id,
-                            "definition": {"type": event.object_type}},
-                 "timestamp": event.timestamp.isoformat(), "stored": event.stored_at.isoformat()}
-    if event.result:
-        statement["result"] = event.result
-    if event.context:
-        statement["context"] = event.context
-    return statement
 
 
 # =============================================================================
@@ -474,14 +549,16 @@ def resource_object_id(resource_id: int) -> str:
 def _object_pk(object_id: str, prefix: str) -> int | None:
     if not object_id.startswith(prefix + ":"):
         return None
-    tail = object_id[len(prefix) + 1:]
+    tail = object_id[len(prefix) + 1 :]
     return int(tail) if tail.isdigit() else None
 
 
 def iso_duration_minutes(value) -> float:
     """Minutes in an xAPI ``result.duration`` (ISO 8601, e.g. PT4M30S); 0 when absent or bad."""
-    m = re.fullmatch(r"P(?:(\d+(?:\.\d+)?)D)?(?:T(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?)?",
-                     str(value or "").strip())
+    m = re.fullmatch(
+        r"P(?:(\d+(?:\.\d+)?)D)?(?:T(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?)?",
+        str(value or "").strip(),
+    )
     if not m or not any(m.groups()):
         return 0.0
     d, h, mi, s = (float(g) if g else 0.0 for g in m.groups())
@@ -508,8 +585,9 @@ def kt_bkt_model() -> kt.BKTModel | None:
         try:
             model = kt.BKTModel.load(record.path)
         except (OSError, ValueError) as exc:
-            log.warning("BKT model %s unreadable at %s (%s); using default parameters", record.version,
-                        record.path, exc)
+            log.warning(
+                "BKT model %s unreadable at %s (%s); using default parameters", record.version, record.path, exc
+            )
             return None
         _BKT_CACHE.clear()
         _BKT_CACHE[record.version] = model
@@ -532,8 +610,11 @@ def student_course_get(*, user, course_id: int) -> tuple[Student, Course]:
     """The user's Student row and a course they are enrolled in as a student; 404 otherwise."""
     me = student_for_user(user)
     course = Course.objects.filter(pk=course_id).first()
-    if me is None or course is None or not Enrollment.objects.filter(
-            user=user, course=course, role=Enrollment.Role.STUDENT).exists():
+    if (
+        me is None
+        or course is None
+        or not Enrollment.objects.filter(user=user, course=course, role=Enrollment.Role.STUDENT).exists()
+    ):
         raise NotFound(f"Course {course_id} not found.")
     return me, course
 
@@ -542,7 +623,8 @@ def course_skills(*, course_id: int) -> list[tuple[Skill, tuple[int, ...]]]:
     """Skills of a course with their prerequisites (ordered by id)."""
     prereqs: dict[int, list[int]] = defaultdict(list)
     for sid, pid in SkillPrerequisite.objects.filter(skill__course_id=course_id).values_list(
-            "skill_id", "prerequisite_id"):
+        "skill_id", "prerequisite_id"
+    ):
         prereqs[sid].append(pid)
     return [(s, tuple(sorted(prereqs.get(s.pk, ())))) for s in Skill.objects.filter(course_id=course_id).order_by("pk")]
 
@@ -562,22 +644,41 @@ def my_mastery(*, user, course_id: int) -> dict:
     for s, prereqs in skills:
         m = rows.get(s.pk)
         p = m.p_mastery if m else params[s.pk].prior
-        out.append({"skill": s.pk, "name": s.name, "p_mastery": round(p, 4), "mastered": p >= threshold,
-                    "n_attempts": m.n_attempts if m else 0, "estimated_from_attempts": m is not None,
-                    "prerequisites": list(prereqs), "model_version": m.model_version if m else "prior",
-                    "updated_at": m.updated_at if m else None})
+        out.append(
+            {
+                "skill": s.pk,
+                "name": s.name,
+                "p_mastery": round(p, 4),
+                "mastered": p >= threshold,
+                "n_attempts": m.n_attempts if m else 0,
+                "estimated_from_attempts": m is not None,
+                "prerequisites": list(prereqs),
+                "model_version": m.model_version if m else "prior",
+                "updated_at": m.updated_at if m else None,
+            }
+        )
     return {"course": course.pk, "threshold": threshold, "results": out}
 
 
 def current_path(*, student_id: int, course_id: int) -> LearningPath | None:
-    return (LearningPath.objects.filter(student_id=student_id, course_id=course_id, is_current=True)
-            .prefetch_related("steps", "steps__resource", "steps__skill").first())
+    return (
+        LearningPath.objects.filter(student_id=student_id, course_id=course_id, is_current=True)
+        .prefetch_related("steps", "steps__resource", "steps__skill")
+        .first()
+    )
 
 
 def path_step_get_for_owner(*, user, step_id: int) -> LearningPathStep:
     """A step of one of the user's own paths; 404 for anyone else's (ids do not leak)."""
-    step = (LearningPathStep.objects.select_related("path", "resource", "skill")
-            .filter(pk=step_id, path__student__user=user).first()) if user.is_authenticated else None
+    step = (
+        (
+            LearningPathStep.objects.select_related("path", "resource", "skill")
+            .filter(pk=step_id, path__student__user=user)
+            .first()
+        )
+        if user.is_authenticated
+        else None
+    )
     if step is None:
         raise NotFound(f"Learning path step {step_id} not found.")
     return step
@@ -588,26 +689,43 @@ def course_mastery_matrix(*, user, course_id: int) -> dict:
     skill (None where the student has no graded attempt at it yet)."""
     course = staff_course_get(user=user, course_id=course_id)
     skills = [s for s, _ in course_skills(course_id=course.pk)]
-    students = list(Student.objects.filter(user__eduplatform_enrollments__course=course,
-                                           user__eduplatform_enrollments__role=Enrollment.Role.STUDENT)
-                    .select_related("user").order_by("pk").distinct())
-    cells = {(m.student_id, m.skill_id): m for m in Mastery.objects.filter(skill__course=course,
-                                                                            student__in=students)}
+    students = list(
+        Student.objects.filter(
+            user__eduplatform_enrollments__course=course, user__eduplatform_enrollments__role=Enrollment.Role.STUDENT
+        )
+        .select_related("user")
+        .order_by("pk")
+        .distinct()
+    )
+    cells = {(m.student_id, m.skill_id): m for m in Mastery.objects.filter(skill__course=course, student__in=students)}
     threshold = float(learning_setting("MASTERY_THRESHOLD"))
     rows = []
     for st in students:
         values = []
         for sk in skills:
             m = cells.get((st.pk, sk.pk))
-            values.append(None if m is None else {"p_mastery": round(m.p_mastery, 4), "n_attempts": m.n_attempts,
-                                                  "mastered": m.p_mastery >= threshold})
+            values.append(
+                None
+                if m is None
+                else {
+                    "p_mastery": round(m.p_mastery, 4),
+                    "n_attempts": m.n_attempts,
+                    "mastered": m.p_mastery >= threshold,
+                }
+            )
         rows.append({"student": st.pk, "username": st.user.get_username(), "mastery": values})
     summary = []
     for j, sk in enumerate(skills):
         ps = [r["mastery"][j]["p_mastery"] for r in rows if r["mastery"][j] is not None]
-        summary.append({"skill": sk.pk, "name": sk.name, "mean": round(sum(ps) / len(ps), 4) if ps else None,
-                        "students_with_evidence": len(ps),
-                        "mastered": sum(1 for r in rows if r["mastery"][j] and r["mastery"][j]["mastered"])})
+        summary.append(
+            {
+                "skill": sk.pk,
+                "name": sk.name,
+                "mean": round(sum(ps) / len(ps), 4) if ps else None,
+                "students_with_evidence": len(ps),
+                "mastered": sum(1 for r in rows if r["mastery"][j] and r["mastery"][j]["mastered"]),
+            }
+        )
     return {"course": course.pk, "threshold": threshold, "skills": summary, "students": rows}
 
 
@@ -615,14 +733,16 @@ def path_inputs(*, student: Student, course: Course, now: datetime) -> dict:
     """Everything ``paths.recommend`` needs for one student, read from the database."""
     skills_rows = course_skills(course_id=course.pk)
     params = kt_params_for([s.pk for s, _ in skills_rows])
-    skills = [paths.SkillInfo(id=s.pk, name=s.name, prerequisites=pre, learn=params[s.pk].learn)
-              for s, pre in skills_rows]
+    skills = [
+        paths.SkillInfo(id=s.pk, name=s.name, prerequisites=pre, learn=params[s.pk].learn) for s, pre in skills_rows
+    ]
     stored = mastery_rows(student_id=student.pk, skill_ids=[s.id for s in skills])
     mastery = {s.id: (stored[s.id].p_mastery if s.id in stored else params[s.id].prior) for s in skills}
 
     # Upcoming, not yet submitted assignments per skill (urgency).
-    submitted = set(Submission.objects.filter(student=student, assignment__course=course)
-                    .values_list("assignment_id", flat=True))
+    submitted = set(
+        Submission.objects.filter(student=student, assignment__course=course).values_list("assignment_id", flat=True)
+    )
     upcoming = {a.pk: a for a in Assignment.objects.filter(course=course, due_at__gte=now).exclude(pk__in=submitted)}
     due_by_skill: dict[int, list] = defaultdict(list)
     for aid, sid in AssignmentSkill.objects.filter(assignment_id__in=upcoming).values_list("assignment_id", "skill_id"):
@@ -638,26 +758,38 @@ def path_inputs(*, student: Student, course: Course, now: datetime) -> dict:
         if r.assignment_id in upcoming:
             linked.append(upcoming[r.assignment_id])
         first = min(linked, key=lambda a: (a.due_at, a.pk)) if linked else None
-        resources.append(paths.ResourceInfo(id=r.pk, title=r.title, kind=r.kind, skills=tagged,
-                                            difficulty=r.difficulty, duration_minutes=r.duration_minutes,
-                                            due_at=first.due_at if first else None,
-                                            due_title=first.title if first else ""))
+        resources.append(
+            paths.ResourceInfo(
+                id=r.pk,
+                title=r.title,
+                kind=r.kind,
+                skills=tagged,
+                difficulty=r.difficulty,
+                duration_minutes=r.duration_minutes,
+                due_at=first.due_at if first else None,
+                due_title=first.title if first else "",
+            )
+        )
         kinds[r.pk] = r.kind
         durations[r.pk] = r.duration_minutes
 
     # History: steps marked done/skipped, and "completed" statements about resources.
     done: set[int] = set()
     skipped: dict[int, int] = defaultdict(int)
-    for rid, status in LearningPathStep.objects.filter(path__student=student, path__course=course).exclude(
-            status=LearningPathStep.Status.PENDING).values_list("resource_id", "status"):
+    for rid, status in (
+        LearningPathStep.objects.filter(path__student=student, path__course=course)
+        .exclude(status=LearningPathStep.Status.PENDING)
+        .values_list("resource_id", "status")
+    ):
         if status == LearningPathStep.Status.DONE:
             done.add(rid)
         else:
             skipped[rid] += 1
     activity = {m: paths.ModalityActivity() for m in paths.MODALITIES}
     minutes_seen: dict[int, float] = defaultdict(float)
-    events = LearningEvent.objects.filter(student=student, course=course).values_list("verb", "object_id",
-                                                                                      "object_type", "result")
+    events = LearningEvent.objects.filter(student=student, course=course).values_list(
+        "verb", "object_id", "object_type", "result"
+    )
     for verb, object_id, object_type, result in events.iterator(chunk_size=2000):
         name = verb_name(verb)
         if name not in USE_VERBS:
@@ -685,20 +817,34 @@ def path_inputs(*, student: Student, course: Course, now: datetime) -> dict:
 
     # Pins: a student-level choice overrides the course-level one for the same resource.
     choice: dict[int, tuple] = {}
-    for pin in ResourcePin.objects.filter(course=course).filter(Q(student__isnull=True) | Q(student=student)).order_by(
-            "position", "pk"):
+    for pin in (
+        ResourcePin.objects.filter(course=course)
+        .filter(Q(student__isnull=True) | Q(student=student))
+        .order_by("position", "pk")
+    ):
         if pin.resource_id in choice and pin.student_id is None:
             continue
         choice[pin.resource_id] = (pin.action, pin.position, pin.student_id is None, pin.pk)
-    pinned = [rid for rid, c in sorted(choice.items(), key=lambda kv: (kv[1][1], kv[1][2], kv[1][3]))
-              if c[0] == ResourcePin.Action.PIN]
+    pinned = [
+        rid
+        for rid, c in sorted(choice.items(), key=lambda kv: (kv[1][1], kv[1][2], kv[1][3]))
+        if c[0] == ResourcePin.Action.PIN
+    ]
     excluded = {rid for rid, c in choice.items() if c[0] == ResourcePin.Action.EXCLUDE}
-    return {"skills": skills, "mastery": mastery, "resources": resources,
-            "preference": paths.modality_preference(activity), "done": done, "skipped": skipped,
-            "pinned": pinned, "excluded": excluded, "now": now,
-            "threshold": float(learning_setting("MASTERY_THRESHOLD")),
-            "max_steps": int(learning_setting("PATH_MAX_STEPS")),
-            "max_per_skill": int(learning_setting("PATH_MAX_PER_SKILL"))}
+    return {
+        "skills": skills,
+        "mastery": mastery,
+        "resources": resources,
+        "preference": paths.modality_preference(activity),
+        "done": done,
+        "skipped": skipped,
+        "pinned": pinned,
+        "excluded": excluded,
+        "now": now,
+        "threshold": float(learning_setting("MASTERY_THRESHOLD")),
+        "max_steps": int(learning_setting("PATH_MAX_STEPS")),
+        "max_per_skill": int(learning_setting("PATH_MAX_PER_SKILL")),
+    }
 
 
 def resources_similar(*, resource: LearningResource, k: int = 5) -> list[tuple[LearningResource, float]]:
@@ -709,9 +855,14 @@ def resources_similar(*, resource: LearningResource, k: int = 5) -> list[tuple[L
 
     if not resource.embedding:
         return []
-    others = list(LearningResource.objects.filter(course_id=resource.course_id, is_active=True,
-                                                  embedding_model=resource.embedding_model)
-                  .exclude(pk=resource.pk).exclude(embedding=[]).order_by("pk"))
+    others = list(
+        LearningResource.objects.filter(
+            course_id=resource.course_id, is_active=True, embedding_model=resource.embedding_model
+        )
+        .exclude(pk=resource.pk)
+        .exclude(embedding=[])
+        .order_by("pk")
+    )
     others = [o for o in others if o.embedding and len(o.embedding) == len(resource.embedding)]
     if not others:
         return []

@@ -64,8 +64,21 @@ class StudentRiskSerializer(serializers.Serializer):
 class RiskAlertSerializer(serializers.ModelSerializer):
     class Meta:
         model = RiskAlert
-        fields = ["id", "student", "course", "crossed_at", "probability", "pattern", "reasons", "model_version",
-                  "status", "acknowledged_by", "acknowledged_at", "resolved_at", "created_at"]
+        fields = [
+            "id",
+            "student",
+            "course",
+            "crossed_at",
+            "probability",
+            "pattern",
+            "reasons",
+            "model_version",
+            "status",
+            "acknowledged_by",
+            "acknowledged_at",
+            "resolved_at",
+            "created_at",
+        ]
 
 
 # =============================================================================
@@ -113,8 +126,17 @@ class LearningPathStepSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = LearningPathStep
-        fields = ["id", "position", "status", "reason", "expected_gain", "pinned", "skill", "resource",
-                  "status_changed_at"]
+        fields = [
+            "id",
+            "position",
+            "status",
+            "reason",
+            "expected_gain",
+            "pinned",
+            "skill",
+            "resource",
+            "status_changed_at",
+        ]
 
 
 class LearningPathSerializer(serializers.ModelSerializer):
@@ -122,8 +144,16 @@ class LearningPathSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = LearningPath
-        fields = ["id", "course", "computed_at", "model_version", "is_current", "summary", "modality_preference",
-                  "steps"]
+        fields = [
+            "id",
+            "course",
+            "computed_at",
+            "model_version",
+            "is_current",
+            "summary",
+            "modality_preference",
+            "steps",
+        ]
 
 
 class StepMarkInSerializer(serializers.Serializer):
@@ -139,8 +169,10 @@ class MasteryCellSerializer(serializers.Serializer):
 class MasteryMatrixRowSerializer(serializers.Serializer):
     student = serializers.IntegerField()
     username = serializers.CharField()
-    mastery = serializers.ListField(child=MasteryCellSerializer(allow_null=True),
-                                    help_text="One cell per skill, in the order of ``skills``; null = no evidence.")
+    mastery = serializers.ListField(
+        child=MasteryCellSerializer(allow_null=True),
+        help_text="One cell per skill, in the order of ``skills``; null = no evidence.",
+    )
 
 
 class MasteryMatrixSkillSerializer(serializers.Serializer):

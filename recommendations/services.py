@@ -22,10 +22,9 @@ import numpy as np
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from eduplatform.errors import ApplicationError
-from eduplatform.models import Assignment, Course, Enrollment, LearningEvent, Student
+from eduplatform.core.api import ApplicationError, Assignment, Course, Enrollment, LearningEvent, Student
+from multimodal import knowledge_tracing as kt
 from recommendations import behaviour, paths, selectors
-from recommendations import knowledge_tracing as kt
 from recommendations.models import (
     AssignmentSkill,
     BehaviourSnapshot,
@@ -80,8 +79,11 @@ def behaviour_recompute_course(*, course_id: int, as_of: datetime | None = None)
     min_conf = float(risk_setting("RISK_CONFIDENCE_THRESHOLD"))
     counts = {"students": 0, "estimates": 0, "shown": 0, "at_risk": 0, "alerts": 0, "resolved": 0}
     features = {key: behaviour.compute_features(tl, day) for key, tl in sorted(timelines.items())}
-    activities = {key: behaviour.compute_features(tl, day, window) for key, tl in sorted(timelines.items())} \
-        if window else features
+    activities = (
+        {key: behaviour.compute_features(tl, day, window) for key, tl in sorted(timelines.items())}
+        if window
+        else features
+    )
     cohort = behaviour.Cohort.of(activities.values())
     with transaction.atomic():
         for (student_id, cid), f in features.items():
@@ -89,9 +91,18 @@ def behaviour_recompute_course(*, course_id: int, as_of: datetime | None = None)
             engagement = behaviour.engagement_score(activity)
             pattern, drivers = behaviour.classify_pattern(activity, cohort)
             BehaviourSnapshot.objects.update_or_create(
-                student_id=student_id, course_id=course_id, as_of=as_of,
-                defaults={"course_day": day, "window_days": window, "engagement": engagement, "pattern": pattern,
-                          "pattern_drivers": drivers, "features": {k: _clean(v) for k, v in activity.items()}})
+                student_id=student_id,
+                course_id=course_id,
+                as_of=as_of,
+                defaults={
+                    "course_day": day,
+                    "window_days": window,
+                    "engagement": engagement,
+                    "pattern": pattern,
+                    "pattern_drivers": drivers,
+                    "features": {k: _clean(v) for k, v in activity.items()},
+                },
+            )
             counts["students"] += 1
             if model is None or f["withdrawn"]:
                 continue  # withdrawn students are shown as disengaged; a risk score adds nothing
@@ -104,10 +115,23 @@ def behaviour_recompute_course(*, course_id: int, as_of: datetime | None = None)
             else:
                 hidden = RiskEstimate.Hidden.NONE
             est, _ = RiskEstimate.objects.update_or_create(
-                student_id=student_id, course_id=course_id, as_of=as_of, model_version=model_row.version,
-                defaults={"course_day": day, "probability": p, "confidence": conf, "at_risk": p >= threshold,
-                          "pattern": pattern, "engagement": engagement, "reasons": model.reasons(f),
-                          "model": model_row, "shown": hidden == RiskEstimate.Hidden.NONE, "hidden_reason": hidden})
+                student_id=student_id,
+                course_id=course_id,
+                as_of=as_of,
+                model_version=model_row.version,
+                defaults={
+                    "course_day": day,
+                    "probability": p,
+                    "confidence": conf,
+                    "at_risk": p >= threshold,
+                    "pattern": pattern,
+                    "engagement": engagement,
+                    "reasons": model.reasons(f),
+                    "model": model_row,
+                    "shown": hidden == RiskEstimate.Hidden.NONE,
+                    "hidden_reason": hidden,
+                },
+            )
             counts["estimates"] += 1
             counts["shown"] += est.shown
             counts["at_risk"] += est.shown and est.at_risk
@@ -126,17 +150,24 @@ def risk_alert_update(*, estimate: RiskEstimate) -> str:
     threshold. Hidden estimates change nothing. Returns raised/resolved/unchanged."""
     if not estimate.shown:
         return "unchanged"
-    open_alerts = RiskAlert.objects.filter(student_id=estimate.student_id, course_id=estimate.course_id,
-                                           resolved_at__isnull=True)
+    open_alerts = RiskAlert.objects.filter(
+        student_id=estimate.student_id, course_id=estimate.course_id, resolved_at__isnull=True
+    )
     if estimate.at_risk:
         if open_alerts.exists():
             return "unchanged"
         try:
             with transaction.atomic():
-                RiskAlert.objects.create(student_id=estimate.student_id, course_id=estimate.course_id,
-                                         estimate=estimate, crossed_at=estimate.as_of,
-                                         probability=estimate.probability, reasons=estimate.reasons,
-                                         pattern=estimate.pattern, model_version=estimate.model_version)
+                RiskAlert.objects.create(
+                    student_id=estimate.student_id,
+                    course_id=estimate.course_id,
+                    estimate=estimate,
+                    crossed_at=estimate.as_of,
+                    probability=estimate.probability,
+                    reasons=estimate.reasons,
+                    pattern=estimate.pattern,
+                    model_version=estimate.model_version,
+                )
         except IntegrityError:  # a concurrent recompute raised it first
             return "unchanged"
         return "raised"
@@ -155,32 +186,45 @@ def risk_alert_acknowledge(*, alert: RiskAlert, user) -> RiskAlert:
     return alert
 
 
-def risk_training_arrays(rows: list[selectors.LabelledRow], feature_names=behaviour.RISK_FEATURES
-                         ) -> tuple[np.ndarray, np.ndarray]:
+def risk_training_arrays(
+    rows: list[selectors.LabelledRow], feature_names=behaviour.RISK_FEATURES
+) -> tuple[np.ndarray, np.ndarray]:
     X = np.array([[r.features.get(n, np.nan) for n in feature_names] for r in rows], dtype=float)
     y = np.array([r.at_risk for r in rows], dtype=int)
     return X.reshape(-1, len(feature_names)), y
 
 
-def risk_model_fit(*, rows: list[selectors.LabelledRow], cutoff_day: int, seed: int = 0
-                   ) -> tuple[behaviour.RiskModel, behaviour.GuardrailResult, dict]:
+def risk_model_fit(
+    *, rows: list[selectors.LabelledRow], cutoff_day: int, seed: int = 0
+) -> tuple[behaviour.RiskModel, behaviour.GuardrailResult, dict]:
     """Fit on students still enrolled at the cut-off (the ones a teacher can help) and
     run the acceptance guardrail on the same training data (never on a test set)."""
     train = [r for r in rows if r.enrolled_at_cutoff]
     X, y = risk_training_arrays(train)
     model = behaviour.fit_risk_model(X, y, behaviour.RISK_FEATURES)
     guard = behaviour.guardrail_evaluate(
-        X, y, behaviour.RISK_FEATURES, runs=int(risk_setting("RISK_EVAL_RUNS")),
-        min_score=float(risk_setting("RISK_MIN_EVAL_SCORE")), max_std=float(risk_setting("RISK_MAX_EVAL_STD")),
-        seed=seed)
-    summary = {"students": len(train), "at_risk_share": round(float(y.mean()), 4) if len(y) else None,
-               "courses": sorted({r.course_id for r in train}), "cutoff_day": cutoff_day,
-               "population": "enrolled at the cut-off", "label": selectors.LABEL_RULE}
+        X,
+        y,
+        behaviour.RISK_FEATURES,
+        runs=int(risk_setting("RISK_EVAL_RUNS")),
+        min_score=float(risk_setting("RISK_MIN_EVAL_SCORE")),
+        max_std=float(risk_setting("RISK_MAX_EVAL_STD")),
+        seed=seed,
+    )
+    summary = {
+        "students": len(train),
+        "at_risk_share": round(float(y.mean()), 4) if len(y) else None,
+        "courses": sorted({r.course_id for r in train}),
+        "cutoff_day": cutoff_day,
+        "population": "enrolled at the cut-off",
+        "label": selectors.LABEL_RULE,
+    }
     return model, guard, summary
 
 
-def risk_model_train(*, cutoff_day: int, now: datetime | None = None, course_ids: list[int] | None = None
-                     ) -> RiskModel | None:
+def risk_model_train(
+    *, cutoff_day: int, now: datetime | None = None, course_ids: list[int] | None = None
+) -> RiskModel | None:
     """Train and store a model for ``cutoff_day`` on finished courses; None if there is
     no usable training data. The guardrail decides whether it is accepted."""
     now = now or timezone.now()
@@ -188,17 +232,27 @@ def risk_model_train(*, cutoff_day: int, now: datetime | None = None, course_ids
     rows = selectors.risk_dataset(course_ids=course_ids, cutoff_day=cutoff_day)
     enrolled = [r for r in rows if r.enrolled_at_cutoff]
     if len({r.at_risk for r in enrolled}) < 2:
-        log.info("no model for day %s: %d labelled students in %d finished courses", cutoff_day, len(enrolled),
-                 len(course_ids))
+        log.info(
+            "no model for day %s: %d labelled students in %d finished courses",
+            cutoff_day,
+            len(enrolled),
+            len(course_ids),
+        )
         return None
     model, guard, summary = risk_model_fit(rows=rows, cutoff_day=cutoff_day)
     version = f"risk-logreg-d{cutoff_day}-{now:%Y%m%dT%H%M%S}"
     row, _ = RiskModel.objects.update_or_create(
         version=version,
-        defaults={"cutoff_day": cutoff_day, "feature_names": list(model.feature_names), "params": model.to_dict(),
-                  "guardrail": {k: _clean(v) for k, v in guard.to_dict().items()},
-                  "metrics": {"eval_auc_mean": _clean(guard.mean), "eval_auc_std": _clean(guard.std)},
-                  "training_summary": summary, "accepted": guard.accepted})
+        defaults={
+            "cutoff_day": cutoff_day,
+            "feature_names": list(model.feature_names),
+            "params": model.to_dict(),
+            "guardrail": {k: _clean(v) for k, v in guard.to_dict().items()},
+            "metrics": {"eval_auc_mean": _clean(guard.mean), "eval_auc_std": _clean(guard.std)},
+            "training_summary": summary,
+            "accepted": guard.accepted,
+        },
+    )
     log.info("risk model %s trained: %s", version, guard.reason)
     return row
 
@@ -249,18 +303,26 @@ def skill_prerequisite_check(*, skill: Skill, prerequisite: Skill) -> None:
         raise ApplicationError("A skill cannot be its own prerequisite.", field="prerequisite")
     if skill.course_id != prerequisite.course_id:
         raise ApplicationError("A prerequisite must be a skill of the same course.", field="prerequisite")
-    edges = list(SkillPrerequisite.objects.filter(skill__course_id=skill.course_id)
-                 .exclude(skill=skill, prerequisite=prerequisite).values_list("skill_id", "prerequisite_id"))
+    edges = list(
+        SkillPrerequisite.objects.filter(skill__course_id=skill.course_id)
+        .exclude(skill=skill, prerequisite=prerequisite)
+        .values_list("skill_id", "prerequisite_id")
+    )
     cycle = paths.find_cycle([*edges, (skill.pk, prerequisite.pk)])
     if cycle:
         names = dict(Skill.objects.filter(pk__in=cycle).values_list("pk", "name"))
-        raise ApplicationError("That prerequisite would make a cycle: " + " needs ".join(names[c] for c in cycle)
-                               + ".", code="prerequisite_cycle", field="prerequisite")
+        raise ApplicationError(
+            "That prerequisite would make a cycle: " + " needs ".join(names[c] for c in cycle) + ".",
+            code="prerequisite_cycle",
+            field="prerequisite",
+        )
 
 
 def skill_prerequisite_add(*, skill: Skill, prerequisite: Skill) -> SkillPrerequisite:
     with transaction.atomic():
-        list(Skill.objects.select_for_update().filter(course_id=skill.course_id).values_list("pk"))  # one edit at a time
+        list(
+            Skill.objects.select_for_update().filter(course_id=skill.course_id).values_list("pk")
+        )  # one edit at a time
         skill_prerequisite_check(skill=skill, prerequisite=prerequisite)
         link, _ = SkillPrerequisite.objects.get_or_create(skill=skill, prerequisite=prerequisite)
     return link
@@ -275,8 +337,9 @@ def assignment_skill_tag(*, assignment, skill: Skill, weight: float = 1.0) -> As
     return tag
 
 
-def resource_pin_set(*, resource: LearningResource, action: str, student=None, user=None, position: int = 0,
-                     note: str = "") -> ResourcePin:
+def resource_pin_set(
+    *, resource: LearningResource, action: str, student=None, user=None, position: int = 0, note: str = ""
+) -> ResourcePin:
     """Pin or exclude a resource for its course (``student=None``) or one student; upsert.
     The affected learning paths are recomputed after commit."""
     if action not in ResourcePin.Action.values:
@@ -285,9 +348,16 @@ def resource_pin_set(*, resource: LearningResource, action: str, student=None, u
         raise ApplicationError("That student is not enrolled in the resource's course.", field="student")
     with transaction.atomic():
         pin, _ = ResourcePin.objects.update_or_create(
-            resource=resource, student=student,
-            defaults={"course_id": resource.course_id, "action": action, "position": position, "note": note,
-                      "created_by": user})
+            resource=resource,
+            student=student,
+            defaults={
+                "course_id": resource.course_id,
+                "action": action,
+                "position": position,
+                "note": note,
+                "created_by": user,
+            },
+        )
         _recompute_after_commit(course_id=resource.course_id, student_id=student.pk if student else None)
     return pin
 
@@ -330,8 +400,9 @@ def bkt_replay(attempts: Iterable[tuple[float, float]], params: kt.BKTParams) ->
     return p
 
 
-def mastery_record_attempts(*, student, skill_weights: dict[int, float], correct: float, source: str,
-                            occurred_at: datetime) -> list[Mastery]:
+def mastery_record_attempts(
+    *, student, skill_weights: dict[int, float], correct: float, source: str, occurred_at: datetime
+) -> list[Mastery]:
     """Store one graded attempt as evidence for each skill (upsert on the source, so a
     re-released or adjusted grade replaces its earlier evidence) and update mastery."""
     if not skill_weights:
@@ -340,20 +411,28 @@ def mastery_record_attempts(*, student, skill_weights: dict[int, float], correct
     with transaction.atomic():
         for sid, weight in sorted(skill_weights.items()):
             SkillAttempt.objects.update_or_create(
-                student=student, skill_id=sid, source=source[:80],
-                defaults={"correct": correct, "weight": float(weight), "occurred_at": occurred_at})
+                student=student,
+                skill_id=sid,
+                source=source[:80],
+                defaults={"correct": correct, "weight": float(weight), "occurred_at": occurred_at},
+            )
         return mastery_recompute(student=student, skill_ids=list(skill_weights))
 
 
-def mastery_update_from_attempt(*, student, assignment, correct: float | bool, source: str = "",
-                                occurred_at: datetime | None = None) -> list[Mastery]:
+def mastery_update_from_attempt(
+    *, student, assignment, correct: float | bool, source: str = "", occurred_at: datetime | None = None
+) -> list[Mastery]:
     """A graded attempt at ``assignment`` (``correct``: True/False or a score fraction 0-1)
     updates the mastery of every skill tagged on it. ``source`` identifies the attempt
     (default: a new one each call); calling again with the same source replaces it."""
     weights = dict(AssignmentSkill.objects.filter(assignment=assignment).values_list("skill_id", "weight"))
-    return mastery_record_attempts(student=student, skill_weights=weights, correct=float(correct),
-                                   source=source or f"attempt:{uuid.uuid4().hex}",
-                                   occurred_at=occurred_at or timezone.now())
+    return mastery_record_attempts(
+        student=student,
+        skill_weights=weights,
+        correct=float(correct),
+        source=source or f"attempt:{uuid.uuid4().hex}",
+        occurred_at=occurred_at or timezone.now(),
+    )
 
 
 def mastery_update_from_grade(*, grade_id: int) -> list[Mastery]:
@@ -365,9 +444,13 @@ def mastery_update_from_grade(*, grade_id: int) -> list[Mastery]:
         return []
     student = Student.objects.get(pk=attempt["student_id"])
     assignment = Assignment.objects.get(pk=attempt["assignment_id"])
-    return mastery_update_from_attempt(student=student, assignment=assignment, correct=attempt["fraction"],
-                                       source=f"submission:{attempt['submission_id']}",
-                                       occurred_at=attempt["submitted_at"])
+    return mastery_update_from_attempt(
+        student=student,
+        assignment=assignment,
+        correct=attempt["fraction"],
+        source=f"submission:{attempt['submission_id']}",
+        occurred_at=attempt["submitted_at"],
+    )
 
 
 def _event_correctness(result: dict) -> float | None:
@@ -394,22 +477,36 @@ def mastery_update_from_event(*, event_id: int) -> list[Mastery]:
     aid = selectors._object_pk(event.object_id, "assignment")
     rid = selectors._object_pk(event.object_id, "resource")
     if aid is not None:
-        weights.update(AssignmentSkill.objects.filter(assignment_id=aid, assignment__course_id=event.course_id)
-                       .values_list("skill_id", "weight"))
+        weights.update(
+            AssignmentSkill.objects.filter(assignment_id=aid, assignment__course_id=event.course_id).values_list(
+                "skill_id", "weight"
+            )
+        )
     if rid is not None:
-        weights.update({sid: 1.0 for sid in LearningResource.skills.through.objects.filter(
-            learningresource_id=rid, learningresource__course_id=event.course_id).values_list("skill_id", flat=True)})
+        weights.update(
+            {
+                sid: 1.0
+                for sid in LearningResource.skills.through.objects.filter(
+                    learningresource_id=rid, learningresource__course_id=event.course_id
+                ).values_list("skill_id", flat=True)
+            }
+        )
     ext = (event.context or {}).get("extensions") if isinstance(event.context, dict) else None
     listed = ext.get(selectors.SKILLS_EXT) if isinstance(ext, dict) else None
     if isinstance(listed, list):
         ids = [int(x) for x in listed if isinstance(x, int) or (isinstance(x, str) and x.isdigit())]
-        weights.update({sid: 1.0 for sid in Skill.objects.filter(pk__in=ids, course_id=event.course_id)
-                        .values_list("pk", flat=True)})
+        weights.update(
+            {
+                sid: 1.0
+                for sid in Skill.objects.filter(pk__in=ids, course_id=event.course_id).values_list("pk", flat=True)
+            }
+        )
     ext_result = (event.result or {}).get("extensions") or {}
     sub_id = ext_result.get("submission_id") if isinstance(ext_result, dict) else None
     source = f"submission:{sub_id}" if isinstance(sub_id, int) else f"event:{event.statement_id}"
-    return mastery_record_attempts(student=event.student, skill_weights=weights, correct=correct, source=source,
-                                   occurred_at=event.timestamp)
+    return mastery_record_attempts(
+        student=event.student, skill_weights=weights, correct=correct, source=source, occurred_at=event.timestamp
+    )
 
 
 _DEEP_CACHE: dict[str, Any] = {}
@@ -424,16 +521,18 @@ def _deep_model(record: KTModelRecord):
     return model
 
 
-def _deep_mastery(record: KTModelRecord, student, skill_ids: list[int],
-                  params: dict[int, kt.BKTParams]) -> dict[int, float]:
+def _deep_mastery(
+    record: KTModelRecord, student, skill_ids: list[int], params: dict[int, kt.BKTParams]
+) -> dict[int, float]:
     """P(mastered) per skill from the deep model: its P(correct) on a next attempt at the
     skill, after the student's whole history, mapped through the skill's guess/slip
     (P(correct) = p(1-slip) + (1-p)guess). Skills the model never saw are left out."""
     import numpy as np
 
     model = _deep_model(record)
-    history = list(SkillAttempt.objects.filter(student=student).order_by("occurred_at", "pk")
-                   .values_list("skill_id", "correct"))
+    history = list(
+        SkillAttempt.objects.filter(student=student).order_by("occurred_at", "pk").values_list("skill_id", "correct")
+    )
     hs = np.array([s for s, _ in history], dtype=np.int64)
     hc = np.array([1 if c >= 0.5 else 0 for _, c in history], dtype=np.int8)
     known = [sid for sid in skill_ids if 0 < sid < model.n_ids]
@@ -453,12 +552,16 @@ def mastery_recompute(*, student, skill_ids: list[int]) -> list[Mastery]:
     model and write it with its version; enqueue path recomputes where it changed."""
     params = kt_params_for(skill_ids)
     record = kt_serving_record()
-    bkt_version = f"bkt-online:{record.version}" if record and record.kind == KTModelRecord.Kind.BKT else \
-        "bkt-online:default"
+    bkt_version = (
+        f"bkt-online:{record.version}" if record and record.kind == KTModelRecord.Kind.BKT else "bkt-online:default"
+    )
     attempts: dict[int, list] = defaultdict(list)
     last_at: dict[int, datetime] = {}
-    for sid, correct, weight, at in SkillAttempt.objects.filter(student=student, skill_id__in=skill_ids).order_by(
-            "occurred_at", "pk").values_list("skill_id", "correct", "weight", "occurred_at"):
+    for sid, correct, weight, at in (
+        SkillAttempt.objects.filter(student=student, skill_id__in=skill_ids)
+        .order_by("occurred_at", "pk")
+        .values_list("skill_id", "correct", "weight", "occurred_at")
+    ):
         attempts[sid].append((correct, weight))
         last_at[sid] = at
     deep: dict[int, float] = {}
@@ -481,9 +584,15 @@ def mastery_recompute(*, student, skill_ids: list[int]) -> list[Mastery]:
         p = min(1.0, max(0.0, float(p)))
         old = existing.get(sid)
         m, _ = Mastery.objects.update_or_create(
-            student=student, skill_id=sid,
-            defaults={"p_mastery": p, "n_attempts": len(attempts.get(sid, ())), "model_version": version,
-                      "last_attempt_at": last_at.get(sid)})
+            student=student,
+            skill_id=sid,
+            defaults={
+                "p_mastery": p,
+                "n_attempts": len(attempts.get(sid, ())),
+                "model_version": version,
+                "last_attempt_at": last_at.get(sid),
+            },
+        )
         if old is None or abs(old.p_mastery - p) > 1e-9:
             changed_courses.add(courses[sid])
         out.append(m)
@@ -524,8 +633,9 @@ def learning_path_recompute(*, student, course, now: datetime | None = None, for
     plan = paths.recommend(**inputs)
     version = _path_version()
     with transaction.atomic():
-        current = (LearningPath.objects.select_for_update().filter(student=student, course=course, is_current=True)
-                   .first())
+        current = (
+            LearningPath.objects.select_for_update().filter(student=student, course=course, is_current=True).first()
+        )
         if current is not None and not force and current.model_version == version:
             same = [(s.resource_id, s.skill_id, s.reason) for s in current.steps.order_by("position")]
             if same == plan.signature() and current.summary == plan.summary:
@@ -533,16 +643,32 @@ def learning_path_recompute(*, student, course, now: datetime | None = None, for
         if current is not None:
             LearningPath.objects.filter(pk=current.pk).update(is_current=False)
         path = LearningPath.objects.create(
-            student=student, course=course, computed_at=now, model_version=version, is_current=True,
-            summary=plan.summary, mastery_snapshot={str(k): round(v, 4) for k, v in inputs["mastery"].items()},
-            modality_preference=plan.preference)
-        LearningPathStep.objects.bulk_create([
-            LearningPathStep(path=path, position=s.position, resource_id=s.resource_id, skill_id=s.skill_id,
-                             reason=s.reason, expected_gain=s.expected_gain, score=s.score, factors=s.factors,
-                             pinned=s.pinned)
-            for s in plan.steps])
-    log.info("learning path %s for student %s in course %s: %d steps", path.pk, student.pk, course.pk,
-             len(plan.steps))
+            student=student,
+            course=course,
+            computed_at=now,
+            model_version=version,
+            is_current=True,
+            summary=plan.summary,
+            mastery_snapshot={str(k): round(v, 4) for k, v in inputs["mastery"].items()},
+            modality_preference=plan.preference,
+        )
+        LearningPathStep.objects.bulk_create(
+            [
+                LearningPathStep(
+                    path=path,
+                    position=s.position,
+                    resource_id=s.resource_id,
+                    skill_id=s.skill_id,
+                    reason=s.reason,
+                    expected_gain=s.expected_gain,
+                    score=s.score,
+                    factors=s.factors,
+                    pinned=s.pinned,
+                )
+                for s in plan.steps
+            ]
+        )
+    log.info("learning path %s for student %s in course %s: %d steps", path.pk, student.pk, course.pk, len(plan.steps))
     return path
 
 
@@ -562,8 +688,9 @@ def learning_paths_recompute_course(*, course_id: int) -> int:
     """Recompute the paths of every student of a course (after resources or pins change)."""
     course = Course.objects.get(pk=course_id)
     n = 0
-    for student in Student.objects.filter(user__eduplatform_enrollments__course=course,
-                                          user__eduplatform_enrollments__role=Enrollment.Role.STUDENT).order_by("pk"):
+    for student in Student.objects.filter(
+        user__eduplatform_enrollments__course=course, user__eduplatform_enrollments__role=Enrollment.Role.STUDENT
+    ).order_by("pk"):
         learning_path_recompute(student=student, course=course)
         n += 1
     return n
@@ -573,7 +700,7 @@ def path_step_mark(*, step: LearningPathStep, status: str) -> LearningPathStep:
     """The student did or skipped a step. Done resources are not offered again and raise
     the preference for their modality; skipped ones are ranked lower and lower it. The
     feedback is also stored as an xAPI statement (idempotent), and the path recomputed."""
-    from eduplatform.api import event_record
+    from eduplatform.core.api import event_record
 
     status = {"skip": LearningPathStep.Status.SKIPPED}.get(status, status)
     if status not in (LearningPathStep.Status.DONE, LearningPathStep.Status.SKIPPED):
@@ -586,12 +713,16 @@ def path_step_mark(*, step: LearningPathStep, status: str) -> LearningPathStep:
         step.status, step.status_changed_at = status, now
         path = step.path
         resource = step.resource
-        event_record(student=path.student, course=path.course,
-                     verb=VERB_COMPLETED if status == LearningPathStep.Status.DONE else VERB_SKIPPED,
-                     object_id=selectors.resource_object_id(resource.pk),
-                     object_type=f"https://w3id.org/eduplatform/xapi/activities/{resource.kind}",
-                     result={"extensions": {"learning_path_step": step.pk}},
-                     statement_id=uuid.uuid5(_PATH_NAMESPACE, f"step:{step.pk}:{status}"), timestamp=now)
+        event_record(
+            student=path.student,
+            course=path.course,
+            verb=VERB_COMPLETED if status == LearningPathStep.Status.DONE else VERB_SKIPPED,
+            object_id=selectors.resource_object_id(resource.pk),
+            object_type=f"https://w3id.org/eduplatform/xapi/activities/{resource.kind}",
+            result={"extensions": {"learning_path_step": step.pk}},
+            statement_id=uuid.uuid5(_PATH_NAMESPACE, f"step:{step.pk}:{status}"),
+            timestamp=now,
+        )
         _recompute_after_commit(course_id=path.course_id, student_id=path.student_id)
     return step
 
@@ -643,12 +774,17 @@ def resource_embed(*, resource_id: int, force: bool = False) -> bool:
     sha = hashlib.sha256(text.encode()).hexdigest()
     encoder = get_text_encoder()
     version = model_versions().get("text", "text")
-    if not force and resource.embedding and resource.embedding_source_sha == sha and \
-            resource.embedding_model == version:
+    if (
+        not force
+        and resource.embedding
+        and resource.embedding_source_sha == sha
+        and resource.embedding_model == version
+    ):
         return False
     vector = encoder.encode([text])[0]
     LearningResource.objects.filter(pk=resource.pk).update(
-        embedding=[round(float(x), 6) for x in vector], embedding_model=version, embedding_source_sha=sha)
+        embedding=[round(float(x), 6) for x in vector], embedding_model=version, embedding_source_sha=sha
+    )
     return True
 
 
@@ -663,17 +799,25 @@ def kt_training_sequences() -> tuple[list[kt.Sequence], list[int]]:
     """One sequence per student (all courses) from the stored attempts, in time order;
     skill ids are Skill primary keys, a score fraction >= 0.5 counts as correct."""
     per: dict[int, list[tuple[int, float]]] = defaultdict(list)
-    for st, sk, c in SkillAttempt.objects.order_by("student_id", "occurred_at", "pk").values_list(
-            "student_id", "skill_id", "correct").iterator(chunk_size=5000):
+    for st, sk, c in (
+        SkillAttempt.objects.order_by("student_id", "occurred_at", "pk")
+        .values_list("student_id", "skill_id", "correct")
+        .iterator(chunk_size=5000)
+    ):
         per[st].append((sk, c))
     students = sorted(per)
     seqs = [kt.Sequence([s for s, _ in per[st]], [1 if c >= 0.5 else 0 for _, c in per[st]]) for st in students]
     return seqs, students
 
 
-def kt_train_and_select(*, deep_model: str = "dkt", max_epochs: int | None = None,
-                        time_budget_s: float | None = None, seed: int = 0,
-                        folder: Path | None = None) -> KTModelRecord | None:
+def kt_train_and_select(
+    *,
+    deep_model: str = "dkt",
+    max_epochs: int | None = None,
+    time_budget_s: float | None = None,
+    seed: int = 0,
+    folder: Path | None = None,
+) -> KTModelRecord | None:
     """Train BKT (with forgetting) and the deep model on the school's history, score both
     on held-out students, and serve the better (BKT on a tie: cheaper, explainable).
 
@@ -688,8 +832,12 @@ def kt_train_and_select(*, deep_model: str = "dkt", max_epochs: int | None = Non
     min_students = int(learning_setting("KT_MIN_STUDENTS"))
     labels = {int(c) for s in usable for c in s.correct.tolist()}
     if len(usable) < min_students or labels != {0, 1}:
-        log.info("KT training skipped: %d students with 2+ attempts (need %d), labels %s", len(usable),
-                 min_students, sorted(labels))
+        log.info(
+            "KT training skipped: %d students with 2+ attempts (need %d), labels %s",
+            len(usable),
+            min_students,
+            sorted(labels),
+        )
         return None
     train, test = kt.train_val_split(usable, float(learning_setting("KT_HOLDOUT_FRACTION")), seed)
     if len({int(c) for s in test for c in s.correct.tolist()}) < 2:
@@ -708,27 +856,49 @@ def kt_train_and_select(*, deep_model: str = "dkt", max_epochs: int | None = Non
             continue
         train_s = time.perf_counter() - t0
         metrics = kt.evaluate(model, test)
-        model.metrics = {"heldout_auc": _clean(round(metrics["auc"], 4)), "heldout_acc": round(metrics["acc"], 4),
-                         "heldout_responses": metrics["n"], "heldout_students": len(test),
-                         "train_s": round(train_s, 2), "pred_per_s": round(metrics["pred_per_s"], 1)}
+        model.metrics = {
+            "heldout_auc": _clean(round(metrics["auc"], 4)),
+            "heldout_acc": round(metrics["acc"], 4),
+            "heldout_responses": metrics["n"],
+            "heldout_students": len(test),
+            "train_s": round(train_s, 2),
+            "pred_per_s": round(metrics["pred_per_s"], 1),
+        }
         suffix = ".json" if isinstance(model, kt.BKTModel) else ".pt"
         path = model.save(folder / f"{model.version}{suffix}")
-        summary = {**kt.data_summary(train), "heldout_students": len(test), "device": str(getattr(model, "device",
-                                                                                                     "cpu"))}
-        candidates.append((model.metrics["heldout_auc"] if model.metrics["heldout_auc"] is not None else -1.0,
-                           0 if isinstance(model, kt.BKTModel) else 1, name, model, path, summary))
+        summary = {
+            **kt.data_summary(train),
+            "heldout_students": len(test),
+            "device": str(getattr(model, "device", "cpu")),
+        }
+        candidates.append(
+            (
+                model.metrics["heldout_auc"] if model.metrics["heldout_auc"] is not None else -1.0,
+                0 if isinstance(model, kt.BKTModel) else 1,
+                name,
+                model,
+                path,
+                summary,
+            )
+        )
     if not candidates:
         return None
     best = max(candidates, key=lambda c: (c[0], -c[1]))
     with transaction.atomic():
         KTModelRecord.objects.filter(serving=True).update(serving=False)
         serving = None
-        for auc, is_deep, name, model, path, summary in candidates:
+        for _auc, is_deep, name, model, path, summary in candidates:
             row = KTModelRecord.objects.create(
-                name=name, kind=KTModelRecord.Kind.DEEP if is_deep else KTModelRecord.Kind.BKT,
-                version=model.version if not KTModelRecord.objects.filter(version=model.version).exists()
+                name=name,
+                kind=KTModelRecord.Kind.DEEP if is_deep else KTModelRecord.Kind.BKT,
+                version=model.version
+                if not KTModelRecord.objects.filter(version=model.version).exists()
                 else f"{model.version}-{uuid.uuid4().hex[:6]}",
-                path=str(path), metrics=model.metrics, training_summary=summary, serving=False)
+                path=str(path),
+                metrics=model.metrics,
+                training_summary=summary,
+                serving=False,
+            )
             if name == best[2]:
                 serving = row
         KTModelRecord.objects.filter(pk=serving.pk).update(serving=True)

@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
-
 from celery import shared_task
 from django.db import OperationalError
 
 RECOMPUTE_SOFT_TIME_LIMIT = 1800
 RECOMPUTE_TIME_LIMIT = 1860
 TRAIN_TIME_LIMIT = 3600
-LRS_TIMEOUT_SECONDS = 10
-LRS_BATCH = 200
 
 
-@shared_task(name="recommendations.recompute_behaviour", acks_late=True, autoretry_for=(OperationalError,),
-             retry_backoff=True, max_retries=3, soft_time_limit=RECOMPUTE_SOFT_TIME_LIMIT,
-             time_limit=RECOMPUTE_TIME_LIMIT)
+@shared_task(
+    name="recommendations.recompute_behaviour",
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=3,
+    soft_time_limit=RECOMPUTE_SOFT_TIME_LIMIT,
+    time_limit=RECOMPUTE_TIME_LIMIT,
+)
 def recompute_behaviour(*, course_ids: list[int] | None = None, train: bool = True) -> dict:
     """Periodic (beat): retrain stale at-risk models, then recompute engagement, patterns,
     risk and alerts for active courses (or the given ones). Safe to run twice: results
@@ -33,42 +33,19 @@ def recompute_behaviour(*, course_ids: list[int] | None = None, train: bool = Tr
     return {"courses": {str(cid): services.behaviour_recompute_course(course_id=cid) for cid in course_ids}}
 
 
-@shared_task(name="recommendations.train_risk_model", acks_late=True, autoretry_for=(OperationalError,),
-             retry_backoff=True, max_retries=3, time_limit=TRAIN_TIME_LIMIT)
+@shared_task(
+    name="recommendations.train_risk_model",
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=3,
+    time_limit=TRAIN_TIME_LIMIT,
+)
 def train_risk_model(*, cutoff_day: int) -> str | None:
     from recommendations import services
 
     row = services.risk_model_train(cutoff_day=cutoff_day)
     return row.version if row else None
-
-
-@shared_task(name="recommendations.forward_statements", bind=True, acks_late=True,
-             autoretry_for=(OperationalError, urllib.error.URLError, TimeoutError), retry_backoff=True,
-             max_retries=8)
-def forward_statements(self, *, event_ids: list[int]) -> int:
-    """POST stored statements to the external LRS at EDUPLATFORM_LRS_URL (xAPI
-    ``/statements`` endpoint, e.g. Ralph). The LRS treats a known statement id as a
-    no-op, so retries are safe. Returns the number of statements sent."""
-    from eduplatform.conf import settings
-    from eduplatform.models import LearningEvent
-    from recommendations.selectors import statement_json
-
-    url = settings.LRS_URL
-    if not url or not event_ids:
-        return 0
-    sent = 0
-    events = list(LearningEvent.objects.filter(pk__in=event_ids).order_by("timestamp", "id"))
-    for i in range(0, len(events), LRS_BATCH):
-        body = json.dumps([statement_json(e) for e in events[i:i + LRS_BATCH]]).encode()
-        req = urllib.request.Request(url, data=body, method="POST", headers={
-            "Content-Type": "application/json", "X-Experience-API-Version": "1.0.3"})
-        if settings.LRS_AUTH:
-            req.add_header("Authorization", settings.LRS_AUTH)
-        with urllib.request.urlopen(req, timeout=LRS_TIMEOUT_SECONDS) as resp:
-            if resp.status >= 300:
-                raise urllib.error.URLError(f"LRS answered {resp.status}")
-        sent += len(events[i:i + LRS_BATCH])
-    return sent
 
 
 # =============================================================================
@@ -83,8 +60,14 @@ KT_TRAIN_SOFT_TIME_LIMIT = 3600
 KT_TRAIN_TIME_LIMIT = 3660
 
 
-@shared_task(name="recommendations.update_mastery", acks_late=True, autoretry_for=(OperationalError,),
-             retry_backoff=True, max_retries=5, time_limit=PATH_TIME_LIMIT)
+@shared_task(
+    name="recommendations.update_mastery",
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+    time_limit=PATH_TIME_LIMIT,
+)
 def update_mastery(*, grade_id: int | None = None, event_id: int | None = None) -> int:
     """A released/confirmed grade or an answered statement updates mastery (idempotent:
     the attempt is upserted on its source). Returns the number of skills updated."""
@@ -98,11 +81,17 @@ def update_mastery(*, grade_id: int | None = None, event_id: int | None = None) 
     return n
 
 
-@shared_task(name="recommendations.recompute_path", acks_late=True, autoretry_for=(OperationalError,),
-             retry_backoff=True, max_retries=5, time_limit=PATH_TIME_LIMIT)
+@shared_task(
+    name="recommendations.recompute_path",
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+    time_limit=PATH_TIME_LIMIT,
+)
 def recompute_path(*, student_id: int, course_id: int) -> int | None:
     """Recompute one student's learning path (keeps the current one when nothing changed)."""
-    from eduplatform.models import Course, Student
+    from eduplatform.core.api import Course, Student
     from recommendations import services
 
     student = Student.objects.filter(pk=student_id).first()
@@ -112,16 +101,29 @@ def recompute_path(*, student_id: int, course_id: int) -> int | None:
     return services.learning_path_recompute(student=student, course=course).pk
 
 
-@shared_task(name="recommendations.recompute_paths_course", acks_late=True, autoretry_for=(OperationalError,),
-             retry_backoff=True, max_retries=3, time_limit=COURSE_PATHS_TIME_LIMIT)
+@shared_task(
+    name="recommendations.recompute_paths_course",
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=3,
+    time_limit=COURSE_PATHS_TIME_LIMIT,
+)
 def recompute_paths_course(*, course_id: int) -> int:
     from recommendations import services
 
     return services.learning_paths_recompute_course(course_id=course_id)
 
 
-@shared_task(name="recommendations.embed_resources", acks_late=True, autoretry_for=(OperationalError,),
-             retry_backoff=True, max_retries=3, soft_time_limit=EMBED_SOFT_TIME_LIMIT, time_limit=EMBED_TIME_LIMIT)
+@shared_task(
+    name="recommendations.embed_resources",
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=3,
+    soft_time_limit=EMBED_SOFT_TIME_LIMIT,
+    time_limit=EMBED_TIME_LIMIT,
+)
 def embed_resources(*, resource_ids: list[int]) -> int:
     """Transcribe/OCR resource files and embed their text (GPU queue: loads the encoders)."""
     from recommendations import services
@@ -129,11 +131,18 @@ def embed_resources(*, resource_ids: list[int]) -> int:
     return services.resources_embed(resource_ids=resource_ids)
 
 
-@shared_task(name="recommendations.train_kt_model", acks_late=True, autoretry_for=(OperationalError,),
-             retry_backoff=True, max_retries=2, soft_time_limit=KT_TRAIN_SOFT_TIME_LIMIT,
-             time_limit=KT_TRAIN_TIME_LIMIT)
-def train_kt_model(*, deep_model: str = "dkt", max_epochs: int | None = None,
-                   time_budget_s: float | None = None) -> str | None:
+@shared_task(
+    name="recommendations.train_kt_model",
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=2,
+    soft_time_limit=KT_TRAIN_SOFT_TIME_LIMIT,
+    time_limit=KT_TRAIN_TIME_LIMIT,
+)
+def train_kt_model(
+    *, deep_model: str = "dkt", max_epochs: int | None = None, time_budget_s: float | None = None
+) -> str | None:
     """Periodic (beat): train BKT and the deep model on the school's history and serve the
     better one on held-out students. Returns the serving version (None: not enough data)."""
     from recommendations import services
@@ -142,9 +151,15 @@ def train_kt_model(*, deep_model: str = "dkt", max_epochs: int | None = None,
     return row.version if row else None
 
 
-@shared_task(name="recommendations.refresh_mastery", acks_late=True, autoretry_for=(OperationalError,),
-             retry_backoff=True, max_retries=3, soft_time_limit=KT_TRAIN_SOFT_TIME_LIMIT,
-             time_limit=KT_TRAIN_TIME_LIMIT)
+@shared_task(
+    name="recommendations.refresh_mastery",
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=3,
+    soft_time_limit=KT_TRAIN_SOFT_TIME_LIMIT,
+    time_limit=KT_TRAIN_TIME_LIMIT,
+)
 def refresh_mastery() -> int:
     """Recompute every student's mastery with the serving model (after an admin switch)."""
     from recommendations import services

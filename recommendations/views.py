@@ -7,7 +7,7 @@ from rest_framework import generics
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from eduplatform.errors import NotFound
+from eduplatform.core.api import NotFound
 from recommendations import selectors, services
 from recommendations.models import ResourcePin, RiskAlert
 from recommendations.serializers import (
@@ -29,16 +29,26 @@ class CourseBehaviour(APIView):
     """Latest engagement, pattern and risk per student of a course (course staff only).
     Filters: ``?pattern=struggling``, ``?at_risk=true`` (shown estimates only)."""
 
-    @extend_schema(parameters=[CourseBehaviourQuerySerializer],
-                   responses={200: CourseBehaviourSerializer})
+    @extend_schema(parameters=[CourseBehaviourQuerySerializer], responses={200: CourseBehaviourSerializer})
     def get(self, request, pk: int):
         q = CourseBehaviourQuerySerializer(data=request.query_params)
         q.is_valid(raise_exception=True)
-        rows = selectors.course_behaviour(user=request.user, course_id=pk, pattern=q.validated_data.get("pattern"),
-                                          at_risk=q.validated_data.get("at_risk"))
-        return Response(CourseBehaviourSerializer({
-            "course": pk, "confidence_threshold": selectors.risk_setting("RISK_CONFIDENCE_THRESHOLD"),
-            "alert_threshold": selectors.risk_setting("RISK_ALERT_THRESHOLD"), "results": rows}).data)
+        rows = selectors.course_behaviour(
+            user=request.user,
+            course_id=pk,
+            pattern=q.validated_data.get("pattern"),
+            at_risk=q.validated_data.get("at_risk"),
+        )
+        return Response(
+            CourseBehaviourSerializer(
+                {
+                    "course": pk,
+                    "confidence_threshold": selectors.risk_setting("RISK_CONFIDENCE_THRESHOLD"),
+                    "alert_threshold": selectors.risk_setting("RISK_ALERT_THRESHOLD"),
+                    "results": rows,
+                }
+            ).data
+        )
 
 
 class StudentRisk(APIView):
@@ -85,8 +95,9 @@ class MyMastery(APIView):
     def get(self, request):
         q = CourseQuerySerializer(data=request.query_params)
         q.is_valid(raise_exception=True)
-        return Response(MyMasterySerializer(selectors.my_mastery(user=request.user,
-                                                                 course_id=q.validated_data["course"])).data)
+        return Response(
+            MyMasterySerializer(selectors.my_mastery(user=request.user, course_id=q.validated_data["course"])).data
+        )
 
 
 class MyLearningPath(APIView):
@@ -119,8 +130,7 @@ class CourseMastery(APIView):
 
     @extend_schema(responses={200: CourseMasterySerializer})
     def get(self, request, pk: int):
-        return Response(CourseMasterySerializer(selectors.course_mastery_matrix(user=request.user,
-                                                                                course_id=pk)).data)
+        return Response(CourseMasterySerializer(selectors.course_mastery_matrix(user=request.user, course_id=pk)).data)
 
 
 class CourseResourcePins(APIView):
@@ -140,7 +150,12 @@ class CourseResourcePins(APIView):
         d = inp.validated_data
         if d["resource"].course_id != pk:
             raise NotFound(f"Resource {d['resource'].pk} not found.")
-        pin = services.resource_pin_set(resource=d["resource"], action=d.get("action", ResourcePin.Action.PIN),
-                                        student=d.get("student"), user=request.user, position=d.get("position", 0),
-                                        note=d.get("note", ""))
+        pin = services.resource_pin_set(
+            resource=d["resource"],
+            action=d.get("action", ResourcePin.Action.PIN),
+            student=d.get("student"),
+            user=request.user,
+            position=d.get("position", 0),
+            note=d.get("note", ""),
+        )
         return Response(ResourcePinSerializer(pin).data)

@@ -11,6 +11,8 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
+import eduplatform.celery  # noqa: E402,F401  (the standalone Celery app, as manage.py and wsgi load it)
+
 
 @pytest.fixture(autouse=True)
 def _private_media(settings, tmp_path):
@@ -32,8 +34,8 @@ def eager_celery():
 
 @pytest.fixture
 def course_setup(db):
-    from eduplatform import services
-    from eduplatform.models import Enrollment
+    from eduplatform.core import services
+    from eduplatform.core.models import Enrollment
     from tests.factories import AssignmentFactory, CourseFactory, UserFactory
 
     course = CourseFactory()
@@ -47,8 +49,16 @@ def course_setup(db):
     services.enrollment_create(user=bob, course=course)
     assignment = AssignmentFactory(course=course)
     other_assignment = AssignmentFactory(course=other_course)
-    return {"course": course, "other_course": other_course, "teacher": teacher, "other_teacher": other_teacher,
-            "alice": alice, "bob": bob, "assignment": assignment, "other_assignment": other_assignment}
+    return {
+        "course": course,
+        "other_course": other_course,
+        "teacher": teacher,
+        "other_teacher": other_teacher,
+        "alice": alice,
+        "bob": bob,
+        "assignment": assignment,
+        "other_assignment": other_assignment,
+    }
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import factory
 from django.contrib.auth import get_user_model
 
-from eduplatform.models import Assignment, Course, Enrollment, Student
+from eduplatform.core.models import Assignment, Course, Enrollment, Student
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -50,7 +50,8 @@ class AssignmentFactory(factory.django.DjangoModelFactory):
     title = factory.Sequence(lambda n: f"Assignment {n}")
     instructions = "Explain what a stack is."
     reference_answers = factory.LazyFunction(
-        lambda: ["A stack is a last-in first-out data structure where elements are pushed and popped at the top."])
+        lambda: ["A stack is a last-in first-out data structure where elements are pushed and popped at the top."]
+    )
     accepts_text = True
     accepts_image = True
     accepts_audio = True

@@ -47,7 +47,7 @@ HOST_FILES = {
             "django.contrib.sessions", "django.contrib.messages",
             "accounts",  # the LMS's own user model
             "rest_framework", "rest_framework.authtoken", "django_filters",
-            "eduplatform", "grading", "recommendations", "lti_tool", "eduplatform.lti",
+            "eduplatform.core", "grading", "recommendations", "lti_tool", "eduplatform.lti",
         ]
         AUTH_USER_MODEL = "accounts.User"
         MIDDLEWARE = [
@@ -76,7 +76,7 @@ HOST_FILES = {
             "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
             "PAGE_SIZE": 50,
             "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-            "EXCEPTION_HANDLER": "eduplatform.errors.exception_handler",
+            "EXCEPTION_HANDLER": "eduplatform.core.errors.exception_handler",
         }
         CELERY_TASK_ALWAYS_EAGER = True  # no broker in this host
         EDUPLATFORM_MAX_TEXT_CHARS = 5000  # a namespaced plugin setting, overridden by the host
@@ -87,7 +87,7 @@ HOST_FILES = {
 
         urlpatterns = [
             path("admin/", admin.site.urls),
-            path("lms/edu/api/", include("eduplatform.api_urls")),
+            path("lms/edu/api/", include("eduplatform.rest.urls")),
             path("lms/edu/lti/", include("eduplatform.lti.urls")),
         ]
     """,
@@ -106,8 +106,8 @@ SEED = """
 import json
 from django.contrib.auth import get_user_model
 from rest_framework.authtoken.models import Token
-from eduplatform import services
-from eduplatform.conf import settings as edu_settings
+from eduplatform.core import services
+from eduplatform.core.conf import settings as edu_settings
 teacher = get_user_model().objects.create_user(username="teacher", password="pw-12345678", staff_number="T-1")
 course = services.course_create(code="HOST-101", title="Hosted course")
 services.enrollment_create(user=teacher, course=course, role="instructor")
@@ -138,15 +138,19 @@ def host(tmp_path_factory):
     for name in ("pyproject.toml", "requirements.txt"):
         shutil.copy(REPO / name, src / name)
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "DJANGO_SETTINGS_MODULE")}
-    _run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(tmp / "dist"), str(src)],
-         cwd=tmp, env=env)
+    _run(
+        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(tmp / "dist"), str(src)],
+        cwd=tmp,
+        env=env,
+    )
     [wheel] = (tmp / "dist").glob("eduplatform-*.whl")
 
     venv = tmp / "venv"
     _run([sys.executable, "-m", "venv", str(venv)], cwd=tmp, env=env)
     python = venv / "bin" / "python"
-    purelib = Path(_run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                        cwd=tmp, env=env).strip())
+    purelib = Path(
+        _run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], cwd=tmp, env=env).strip()
+    )
     deps = sysconfig.get_paths()["purelib"]  # this environment's third-party packages, after the venv's own
     (purelib / "zz_host_deps.pth").write_text(f"import site; site.addsitedir({deps!r})\n")
     _run([str(python), "-m", "pip", "install", "--no-deps", "--no-index", "-q", str(wheel)], cwd=tmp, env=env)
@@ -163,9 +167,13 @@ def test_wheel_contains_apps_migrations_and_templates(host):
     import zipfile
 
     names = set(zipfile.ZipFile(host["wheel"]).namelist())
-    for expected in ("eduplatform/migrations/0001_initial.py", "grading/migrations/0001_initial.py",
-                     "eduplatform/lti/migrations/0001_initial.py", "multimodal/__init__.py",
-                     "eduplatform/lti/templates/eduplatform_lti/error.html"):
+    for expected in (
+        "eduplatform/core/migrations/0001_initial.py",
+        "grading/migrations/0001_initial.py",
+        "eduplatform/lti/migrations/0001_initial.py",
+        "multimodal/__init__.py",
+        "eduplatform/lti/templates/eduplatform_lti/error.html",
+    ):
         assert expected in names
     assert not any(n.startswith("tests/") for n in names)
 
@@ -187,8 +195,14 @@ def test_host_project_migrates_and_serves_the_api_from_the_wheel(host):
     assert seeded["max_text"] == 5000  # EDUPLATFORM_* settings come from the host
 
     port = _free_port()
-    server = subprocess.Popen([python, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"], cwd=project,
-                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    server = subprocess.Popen(
+        [python, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(120):
@@ -208,8 +222,9 @@ def test_host_project_migrates_and_serves_the_api_from_the_wheel(host):
         assert [a["title"] for a in assignments.json()["results"]] == ["Hosted essay"]
 
         assert requests.get(base + "/lms/edu/api/v1/courses/", timeout=10).status_code == 401
-        token = requests.post(base + "/lms/edu/api/v1/auth/token/",
-                              data={"username": "teacher", "password": "pw-12345678"}, timeout=10)
+        token = requests.post(
+            base + "/lms/edu/api/v1/auth/token/", data={"username": "teacher", "password": "pw-12345678"}, timeout=10
+        )
         assert token.json()["token"] == seeded["token"]
 
         jwks = requests.get(base + "/lms/edu/lti/jwks.json", timeout=10)

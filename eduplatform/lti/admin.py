@@ -48,7 +48,8 @@ class RegistrationAdmin(LtiRegistrationAdmin):
         ]
         return format_html(
             "<table>{}</table><p>Prefix each path with this site's https origin.</p>",
-            format_html_join("", "<tr><th>{}</th><td><code>{}</code></td></tr>", rows))
+            format_html_join("", "<tr><th>{}</th><td><code>{}</code></td></tr>", rows),
+        )
 
 
 if admin.site.is_registered(LtiRegistration):
@@ -80,8 +81,17 @@ class LtiAssignmentLineItemAdmin(admin.ModelAdmin):
 
 @admin.register(LtiScoreSync)
 class LtiScoreSyncAdmin(admin.ModelAdmin):
-    list_display = ["id", "line_item", "lti_user", "score_given", "score_maximum", "status", "attempts",
-                    "sent_at", "updated_at"]
+    list_display = [
+        "id",
+        "line_item",
+        "lti_user",
+        "score_given",
+        "score_maximum",
+        "status",
+        "attempts",
+        "sent_at",
+        "updated_at",
+    ]
     list_filter = ["status"]
     readonly_fields = [f.name for f in LtiScoreSync._meta.fields]
 

@@ -1,6 +1,6 @@
 """EDUPLATFORM_LTI_* settings with documented defaults, read in one place.
 
-Same pattern as ``eduplatform.conf``: a host project sets only the names it wants
+Same pattern as ``eduplatform.core.conf``: a host project sets only the names it wants
 to change, e.g. ``EDUPLATFORM_LTI_CACHE = "lti"``.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings as django_settings
+from eduplatform.core.conf import AppSettings
 
 DEFAULTS: dict[str, Any] = {
     # Cache alias holding OIDC state, nonces and launch data. Every web process must
@@ -32,12 +32,4 @@ DEFAULTS: dict[str, Any] = {
     "TOOL_TITLE": "eduplatform",
 }
 
-
-class _Settings:
-    def __getattr__(self, name: str) -> Any:
-        if name not in DEFAULTS:
-            raise AttributeError(f"Unknown eduplatform LTI setting {name!r}")
-        return getattr(django_settings, f"EDUPLATFORM_LTI_{name}", DEFAULTS[name])
-
-
-settings = _Settings()
+settings = AppSettings("EDUPLATFORM_LTI_", DEFAULTS)

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 from django.db import models
 
-from eduplatform.models import Assignment, Course, Submission
+from eduplatform.core.api import Assignment, Course, Submission
 
 
 class LtiCourseLink(models.Model):
     """An LMS course (LTI context) and the eduplatform course it is taught in."""
 
-    context = models.OneToOneField("lti_tool.LtiContext", on_delete=models.CASCADE,
-                                   related_name="eduplatform_course_link")
+    context = models.OneToOneField(
+        "lti_tool.LtiContext", on_delete=models.CASCADE, related_name="eduplatform_course_link"
+    )
     course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="lti_links")
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -33,8 +34,9 @@ class LtiCourseLink(models.Model):
 class LtiAssignmentLink(models.Model):
     """A link placed in the LMS (LTI resource link) and the assignment it opens."""
 
-    resource_link = models.OneToOneField("lti_tool.LtiResourceLink", on_delete=models.CASCADE,
-                                         related_name="eduplatform_assignment_link")
+    resource_link = models.OneToOneField(
+        "lti_tool.LtiResourceLink", on_delete=models.CASCADE, related_name="eduplatform_assignment_link"
+    )
     assignment = models.ForeignKey(Assignment, on_delete=models.CASCADE, related_name="lti_links")
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -51,15 +53,17 @@ class LtiAssignmentLineItem(models.Model):
 
     assignment = models.ForeignKey(Assignment, on_delete=models.CASCADE, related_name="lti_line_items")
     context = models.ForeignKey("lti_tool.LtiContext", on_delete=models.CASCADE, related_name="+")
-    line_item = models.OneToOneField("lti_tool.LtiLineItem", on_delete=models.CASCADE,
-                                     related_name="eduplatform_assignment")
+    line_item = models.OneToOneField(
+        "lti_tool.LtiLineItem", on_delete=models.CASCADE, related_name="eduplatform_assignment"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         verbose_name = "LTI assignment line item"
         ordering = ["id"]
-        constraints = [models.UniqueConstraint(fields=["assignment", "context"],
-                                               name="lti_one_line_item_per_assignment_context")]
+        constraints = [
+            models.UniqueConstraint(fields=["assignment", "context"], name="lti_one_line_item_per_assignment_context")
+        ]
 
     def __str__(self) -> str:
         return f"Line item #{self.line_item_id} for assignment #{self.assignment_id}"
@@ -80,8 +84,9 @@ class LtiScoreSync(models.Model):
     line_item = models.ForeignKey(LtiAssignmentLineItem, on_delete=models.CASCADE, related_name="score_syncs")
     lti_user = models.ForeignKey("lti_tool.LtiUser", on_delete=models.CASCADE, related_name="+")
     submission = models.ForeignKey(Submission, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    grade = models.ForeignKey("eduplatform_grading.Grade", on_delete=models.SET_NULL, null=True, blank=True,
-                              related_name="+")
+    grade = models.ForeignKey(
+        "eduplatform_grading.Grade", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     score_given = models.DecimalField(max_digits=9, decimal_places=2)
     score_maximum = models.DecimalField(max_digits=9, decimal_places=2)
     timestamp = models.DateTimeField(help_text="The score's timestamp as sent to the platform.")
@@ -94,8 +99,9 @@ class LtiScoreSync(models.Model):
     class Meta:
         verbose_name = "LTI score sync"
         ordering = ["-updated_at", "-id"]
-        constraints = [models.UniqueConstraint(fields=["line_item", "lti_user"],
-                                               name="lti_one_score_per_user_line_item")]
+        constraints = [
+            models.UniqueConstraint(fields=["line_item", "lti_user"], name="lti_one_score_per_user_line_item")
+        ]
 
     def __str__(self) -> str:
         return f"Score {self.score_given}/{self.score_maximum} ({self.status})"

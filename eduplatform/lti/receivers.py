@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from grading.signals import grade_released
+from grading.api import grade_released
 
 
 def _on_grade_event(sender, grade_id: int, **kwargs) -> None:

@@ -9,8 +9,9 @@ from decimal import Decimal
 
 from lti_tool.models import LtiContext, LtiUser
 
+from eduplatform.core.api import Assignment, Enrollment, Student, Submission
 from eduplatform.lti.models import LtiAssignmentLineItem, LtiCourseLink
-from eduplatform.models import Assignment, Enrollment, Student, Submission
+from grading.api import current_grade_for, submission_id_for_grade
 
 LIS = "http://purl.imsglobal.org/vocab/lis/v2/"
 _INSTRUCTOR = {f"{LIS}membership#Instructor", f"{LIS}membership#Administrator", "Instructor", "Administrator"}
@@ -56,19 +57,18 @@ def gradebook_score(*, assignment: Assignment, student: Student) -> GradebookSco
     to scoreMaximum). The timestamp is the grade's last change, so a re-reviewed grade
     replaces the earlier one in the LMS and a retry of the same send is a no-op there.
     """
-    from grading.api import current_grade_for
-
-    for submission in (Submission.objects.filter(assignment=assignment, student=student)
-                       .order_by("-attempt")):
+    for submission in Submission.objects.filter(assignment=assignment, student=student).order_by("-attempt"):
         grade = current_grade_for(submission.pk)
         if grade is None or grade.released_at is None or grade.effective_score is None:
             continue
         return GradebookScore(
-            submission=submission, grade_id=grade.pk,
+            submission=submission,
+            grade_id=grade.pk,
             score_given=max(Decimal(0), Decimal(grade.effective_score) - assignment.min_score),
             score_maximum=assignment.max_score - assignment.min_score,
             comment=grade.feedback or "",
-            timestamp=max(grade.updated_at, grade.released_at))
+            timestamp=max(grade.updated_at, grade.released_at),
+        )
     return None
 
 
@@ -86,16 +86,26 @@ def score_targets(*, assignment: Assignment, user) -> list[ScoreTarget]:
     deployments, whose platform granted the AGS score scope, and where this user is
     an active member (seen in a launch or a roster sync).
     """
-    contexts = (LtiContext.objects
-                .filter(eduplatform_course_link__course=assignment.course_id, can_publish_scores=True,
-                        deployment__is_active=True, deployment__registration__is_active=True,
-                        memberships__user__auth_user=user, memberships__is_active=True)
-                .select_related("deployment__registration").distinct())
+    contexts = (
+        LtiContext.objects.filter(
+            eduplatform_course_link__course=assignment.course_id,
+            can_publish_scores=True,
+            deployment__is_active=True,
+            deployment__registration__is_active=True,
+            memberships__user__auth_user=user,
+            memberships__is_active=True,
+        )
+        .select_related("deployment__registration")
+        .distinct()
+    )
     targets = []
     for context in contexts:
         lti_user = LtiUser.objects.filter(registration=context.deployment.registration_id, auth_user=user).first()
-        line_item = (LtiAssignmentLineItem.objects.select_related("line_item")
-                     .filter(assignment=assignment, context=context).first())
+        line_item = (
+            LtiAssignmentLineItem.objects.select_related("line_item")
+            .filter(assignment=assignment, context=context)
+            .first()
+        )
         if lti_user is None or (line_item is None and not context.lineitems_url):
             continue
         targets.append(ScoreTarget(context=context, lti_user=lti_user, line_item=line_item))
@@ -108,5 +118,5 @@ def assignment_is_lti_linked(*, submission_id: int | None = None, grade_id: int 
     if submission_id is not None:
         qs = qs.filter(pk=submission_id)
     if grade_id is not None:
-        qs = qs.filter(grades__pk=grade_id)
+        qs = qs.filter(pk=submission_id_for_grade(grade_id))
     return qs.exists()

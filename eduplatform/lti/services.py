@@ -30,7 +30,8 @@ from pylti1p3.grade import Grade as AgsGrade
 from pylti1p3.lineitem import LineItem
 from pylti1p3.names_roles import NamesRolesProvisioningService
 
-from eduplatform import services as core_services
+from eduplatform.core import api as core_services
+from eduplatform.core.api import Assignment, Course, Enrollment, Student, Submission
 from eduplatform.lti import selectors, tool
 from eduplatform.lti.conf import settings
 from eduplatform.lti.models import (
@@ -39,7 +40,7 @@ from eduplatform.lti.models import (
     LtiCourseLink,
     LtiScoreSync,
 )
-from eduplatform.models import Assignment, Course, Enrollment, Student, Submission
+from grading.api import released_submission_ids, submission_id_for_grade
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ class LtiTransientError(Exception):
 
 
 # --- users, courses, enrolments ---------------------------------------------------------------
+
 
 def user_for_lti_user(*, lti_user: LtiUser):
     """The host user behind an LTI user, created on first sight.
@@ -76,8 +78,11 @@ def user_for_lti_user(*, lti_user: LtiUser):
         user = User.objects.filter(**{User.USERNAME_FIELD: username}).first()
         if user is None:
             user = User(**{User.USERNAME_FIELD: username})
-            for field, value in (("first_name", lti_user.given_name), ("last_name", lti_user.family_name),
-                                 ("email", lti_user.email)):
+            for field, value in (
+                ("first_name", lti_user.given_name),
+                ("last_name", lti_user.family_name),
+                ("email", lti_user.email),
+            ):
                 if value and hasattr(user, field) and field != User.USERNAME_FIELD:
                     setattr(user, field, value[:150])
             user.set_unusable_password()
@@ -98,7 +103,8 @@ def course_for_context(*, context: LtiContext) -> Course:
         if course is None:
             course = core_services.course_create(
                 code=f"lti-{context.deployment_id}-{context.pk}",
-                title=(context.title or context.label or f"LMS course {context.id_on_platform}")[:255])
+                title=(context.title or context.label or f"LMS course {context.id_on_platform}")[:255],
+            )
             LtiCourseLink.objects.create(context=context, course=course)
     return course
 
@@ -115,8 +121,11 @@ def enrollment_ensure(*, user, course: Course, role: str, external_id: str = "")
 
 def enrollment_end(*, user, course: Course) -> bool:
     """Mark an enrolment ended (kept, with its submissions and grades)."""
-    return bool(Enrollment.objects.filter(user=user, course=course, unregistered_at__isnull=True)
-                .update(unregistered_at=timezone.now()))
+    return bool(
+        Enrollment.objects.filter(user=user, course=course, unregistered_at__isnull=True).update(
+            unregistered_at=timezone.now()
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -130,8 +139,11 @@ class Provisioned:
 def launch_provision(*, lti_launch: LtiLaunch) -> Provisioned:
     """Sync django-lti's records from a validated launch, then our user, course and enrolment."""
     if not (lti_launch.context_claim or {}).get("id"):
-        raise tool.LaunchRejected("Open the tool from inside an LMS course (the launch names no course).",
-                                  code="lti_no_context", status_code=400)
+        raise tool.LaunchRejected(
+            "Open the tool from inside an LMS course (the launch names no course).",
+            code="lti_no_context",
+            status_code=400,
+        )
     sync_data_from_launch(lti_launch)
     lti_user = lti_launch.user
     user = user_for_lti_user(lti_user=lti_user)
@@ -147,6 +159,7 @@ def launch_provision(*, lti_launch: LtiLaunch) -> Provisioned:
 
 # --- placements (resource links, deep linking) ------------------------------------------------
 
+
 def assignment_for_launch(*, lti_launch: LtiLaunch, course: Course) -> Assignment | None:
     """The assignment a resource-link launch opens, remembered per resource link.
 
@@ -159,10 +172,10 @@ def assignment_for_launch(*, lti_launch: LtiLaunch, course: Course) -> Assignmen
     if wanted:
         assignment = Assignment.objects.filter(pk=int(wanted) if wanted.isdigit() else None).first()
         if assignment is None or assignment.course_id != course.pk:
-            raise tool.LaunchRejected(f"Assignment {wanted} is not part of this course.",
-                                      code="lti_wrong_assignment", status_code=404)
-        LtiAssignmentLink.objects.update_or_create(resource_link=resource_link,
-                                                   defaults={"assignment": assignment})
+            raise tool.LaunchRejected(
+                f"Assignment {wanted} is not part of this course.", code="lti_wrong_assignment", status_code=404
+            )
+        LtiAssignmentLink.objects.update_or_create(resource_link=resource_link, defaults={"assignment": assignment})
         return assignment
     link = LtiAssignmentLink.objects.select_related("assignment").filter(resource_link=resource_link).first()
     if link is None or link.assignment.course_id != course.pk:
@@ -170,18 +183,31 @@ def assignment_for_launch(*, lti_launch: LtiLaunch, course: Course) -> Assignmen
     return link.assignment
 
 
-def line_item_record(*, assignment: Assignment, context: LtiContext, url: str,
-                     resource_link: LtiResourceLink | None = None, label: str = "") -> LtiAssignmentLineItem:
+def line_item_record(
+    *,
+    assignment: Assignment,
+    context: LtiContext,
+    url: str,
+    resource_link: LtiResourceLink | None = None,
+    label: str = "",
+) -> LtiAssignmentLineItem:
     """Remember the gradebook column the platform gave (or created) for an assignment."""
     existing = LtiAssignmentLineItem.objects.filter(assignment=assignment, context=context).first()
     if existing is not None:
         return existing
     try:
         with transaction.atomic():
-            line_item, _ = LtiLineItem.objects.get_or_create(url=url, defaults={
-                "context": context, "maximum_score": float(assignment.max_score - assignment.min_score),
-                "label": (label or assignment.title)[:255], "resource_id": _resource_id(assignment),
-                "tag": "eduplatform", "resource_link": resource_link})
+            line_item, _ = LtiLineItem.objects.get_or_create(
+                url=url,
+                defaults={
+                    "context": context,
+                    "maximum_score": float(assignment.max_score - assignment.min_score),
+                    "label": (label or assignment.title)[:255],
+                    "resource_id": _resource_id(assignment),
+                    "tag": "eduplatform",
+                    "resource_link": resource_link,
+                },
+            )
             return LtiAssignmentLineItem.objects.create(assignment=assignment, context=context, line_item=line_item)
     except IntegrityError:  # a concurrent launch recorded it first, or the URL belongs to another assignment
         existing = LtiAssignmentLineItem.objects.filter(assignment=assignment, context=context).first()
@@ -194,8 +220,9 @@ def line_item_from_launch(*, lti_launch: LtiLaunch, assignment: Assignment, cont
     """A resource-link launch's AGS claim names the link's own line item (created by deep linking)."""
     claim = lti_launch.ags_claim or {}
     if claim.get("lineitem"):
-        line_item_record(assignment=assignment, context=context, url=claim["lineitem"],
-                         resource_link=lti_launch.resource_link)
+        line_item_record(
+            assignment=assignment, context=context, url=claim["lineitem"], resource_link=lti_launch.resource_link
+        )
 
 
 def _resource_id(assignment: Assignment) -> str:
@@ -213,15 +240,25 @@ def deep_link_response_html(*, lti_launch: LtiLaunch, assignments: Sequence[Assi
     tool.key_ensure_active()
     resources = []
     for assignment in assignments:
-        line_item = (LineItem().set_label(assignment.title[:255]).set_tag("eduplatform")
-                     .set_resource_id(_resource_id(assignment))
-                     .set_score_maximum(float(assignment.max_score - assignment.min_score)))
-        resources.append(DeepLinkResource().set_url(launch_url).set_title(assignment.title[:255])
-                         .set_custom_params({CUSTOM_ASSIGNMENT: str(assignment.pk)}).set_lineitem(line_item))
+        line_item = (
+            LineItem()
+            .set_label(assignment.title[:255])
+            .set_tag("eduplatform")
+            .set_resource_id(_resource_id(assignment))
+            .set_score_maximum(float(assignment.max_score - assignment.min_score))
+        )
+        resources.append(
+            DeepLinkResource()
+            .set_url(launch_url)
+            .set_title(assignment.title[:255])
+            .set_custom_params({CUSTOM_ASSIGNMENT: str(assignment.pk)})
+            .set_lineitem(line_item)
+        )
     return lti_launch.get_message_launch().get_deep_link().output_response_form(resources)
 
 
 # --- grade passback (AGS) ---------------------------------------------------------------------
+
 
 def _ags(target: selectors.ScoreTarget) -> AssignmentsGradesService:
     context = target.context
@@ -245,15 +282,21 @@ def _is_transient(exc: Exception) -> bool:
     return False
 
 
-def _line_item_ensure(*, ags: AssignmentsGradesService, assignment: Assignment,
-                      target: selectors.ScoreTarget) -> LtiAssignmentLineItem:
+def _line_item_ensure(
+    *, ags: AssignmentsGradesService, assignment: Assignment, target: selectors.ScoreTarget
+) -> LtiAssignmentLineItem:
     """Find our column in the LMS course by resourceId, or create it (needs the lineitem scope)."""
-    wanted = (LineItem().set_label(assignment.title[:255]).set_tag("eduplatform")
-              .set_resource_id(_resource_id(assignment))
-              .set_score_maximum(float(assignment.max_score - assignment.min_score)))
+    wanted = (
+        LineItem()
+        .set_label(assignment.title[:255])
+        .set_tag("eduplatform")
+        .set_resource_id(_resource_id(assignment))
+        .set_score_maximum(float(assignment.max_score - assignment.min_score))
+    )
     found = ags.find_or_create_lineitem(wanted, find_by="resource_id")
-    return line_item_record(assignment=assignment, context=target.context, url=found.get_id(),
-                            label=found.get_label() or "")
+    return line_item_record(
+        assignment=assignment, context=target.context, url=found.get_id(), label=found.get_label() or ""
+    )
 
 
 def scores_send(*, assignment: Assignment, student: Student) -> int:
@@ -279,31 +322,46 @@ def scores_send(*, assignment: Assignment, student: Student) -> int:
     return sent
 
 
-def _score_send_one(*, assignment: Assignment, score: selectors.GradebookScore,
-                    target: selectors.ScoreTarget) -> int:
+def _score_send_one(*, assignment: Assignment, score: selectors.GradebookScore, target: selectors.ScoreTarget) -> int:
     ags = _ags(target)
     try:
         line_item = target.line_item or _line_item_ensure(ags=ags, assignment=assignment, target=target)
     except (LtiException, requests.RequestException) as exc:
         if _is_transient(exc):
             raise LtiTransientError(str(exc)) from exc
-        log.warning("LTI: no gradebook column for assignment %s in context %s: %s",
-                    assignment.pk, target.context.pk, exc)
+        log.warning(
+            "LTI: no gradebook column for assignment %s in context %s: %s", assignment.pk, target.context.pk, exc
+        )
         return 0
     sync, _ = LtiScoreSync.objects.get_or_create(
-        line_item=line_item, lti_user=target.lti_user,
-        defaults={"score_given": score.score_given, "score_maximum": score.score_maximum,
-                  "timestamp": score.timestamp, "submission": score.submission, "grade_id": score.grade_id})
-    if (sync.status == LtiScoreSync.Status.SENT and sync.score_given == score.score_given
-            and sync.timestamp == score.timestamp):
+        line_item=line_item,
+        lti_user=target.lti_user,
+        defaults={
+            "score_given": score.score_given,
+            "score_maximum": score.score_maximum,
+            "timestamp": score.timestamp,
+            "submission": score.submission,
+            "grade_id": score.grade_id,
+        },
+    )
+    if (
+        sync.status == LtiScoreSync.Status.SENT
+        and sync.score_given == score.score_given
+        and sync.timestamp == score.timestamp
+    ):
         return 0  # already in the gradebook
     sync.score_given, sync.score_maximum, sync.timestamp = score.score_given, score.score_maximum, score.timestamp
     sync.submission, sync.grade_id = score.submission, score.grade_id
     sync.attempts += 1
-    grade = (AgsGrade().set_score_given(float(score.score_given)).set_score_maximum(float(score.score_maximum))
-             .set_timestamp(score.timestamp.isoformat(timespec="milliseconds"))
-             .set_activity_progress("Completed").set_grading_progress("FullyGraded")
-             .set_user_id(target.lti_user.sub))
+    grade = (
+        AgsGrade()
+        .set_score_given(float(score.score_given))
+        .set_score_maximum(float(score.score_maximum))
+        .set_timestamp(score.timestamp.isoformat(timespec="milliseconds"))
+        .set_activity_progress("Completed")
+        .set_grading_progress("FullyGraded")
+        .set_user_id(target.lti_user.sub)
+    )
     if settings.SEND_FEEDBACK and score.comment:
         grade.set_comment(score.comment[:4000])
     try:
@@ -322,8 +380,11 @@ def _score_send_one(*, assignment: Assignment, score: selectors.GradebookScore,
 
 def grade_passback(*, grade_id: int) -> int:
     """Send the gradebook score of the submission this grade belongs to (after its release)."""
-    submission = (Submission.objects.select_related("assignment__course", "student__user")
-                  .filter(grades__pk=grade_id).first())
+    submission = (
+        Submission.objects.select_related("assignment__course", "student__user")
+        .filter(pk=submission_id_for_grade(grade_id))
+        .first()
+    )
     if submission is None:
         return 0
     return scores_send(assignment=submission.assignment, student=submission.student)
@@ -336,15 +397,21 @@ def scores_resend_recent(*, days: int = 14) -> dict:
     an unchanged score already marked sent makes no network call.
     """
     since = timezone.now() - timedelta(days=days)
-    pairs = (Submission.objects.filter(assignment__course__lti_links__isnull=False, grades__is_current=True,
-                                       grades__released_at__gte=since)
-             .values_list("assignment_id", "student_id").distinct())
+    pairs = (
+        Submission.objects.filter(
+            assignment__course__lti_links__isnull=False, pk__in=released_submission_ids(since=since)
+        )
+        .values_list("assignment_id", "student_id")
+        .distinct()
+    )
     result = {"checked": 0, "sent": 0, "failed": 0}
     for assignment_id, student_id in pairs:
         result["checked"] += 1
         try:
-            result["sent"] += scores_send(assignment=Assignment.objects.get(pk=assignment_id),
-                                          student=Student.objects.select_related("user").get(pk=student_id))
+            result["sent"] += scores_send(
+                assignment=Assignment.objects.get(pk=assignment_id),
+                student=Student.objects.select_related("user").get(pk=student_id),
+            )
         except LtiTransientError as exc:
             log.warning("LTI sweep: score for student %s not sent yet: %s", student_id, exc)
             result["failed"] += 1
@@ -365,6 +432,7 @@ def assignment_scores_send(*, assignment: Assignment) -> dict:
 
 # --- roster (NRPS) ----------------------------------------------------------------------------
 
+
 def roster_sync(*, context: LtiContext) -> dict:
     """Fetch the LMS course roster (all pages) and make our enrolments match it.
 
@@ -372,11 +440,15 @@ def roster_sync(*, context: LtiContext) -> dict:
     ended (kept with their work), never deleted.
     """
     if not context.memberships_url:
-        raise tool.LaunchRejected("The platform gave no roster (NRPS) URL for this course; launch the tool "
-                                  "from the course once, or enable Names and Roles in the LMS.",
-                                  code="lti_no_nrps", status_code=400)
-    nrps = NamesRolesProvisioningService(tool.service_connector(context.deployment.registration),
-                                         {"context_memberships_url": context.memberships_url})
+        raise tool.LaunchRejected(
+            "The platform gave no roster (NRPS) URL for this course; launch the tool "
+            "from the course once, or enable Names and Roles in the LMS.",
+            code="lti_no_nrps",
+            status_code=400,
+        )
+    nrps = NamesRolesProvisioningService(
+        tool.service_connector(context.deployment.registration), {"context_memberships_url": context.memberships_url}
+    )
     try:
         members = nrps.get_members()
     except (LtiException, requests.RequestException) as exc:
@@ -388,8 +460,9 @@ def roster_sync(*, context: LtiContext) -> dict:
 
 def _roster_apply(*, context: LtiContext, members: Iterable[dict]) -> dict:
     members = [m for m in members if m.get("user_id")]
-    context.update_memberships([{**m, "roles": m.get("roles", []), "status": m.get("status", "Active")}
-                                for m in members])
+    context.update_memberships(
+        [{**m, "roles": m.get("roles", []), "status": m.get("status", "Active")} for m in members]
+    )
     course = course_for_context(context=context)
     counts = {"members": len(members), "enrolled": 0, "ended": 0, "no_role": 0}
     listed = set()
@@ -411,4 +484,3 @@ def _roster_apply(*, context: LtiContext, members: Iterable[dict]) -> dict:
         if membership.user.auth_user_id:
             counts["ended"] += enrollment_end(user=membership.user.auth_user, course=course)
     return counts
-

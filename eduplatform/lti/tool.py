@@ -24,7 +24,7 @@ from pylti1p3.contrib.django import DjangoCacheDataStorage, DjangoMessageLaunch
 from pylti1p3.exception import LtiException
 from pylti1p3.service_connector import REQUESTS_USER_AGENT, ServiceConnector
 
-from eduplatform.errors import ApplicationError
+from eduplatform.core.api import ApplicationError
 from eduplatform.lti.conf import settings
 
 log = logging.getLogger(__name__)
@@ -59,8 +59,7 @@ class ToolMessageLaunch(DjangoMessageLaunch):
     def save_launch_data(self) -> ToolMessageLaunch:
         # Runs after state, signature, registration, deployment and message checks passed.
         nonce = self._get_jwt_body().get("nonce")
-        if not caches[settings.CACHE].add(f"eduplatform-lti-used-nonce-{nonce}", 1,
-                                          timeout=settings.NONCE_TTL_SECONDS):
+        if not caches[settings.CACHE].add(f"eduplatform-lti-used-nonce-{nonce}", 1, timeout=settings.NONCE_TTL_SECONDS):
             raise LtiException("Replayed launch: this id_token's nonce has already been used")
         return super().save_launch_data()
 
@@ -70,18 +69,28 @@ _REASONS = {
     "Missing state param": ("The launch has no OIDC state; start it again from the LMS.", 400),
     "Missing id_token": ("The launch has no id_token; start it again from the LMS.", 400),
     "State not found": (
-        ("The OIDC state does not match this browser's (cookies blocked, or the login happened in another "
-         "browser); start the launch again from the LMS."), 403),
+        (
+            "The OIDC state does not match this browser's (cookies blocked, or the login happened in another "
+            "browser); start the launch again from the LMS."
+        ),
+        403,
+    ),
     "Invalid Nonce": (
         "The launch's nonce was not issued by this tool, or it expired; start the launch again from the LMS.",
-        403),
+        403,
+    ),
     "Registration not found.": (
-        ("No active LTI registration for this issuer and client_id (the token's audience 'aud'); check the "
-         "registration in the admin."), 403),
+        (
+            "No active LTI registration for this issuer and client_id (the token's audience 'aud'); check the "
+            "registration in the admin."
+        ),
+        403,
+    ),
     "Client id not registered for this issuer": (
-        "The token's audience ('aud') is not this tool's client_id for the issuer.", 403),
-    "Unable to find public key": (
-        "The id_token is signed with a key ('kid') that is not in the platform's JWKS.", 403),
+        "The token's audience ('aud') is not this tool's client_id for the issuer.",
+        403,
+    ),
+    "Unable to find public key": ("The id_token is signed with a key ('kid') that is not in the platform's JWKS.", 403),
 }
 
 
@@ -91,8 +100,10 @@ def _rejection(exc: Exception) -> LaunchRejected:
         message, status = _REASONS[text]
         return LaunchRejected(f"LTI launch rejected: {message}", status_code=status)
     if text.startswith("Can't decode id_token: Signature has expired"):
-        return LaunchRejected("LTI launch rejected: the id_token has expired (exp is in the past); "
-                              "start the launch again, and check the platform's clock.")
+        return LaunchRejected(
+            "LTI launch rejected: the id_token has expired (exp is in the past); "
+            "start the launch again, and check the platform's clock."
+        )
     if text.startswith("Can't decode id_token"):
         reason = text.removeprefix("Can't decode id_token: ")
         return LaunchRejected(f"LTI launch rejected: the id_token's signature is not valid ({reason}).")
@@ -104,8 +115,9 @@ def _rejection(exc: Exception) -> LaunchRejected:
 def launch_validate(request) -> LtiLaunch:
     """Validate an id_token POSTed by a platform; raise LaunchRejected with the reason."""
     key_ensure_active()
-    message_launch = ToolMessageLaunch(request, DjangoToolConfig(), launch_data_storage=launch_data_storage(),
-                                       requests_session=TimeoutSession())
+    message_launch = ToolMessageLaunch(
+        request, DjangoToolConfig(), launch_data_storage=launch_data_storage(), requests_session=TimeoutSession()
+    )
     try:
         message_launch.validate()
     except (LtiException, KeyError, ValueError) as exc:
@@ -118,12 +130,19 @@ def launch_restore(request, launch_id: str) -> LtiLaunch:
     """A launch validated earlier (e.g. the deep-linking request behind a picker form)."""
     key_ensure_active()
     try:
-        message_launch = ToolMessageLaunch.from_cache(launch_id, request, DjangoToolConfig(),
-                                                      launch_data_storage=launch_data_storage(),
-                                                      requests_session=TimeoutSession())
+        message_launch = ToolMessageLaunch.from_cache(
+            launch_id,
+            request,
+            DjangoToolConfig(),
+            launch_data_storage=launch_data_storage(),
+            requests_session=TimeoutSession(),
+        )
     except LtiException as exc:
-        raise LaunchRejected("This LTI session has expired; open the tool again from the LMS.",
-                             code="lti_launch_expired", status_code=400) from exc
+        raise LaunchRejected(
+            "This LTI session has expired; open the tool again from the LMS.",
+            code="lti_launch_expired",
+            status_code=400,
+        ) from exc
     return LtiLaunch(message_launch)
 
 

@@ -27,19 +27,20 @@ from lti_tool.views import OIDCLoginInitView
 from pylti1p3.contrib.django import DjangoOIDCLogin
 from pylti1p3.exception import OIDCException
 
-from eduplatform import services as core_services
-from eduplatform.errors import ApplicationError
+from eduplatform.core import api as core_services
+from eduplatform.core.api import ApplicationError, Assignment, Course, Enrollment, Student, Submission
 from eduplatform.lti import services, tool
 from eduplatform.lti.conf import settings
-from eduplatform.models import Assignment, Course, Enrollment, Student, Submission
+from grading.api import grade_view_for
 
 log = logging.getLogger(__name__)
 FORM_SALT = "eduplatform.lti.form"
 
 
 def _error(request: HttpRequest, exc: ApplicationError) -> HttpResponse:
-    return render(request, "eduplatform_lti/error.html", {"message": exc.message, "code": exc.code},
-                  status=exc.status_code)
+    return render(
+        request, "eduplatform_lti/error.html", {"message": exc.message, "code": exc.code}, status=exc.status_code
+    )
 
 
 def _absolute(request: HttpRequest, name: str, **kwargs) -> str:
@@ -54,11 +55,13 @@ def _form_token_read(request: HttpRequest) -> dict:
     try:
         return signing.loads(request.POST.get("token", ""), salt=FORM_SALT, max_age=settings.FORM_MAX_AGE_SECONDS)
     except signing.SignatureExpired as exc:
-        raise ApplicationError("This page has expired; open the tool again from the LMS.",
-                               code="lti_form_expired", status_code=400) from exc
+        raise ApplicationError(
+            "This page has expired; open the tool again from the LMS.", code="lti_form_expired", status_code=400
+        ) from exc
     except signing.BadSignature as exc:
-        raise ApplicationError("This form was not issued by the tool.", code="lti_form_invalid",
-                               status_code=403) from exc
+        raise ApplicationError(
+            "This form was not issued by the tool.", code="lti_form_invalid", status_code=403
+        ) from exc
 
 
 @method_decorator((csrf_exempt, xframe_options_exempt), name="dispatch")
@@ -71,20 +74,32 @@ class LoginView(OIDCLoginInitView):
 
     def get_oidc_response(self, request, registration_uuid, params):
         if not params.get("iss") or not params.get("login_hint"):
-            return _error(request, ApplicationError(
-                "LTI login needs the platform's 'iss' and 'login_hint' parameters; start from the LMS.",
-                code="lti_login_invalid"))
+            return _error(
+                request,
+                ApplicationError(
+                    "LTI login needs the platform's 'iss' and 'login_hint' parameters; start from the LMS.",
+                    code="lti_login_invalid",
+                ),
+            )
         tool.key_ensure_active()
-        oidc_login = DjangoOIDCLogin(request, DjangoToolConfig(registration_uuid),
-                                     launch_data_storage=tool.launch_data_storage())
+        oidc_login = DjangoOIDCLogin(
+            request, DjangoToolConfig(registration_uuid), launch_data_storage=tool.launch_data_storage()
+        )
         try:
             return oidc_login.enable_check_cookies(self.main_msg, self.click_msg, self.loading_msg).redirect(
-                _absolute(request, "launch"))
+                _absolute(request, "launch")
+            )
         except OIDCException as exc:
             log.warning("LTI login refused: %s (iss=%s client_id=%s)", exc, params.get("iss"), params.get("client_id"))
-            return _error(request, ApplicationError(
-                f"LTI login refused: {exc}. No active registration matches issuer {params.get('iss')!r} and "
-                f"client_id {params.get('client_id')!r}.", code="lti_unknown_registration", status_code=403))
+            return _error(
+                request,
+                ApplicationError(
+                    f"LTI login refused: {exc}. No active registration matches issuer {params.get('iss')!r} and "
+                    f"client_id {params.get('client_id')!r}.",
+                    code="lti_unknown_registration",
+                    status_code=403,
+                ),
+            )
 
 
 @method_decorator((csrf_exempt, xframe_options_exempt), name="dispatch")
@@ -107,16 +122,23 @@ class LaunchView(View):
             raise tool.LaunchRejected(
                 f"LTI launch rejected: deployment {deployment.deployment_id!r} of registration "
                 f"{deployment.registration.name!r} is unknown or not active. An administrator activates it "
-                f"under LTI registrations in the admin.", code="lti_inactive_deployment")
+                f"under LTI registrations in the admin.",
+                code="lti_inactive_deployment",
+            )
         if not (lti_launch.is_resource_launch or lti_launch.is_deep_link_launch):
-            raise tool.LaunchRejected("This kind of LTI message is not supported by the tool.",
-                                      code="lti_unsupported_message", status_code=400)
+            raise tool.LaunchRejected(
+                "This kind of LTI message is not supported by the tool.",
+                code="lti_unsupported_message",
+                status_code=400,
+            )
         with transaction.atomic():
             provisioned = services.launch_provision(lti_launch=lti_launch)
         if provisioned.role is None:
-            raise tool.LaunchRejected("Your role in this LMS course gives no access to the tool "
-                                      "(Instructor, Teaching assistant or Learner needed).",
-                                      code="lti_no_role")
+            raise tool.LaunchRejected(
+                "Your role in this LMS course gives no access to the tool "
+                "(Instructor, Teaching assistant or Learner needed).",
+                code="lti_no_role",
+            )
         user = provisioned.user
         login(request, user, backend=django_settings.AUTHENTICATION_BACKENDS[0])
         request.session[SESSION_KEY] = lti_launch.get_launch_id()
@@ -126,34 +148,49 @@ class LaunchView(View):
 
     def _deep_link_picker(self, request, lti_launch, provisioned) -> HttpResponse:
         if provisioned.role == Enrollment.Role.STUDENT:
-            raise tool.LaunchRejected("Only instructors and teaching assistants can add assignments.",
-                                      code="lti_not_staff")
-        token = _form_token(user_id=provisioned.user.pk, launch_id=lti_launch.get_launch_id(),
-                            c=provisioned.course.pk)
-        return render(request, "eduplatform_lti/deep_link.html", {
-            "course": provisioned.course, "assignments": provisioned.course.assignments.order_by("due_at", "id"),
-            "token": token, "action": reverse("eduplatform_lti:deep-link"),
-            "settings": lti_launch.get_claim("https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings")
-            or {}})
+            raise tool.LaunchRejected(
+                "Only instructors and teaching assistants can add assignments.", code="lti_not_staff"
+            )
+        token = _form_token(user_id=provisioned.user.pk, launch_id=lti_launch.get_launch_id(), c=provisioned.course.pk)
+        return render(
+            request,
+            "eduplatform_lti/deep_link.html",
+            {
+                "course": provisioned.course,
+                "assignments": provisioned.course.assignments.order_by("due_at", "id"),
+                "token": token,
+                "action": reverse("eduplatform_lti:deep-link"),
+                "settings": lti_launch.get_claim("https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings")
+                or {},
+            },
+        )
 
     def _resource(self, request, lti_launch, provisioned) -> HttpResponse:
         with transaction.atomic():
             assignment = services.assignment_for_launch(lti_launch=lti_launch, course=provisioned.course)
             if assignment is not None:
-                services.line_item_from_launch(lti_launch=lti_launch, assignment=assignment,
-                                               context=provisioned.context)
+                services.line_item_from_launch(
+                    lti_launch=lti_launch, assignment=assignment, context=provisioned.context
+                )
         if assignment is None:
             raise tool.LaunchRejected(
                 "This LMS link is not attached to an eduplatform assignment. Instructors: add the assignment "
-                "with the LMS's 'select content' / Deep Linking option.", code="lti_no_assignment",
-                status_code=404)
-        return _assignment_page(request, assignment=assignment, user=provisioned.user, role=provisioned.role,
-                                launch_id=lti_launch.get_launch_id())
+                "with the LMS's 'select content' / Deep Linking option.",
+                code="lti_no_assignment",
+                status_code=404,
+            )
+        return _assignment_page(
+            request,
+            assignment=assignment,
+            user=provisioned.user,
+            role=provisioned.role,
+            launch_id=lti_launch.get_launch_id(),
+        )
 
 
-def _assignment_page(request, *, assignment: Assignment, user, role: str, launch_id: str,
-                     message: str = "", status: int = 200) -> HttpResponse:
-    from grading.api import grade_view_for
+def _assignment_page(
+    request, *, assignment: Assignment, user, role: str, launch_id: str, message: str = "", status: int = 200
+) -> HttpResponse:
 
     student = Student.objects.filter(user=user).first() if role == Enrollment.Role.STUDENT else None
     attempts = []
@@ -161,7 +198,10 @@ def _assignment_page(request, *, assignment: Assignment, user, role: str, launch
         for sub in Submission.objects.filter(assignment=assignment, student=student).order_by("attempt"):
             attempts.append({"submission": sub, "grade": grade_view_for(submission=sub, user=user)})
     context = {
-        "assignment": assignment, "role": role, "attempts": attempts, "message": message,
+        "assignment": assignment,
+        "role": role,
+        "attempts": attempts,
+        "message": message,
         "message_is_error": status >= 400,
         "is_student": student is not None,
         "attempts_left": max(0, assignment.max_attempts - len(attempts)) if student else 0,
@@ -193,22 +233,33 @@ class DeepLinkResponseView(View):
             if not lti_launch.is_deep_link_launch:
                 raise ApplicationError("This session is not a Deep Linking request.", code="lti_not_deep_link")
             course_id = data["c"]
-            if not Enrollment.objects.filter(user_id=data["u"], course_id=course_id, unregistered_at__isnull=True,
-                                             role__in=[Enrollment.Role.INSTRUCTOR, Enrollment.Role.TA]).exists():
-                raise ApplicationError("Only the course's instructors can add assignments.",
-                                       code="lti_not_staff", status_code=403)
+            if not Enrollment.objects.filter(
+                user_id=data["u"],
+                course_id=course_id,
+                unregistered_at__isnull=True,
+                role__in=[Enrollment.Role.INSTRUCTOR, Enrollment.Role.TA],
+            ).exists():
+                raise ApplicationError(
+                    "Only the course's instructors can add assignments.", code="lti_not_staff", status_code=403
+                )
             ids = [int(i) for i in request.POST.getlist("assignment") if i.isdigit()]
             assignments = list(Assignment.objects.filter(course_id=course_id, pk__in=ids).order_by("id"))
             title = request.POST.get("new_title", "").strip()
             if title:
-                assignments.append(core_services.assignment_create(
-                    course=Course.objects.get(pk=course_id),
-                    title=title[:255], instructions=request.POST.get("new_instructions", "").strip()))
+                assignments.append(
+                    core_services.assignment_create(
+                        course=Course.objects.get(pk=course_id),
+                        title=title[:255],
+                        instructions=request.POST.get("new_instructions", "").strip(),
+                    )
+                )
             if not assignments:
-                raise ApplicationError("Choose at least one assignment, or give a title for a new one.",
-                                       code="lti_nothing_chosen")
-            html = services.deep_link_response_html(lti_launch=lti_launch, assignments=assignments,
-                                                    launch_url=_absolute(request, "launch"))
+                raise ApplicationError(
+                    "Choose at least one assignment, or give a title for a new one.", code="lti_nothing_chosen"
+                )
+            html = services.deep_link_response_html(
+                lti_launch=lti_launch, assignments=assignments, launch_url=_absolute(request, "launch")
+            )
         except ApplicationError as exc:
             return _error(request, exc)
         return HttpResponse(html)
@@ -227,18 +278,26 @@ class SubmitView(View):
             assignment = Assignment.objects.select_related("course").filter(pk=data.get("a")).first()
             student = Student.objects.filter(user=user).first() if user else None
             if assignment is None or student is None:
-                raise ApplicationError("Only students can submit to an assignment opened from the LMS.",
-                                       code="not_a_student", status_code=403)
+                raise ApplicationError(
+                    "Only students can submit to an assignment opened from the LMS.",
+                    code="not_a_student",
+                    status_code=403,
+                )
         except ApplicationError as exc:
             return _error(request, exc)
         page = {"assignment": assignment, "user": user, "role": Enrollment.Role.STUDENT, "launch_id": data["l"]}
         try:
-            core_services.submission_create(assignment=assignment, student=student,
-                                            text=request.POST.get("text", ""), files=request.FILES.getlist("files"))
+            core_services.submission_create(
+                assignment=assignment,
+                student=student,
+                text=request.POST.get("text", ""),
+                files=request.FILES.getlist("files"),
+            )
         except ApplicationError as exc:
             return _assignment_page(request, **page, message=exc.message, status=exc.status_code)
-        return _assignment_page(request, **page, message="Your answer was received; it will be graded shortly.",
-                                status=201)
+        return _assignment_page(
+            request, **page, message="Your answer was received; it will be graded shortly.", status=201
+        )
 
 
 def jwks(request: HttpRequest) -> JsonResponse:
@@ -254,19 +313,25 @@ def tool_configuration(request: HttpRequest, registration_uuid) -> JsonResponse:
     if registration is None:
         return JsonResponse({"detail": "Unknown registration.", "code": "not_found"}, status=404)
     launch = _absolute(request, "launch")
-    return JsonResponse({
-        "title": settings.TOOL_TITLE,
-        "oidc_initiation_url": _absolute(request, "login-registration", registration_uuid=registration.uuid),
-        "target_link_uri": launch,
-        "redirect_uris": [launch],
-        "deep_linking_url": launch,
-        "jwks_url": _absolute(request, "jwks"),
-        "public_jwk": tool.jwks()["keys"][0],
-        "client_id": registration.client_id,
-        "issuer": registration.issuer,
-        "messages": ["LtiResourceLinkRequest", "LtiDeepLinkingRequest"],
-        "scopes": [services.AGS_LINEITEM, services.AGS_LINEITEM_READ, services.AGS_SCORE,
-                   "https://purl.imsglobal.org/spec/lti-ags/scope/result.readonly",
-                   "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"],
-        "custom_parameters": {},
-    })
+    return JsonResponse(
+        {
+            "title": settings.TOOL_TITLE,
+            "oidc_initiation_url": _absolute(request, "login-registration", registration_uuid=registration.uuid),
+            "target_link_uri": launch,
+            "redirect_uris": [launch],
+            "deep_linking_url": launch,
+            "jwks_url": _absolute(request, "jwks"),
+            "public_jwk": tool.jwks()["keys"][0],
+            "client_id": registration.client_id,
+            "issuer": registration.issuer,
+            "messages": ["LtiResourceLinkRequest", "LtiDeepLinkingRequest"],
+            "scopes": [
+                services.AGS_LINEITEM,
+                services.AGS_LINEITEM_READ,
+                services.AGS_SCORE,
+                "https://purl.imsglobal.org/spec/lti-ags/scope/result.readonly",
+                "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly",
+            ],
+            "custom_parameters": {},
+        }
+    )

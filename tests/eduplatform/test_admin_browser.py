@@ -19,7 +19,7 @@ def test_admin_login_and_submission_page(live_server, tmp_path, monkeypatch):
     from django.contrib.auth import get_user_model
     from playwright.sync_api import sync_playwright
 
-    from eduplatform import services
+    from eduplatform.core import services
     from tests.factories import AssignmentFactory, CourseFactory, UserFactory
 
     get_user_model().objects.create_superuser("root", "root@example.edu", "s3cret-pass")
@@ -27,13 +27,14 @@ def test_admin_login_and_submission_page(live_server, tmp_path, monkeypatch):
     alice = UserFactory(username="alice")
     services.enrollment_create(user=alice, course=course)
     assignment = AssignmentFactory(course=course, title="Stacks")
-    from eduplatform.models import Submission
+    from eduplatform.core.models import Submission
 
-    sub = Submission.objects.create(assignment=assignment, student=alice.eduplatform_student,
-                                    text="A stack is LIFO.")
+    sub = Submission.objects.create(assignment=assignment, student=alice.eduplatform_student, text="A stack is LIFO.")
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
         page = browser.new_page()
         page.goto(f"{live_server.url}/admin/login/")
         page.fill("#id_username", "root")

@@ -7,7 +7,7 @@ import os
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from eduplatform.models import LearningEvent, Submission, SubmissionFile
+from eduplatform.core.models import LearningEvent, Submission, SubmissionFile
 
 URL = "/api/v1/submissions/"
 
@@ -28,7 +28,7 @@ def _post(client, assignment, text="", files=()):
 def no_grading(monkeypatch):
     """These tests are about intake; grading has its own tests. Record wake-ups instead."""
     calls = []
-    monkeypatch.setattr("grading.api.grading_enqueue", lambda *, submission_ids: calls.append(submission_ids))
+    monkeypatch.setattr("grading.receivers.grading_enqueue", lambda *, submission_ids: calls.append(submission_ids))
     return calls
 
 

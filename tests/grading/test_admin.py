@@ -9,7 +9,7 @@ from grading.models import Grade
 
 @pytest.mark.django_db
 def test_review_queue_and_progress_pages(client, course_setup, django_user_model):
-    from eduplatform.models import Submission
+    from eduplatform.core.models import Submission
 
     sub = Submission.objects.create(
         assignment=course_setup["assignment"],
@@ -42,7 +42,7 @@ def test_review_queue_and_progress_pages(client, course_setup, django_user_model
 
 @pytest.mark.django_db
 def test_staff_instructor_sees_only_own_course_grades(client, course_setup):
-    from eduplatform.models import Submission
+    from eduplatform.core.models import Submission
 
     for key in ("assignment", "other_assignment"):
         student = course_setup["alice"].eduplatform_student

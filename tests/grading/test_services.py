@@ -7,14 +7,14 @@ from pathlib import Path
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from eduplatform import services as core
-from eduplatform.models import Submission
+from eduplatform.core import services as core
+from eduplatform.core.models import Submission
 from grading import services
 from grading.models import AnswerGroup, Grade, GraderModel, GradingPolicy
 
 pytestmark = [pytest.mark.slow]
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-DEMO_AUDIO = Path(__file__).resolve().parents[2] / "eduplatform" / "demo_data" / "spoken_answer.flac"
+DEMO_AUDIO = Path(__file__).resolve().parents[2] / "eduplatform" / "demo" / "demo_data" / "spoken_answer.flac"
 
 GOOD = "A stack is last in first out: you push onto the top and pop the most recent element from the top."
 WRONG = "A stack is first in first out, like people waiting in a line at the shop."

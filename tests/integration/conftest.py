@@ -33,10 +33,27 @@ class Worker:
     def __init__(self, name: str, env: dict, log_path: Path) -> None:
         self.log_path = log_path
         self.log = open(log_path, "wb")
-        cmd = [sys.executable, "-m", "celery", "-A", "eduplatform", "worker", "-Q", "gpu,default", "-c", "1",
-               "-n", f"{name}@%h", "--without-gossip", "--without-mingle", "--loglevel", "INFO"]
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+        cmd = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "eduplatform",
+            "worker",
+            "-Q",
+            "gpu,default",
+            "-c",
+            "1",
+            "-n",
+            f"{name}@%h",
+            "--without-gossip",
+            "--without-mingle",
+            "--loglevel",
+            "INFO",
+        ]
+        self.proc = subprocess.Popen(
+            cmd, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
     def wait_ready(self) -> None:
         deadline = time.monotonic() + WORKER_READY_TIMEOUT
@@ -79,8 +96,14 @@ def start_worker(transactional_db, tmp_path, settings):
     workers: list[Worker] = []
 
     def start(**extra_env: str) -> Worker:
-        env = {**os.environ, "DATABASE_URL": db_url, "REDIS_URL": settings.REDIS_URL,
-               "EDUPLATFORM_VAR_DIR": str(tmp_path / "var"), "HF_HUB_OFFLINE": "1", **extra_env}
+        env = {
+            **os.environ,
+            "DATABASE_URL": db_url,
+            "REDIS_URL": settings.REDIS_URL,
+            "EDUPLATFORM_VAR_DIR": str(tmp_path / "var"),
+            "HF_HUB_OFFLINE": "1",
+            **extra_env,
+        }
         name = f"test-{uuid.uuid4().hex[:8]}"
         w = Worker(name, env, tmp_path / f"{name}.log")
         workers.append(w)

@@ -23,8 +23,14 @@ class _Forms(HTMLParser):
     def handle_starttag(self, tag, attrs) -> None:
         attrs = dict(attrs)
         if tag == "form":
-            self.forms.append({"action": attrs.get("action", ""), "method": (attrs.get("method") or "get").upper(),
-                               "fields": {}, "id": attrs.get("id", "")})
+            self.forms.append(
+                {
+                    "action": attrs.get("action", ""),
+                    "method": (attrs.get("method") or "get").upper(),
+                    "fields": {},
+                    "id": attrs.get("id", ""),
+                }
+            )
         elif tag == "input" and self.forms and attrs.get("type") == "hidden":
             self.forms[-1]["fields"][attrs.get("name")] = attrs.get("value", "")
 
@@ -59,14 +65,16 @@ class Browser:
             if "lti1p3-loading-msg" in text and match:  # pylti1p3's cookie check: cookies work here, go on
                 query = urlsplit(resp.url).query
                 params = {k: unescape(v) for k, v in json.loads(match.group(1)).items() if f"{k}=" not in query}
-                resp = self._record(self.session.get(f"{resp.url}{'&' if query else '?'}{urlencode(params)}",
-                                                     timeout=30))
+                resp = self._record(
+                    self.session.get(f"{resp.url}{'&' if query else '?'}{urlencode(params)}", timeout=30)
+                )
                 continue
             auto = [f for f in forms(text) if f["method"] == "POST" and ".submit()" in text]
             if auto:
                 form = auto[0]
-                resp = self._record(self.session.post(urljoin(resp.url, form["action"]), data=form["fields"],
-                                                      timeout=30))
+                resp = self._record(
+                    self.session.post(urljoin(resp.url, form["action"]), data=form["fields"], timeout=30)
+                )
                 continue
             return resp
         raise AssertionError("too many automatic steps")

@@ -27,10 +27,16 @@ def tool(live_server, platform, settings):
 
     caches[lti_settings.CACHE].clear()
     registration = LtiRegistration.objects.create(
-        name="Test LMS", issuer=platform.issuer, client_id=platform.client_id, auth_url=platform.auth_url,
-        token_url=platform.token_url, keyset_url=platform.jwks_url)
-    deployment = LtiDeployment.objects.create(registration=registration, deployment_id=platform.deployment_id,
-                                              is_active=True)
+        name="Test LMS",
+        issuer=platform.issuer,
+        client_id=platform.client_id,
+        auth_url=platform.auth_url,
+        token_url=platform.token_url,
+        keyset_url=platform.jwks_url,
+    )
+    deployment = LtiDeployment.objects.create(
+        registration=registration, deployment_id=platform.deployment_id, is_active=True
+    )
     base = live_server.url
     platform.tool_login_url = base + reverse("eduplatform_lti:login")
     platform.tool_launch_url = base + reverse("eduplatform_lti:launch")
@@ -47,5 +53,5 @@ def browser():
 def no_model_grading(monkeypatch):
     """Submissions stay pending: these tests make grades themselves instead of running the models."""
     queued: list[int] = []
-    monkeypatch.setattr("grading.api.grading_enqueue", lambda *, submission_ids: queued.extend(submission_ids))
+    monkeypatch.setattr("grading.receivers.grading_enqueue", lambda *, submission_ids: queued.extend(submission_ids))
     return queued

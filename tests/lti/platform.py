@@ -45,10 +45,14 @@ LEARNER = [f"{LIS}Learner"]
 
 def _rsa_pem_pair() -> tuple[str, str]:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption()).decode()
-    public = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                           serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
     return private, public
 
 
@@ -111,12 +115,16 @@ class _Ags(AssignmentsGradesService):
     def _items(self) -> dict[str, dict]:
         return self.platform.line_items.setdefault(self.context_id, {})
 
-    def find_lineitems(self, page=1, limit=None, line_item_id=None, resource_link_id=None, resource_id=None,
-                       tag=None, **kwargs):
-        items = [i for i in self._items().values()
-                 if (resource_id is None or i.get("resourceId") == resource_id)
-                 and (resource_link_id is None or i.get("resourceLinkId") == resource_link_id)
-                 and (tag is None or i.get("tag") == tag)]
+    def find_lineitems(
+        self, page=1, limit=None, line_item_id=None, resource_link_id=None, resource_id=None, tag=None, **kwargs
+    ):
+        items = [
+            i
+            for i in self._items().values()
+            if (resource_id is None or i.get("resourceId") == resource_id)
+            and (resource_link_id is None or i.get("resourceLinkId") == resource_link_id)
+            and (tag is None or i.get("tag") == tag)
+        ]
         return {"content": items, "has_next": False}
 
     def find_lineitem(self, line_item_id):
@@ -223,12 +231,18 @@ class TestPlatform:
         return f"{self.url}/nrps/{context_id}/memberships"
 
     def registration(self, deployment_id: str | None = None) -> Registration:
-        return (Registration().set_iss(self.issuer).set_client_id(self.client_id)
-                .set_deployment_id(deployment_id or self.deployment_id)
-                .set_oidc_login_url(self.tool_login_url).set_launch_url(self.tool_launch_url)
-                .set_deeplink_launch_url(self.tool_launch_url)
-                .set_platform_public_key(self.public_key).set_platform_private_key(self.private_key)
-                .set_tool_key_set_url(self.tool_jwks_url))
+        return (
+            Registration()
+            .set_iss(self.issuer)
+            .set_client_id(self.client_id)
+            .set_deployment_id(deployment_id or self.deployment_id)
+            .set_oidc_login_url(self.tool_login_url)
+            .set_launch_url(self.tool_launch_url)
+            .set_deeplink_launch_url(self.tool_launch_url)
+            .set_platform_public_key(self.public_key)
+            .set_platform_private_key(self.private_key)
+            .set_tool_key_set_url(self.tool_jwks_url)
+        )
 
     # --- test helpers -------------------------------------------------------------------------
     def start_url(self, scenario: Scenario) -> str:
@@ -246,8 +260,17 @@ class TestPlatform:
 
     # --- endpoints ----------------------------------------------------------------------------
     def handle(self, method: str, path: str, query: dict, form: dict, body_json, headers) -> tuple[int, str, str]:
-        req = _RawRequest({"method": method, "form_data": form, "get_data": dict(query), "headers": headers,
-                           "content_type": headers.get("Content-Type"), "path": path, "json": body_json})
+        req = _RawRequest(
+            {
+                "method": method,
+                "form_data": form,
+                "get_data": dict(query),
+                "headers": headers,
+                "content_type": headers.get("Content-Type"),
+                "path": path,
+                "json": body_json,
+            }
+        )
         parts = [p for p in path.split("/") if p]
         if path == "/start":
             return self._start(req, query)
@@ -277,20 +300,27 @@ class TestPlatform:
         if scenario is None:
             return _json(400, {"error": "unknown lti_message_hint"})
         launch = _Launch(req, _Conf(platform=self, deployment_id=scenario.deployment_id))
-        launch.set_user_data(scenario.user_id, scenario.roles, full_name=scenario.name or None,
-                             email_address=scenario.email or None)
-        launch.set_launch_context_claim(scenario.context_id,
-                                        ["http://purl.imsglobal.org/vocab/lis/v2/course#CourseOffering"],
-                                        scenario.context_title, scenario.context_id.upper())
+        launch.set_user_data(
+            scenario.user_id, scenario.roles, full_name=scenario.name or None, email_address=scenario.email or None
+        )
+        launch.set_launch_context_claim(
+            scenario.context_id,
+            ["http://purl.imsglobal.org/vocab/lis/v2/course#CourseOffering"],
+            scenario.context_title,
+            scenario.context_id.upper(),
+        )
         if scenario.deep_link:
-            launch.set_dl(f"{self.url}/deep_link_return", title="Add content",
-                          accept_types={"ltiResourceLink"}, extra_data={"opaque": "platform-state-42"})
+            launch.set_dl(
+                f"{self.url}/deep_link_return",
+                title="Add content",
+                accept_types={"ltiResourceLink"},
+                extra_data={"opaque": "platform-state-42"},
+            )
         else:
             launch.set_resource_link_claim(scenario.resource_link_id, title="Assignment link")
         if scenario.custom:
             launch.set_custom_parameters_claim(scenario.custom)
-        launch.set_ags(self.lineitems_url(scenario.context_id), scenario.lineitem_url,
-                       allow_creating_lineitems=True)
+        launch.set_ags(self.lineitems_url(scenario.context_id), scenario.lineitem_url, allow_creating_lineitems=True)
         launch.set_nrps(self.memberships_url(scenario.context_id))
         launch.set_id_token_expiration(scenario.expires_in)
         try:
@@ -331,9 +361,14 @@ class TestPlatform:
             line_item = None
             if item.get("lineItem"):
                 line_item = self.line_item_add("course-101", {**item["lineItem"], "resourceLinkId": link_id})
-            self.placed_links.append({"resource_link_id": link_id, "custom": item.get("custom") or {},
-                                      "lineitem_url": line_item["id"] if line_item else None,
-                                      "title": item.get("title")})
+            self.placed_links.append(
+                {
+                    "resource_link_id": link_id,
+                    "custom": item.get("custom") or {},
+                    "lineitem_url": line_item["id"] if line_item else None,
+                    "title": item.get("title"),
+                }
+            )
         return 200, "", "<p>Content added to the course.</p>"
 
     def _ags(self, req, method: str, parts: list[str]) -> tuple[int, str, str]:
@@ -367,10 +402,13 @@ def _service(resp) -> tuple[int, str, str]:
 
 
 def _auto_form(action: str, fields: dict[str, str]) -> str:
-    inputs = "".join(f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
-                     for k, v in fields.items())
-    return (f'<form id="f" method="POST" action="{html.escape(action)}">{inputs}</form>'
-            '<script>document.getElementById("f").submit()</script>')
+    inputs = "".join(
+        f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">' for k, v in fields.items()
+    )
+    return (
+        f'<form id="f" method="POST" action="{html.escape(action)}">{inputs}</form>'
+        '<script>document.getElementById("f").submit()</script>'
+    )
 
 
 def _handler_for(platform: TestPlatform):
@@ -387,8 +425,9 @@ def _handler_for(platform: TestPlatform):
             form = dict(parse_qsl(raw.decode())) if "form-urlencoded" in ctype else {}
             body_json = json.loads(raw) if raw and "json" in ctype else None
             try:
-                status, ctype_or_location, body = platform.handle(method, split.path, query, form, body_json,
-                                                                  self.headers)
+                status, ctype_or_location, body = platform.handle(
+                    method, split.path, query, form, body_json, self.headers
+                )
             except Exception as exc:  # noqa: BLE001 - surface platform bugs as 500 with the reason
                 status, ctype_or_location, body = 500, "text/plain", repr(exc)
             self.send_response(status)

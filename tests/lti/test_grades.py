@@ -7,9 +7,9 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth import get_user_model
 
-from eduplatform import services as core_services
+from eduplatform.core import services as core_services
+from eduplatform.core.models import Assignment, Student
 from eduplatform.lti.models import LtiScoreSync
-from eduplatform.models import Assignment, Student
 from tests.lti.platform import LEARNER, Scenario
 from tests.lti.test_launch import place_assignment
 
@@ -23,16 +23,30 @@ def graded(tool, platform, browser, eager_celery):
 
     place_assignment(platform, browser)
     [link] = platform.placed_links
-    page = type(browser)().get(platform.start_url(Scenario(
-        user_id="student-7", roles=LEARNER, resource_link_id=link["resource_link_id"], custom=link["custom"],
-        lineitem_url=link["lineitem_url"])))
+    page = type(browser)().get(
+        platform.start_url(
+            Scenario(
+                user_id="student-7",
+                roles=LEARNER,
+                resource_link_id=link["resource_link_id"],
+                custom=link["custom"],
+                lineitem_url=link["lineitem_url"],
+            )
+        )
+    )
     assert page.status_code == 200, page.text
     assignment = Assignment.objects.get()
     student = Student.objects.get(user__lti_users__sub="student-7")
     submission = core_services.submission_create(assignment=assignment, student=student, text="Light to sugar.")
-    grade = Grade.objects.create(submission=submission, model_version="test-v1", mode="zero-shot",
-                                 score=Decimal("6.50"), confidence=0.4, review_state=Grade.Review.PENDING,
-                                 feedback="Name the pigment that captures light.")
+    grade = Grade.objects.create(
+        submission=submission,
+        model_version="test-v1",
+        mode="zero-shot",
+        score=Decimal("6.50"),
+        confidence=0.4,
+        review_state=Grade.Review.PENDING,
+        feedback="Name the pigment that captures light.",
+    )
     teacher = get_user_model().objects.get(lti_users__sub="teacher-1")
     return {"grade": grade, "teacher": teacher, "link": link, "assignment": assignment, "student": student}
 
@@ -115,15 +129,23 @@ def test_without_a_line_item_in_the_launch_the_tool_creates_its_column(tool, pla
     place_assignment(platform, browser)
     assignment = Assignment.objects.get()
     platform.line_items.clear()  # the LMS made no column for this placement
-    page = type(browser)().get(platform.start_url(Scenario(
-        user_id="student-7", roles=LEARNER, resource_link_id="rl-by-hand",
-        custom={"eduplatform_assignment_id": str(assignment.pk)})))
+    page = type(browser)().get(
+        platform.start_url(
+            Scenario(
+                user_id="student-7",
+                roles=LEARNER,
+                resource_link_id="rl-by-hand",
+                custom={"eduplatform_assignment_id": str(assignment.pk)},
+            )
+        )
+    )
     assert page.status_code == 200, page.text
     assert not assignment.lti_line_items.exists()
     student = Student.objects.get(user__lti_users__sub="student-7")
     submission = core_services.submission_create(assignment=assignment, student=student, text="x")
-    grade = Grade.objects.create(submission=submission, model_version="v", mode="zero-shot", score=Decimal(7),
-                                 confidence=0.9)
+    grade = Grade.objects.create(
+        submission=submission, model_version="v", mode="zero-shot", score=Decimal(7), confidence=0.9
+    )
 
     grade_review(grade=grade, reviewer=get_user_model().objects.get(lti_users__sub="teacher-1"), action="accept")
 
@@ -146,9 +168,10 @@ def test_send_grades_command_backfills(graded, platform):
 def test_sweeper_sends_what_a_failed_wake_up_left_behind(graded, platform):
     from eduplatform.lti.tasks import lti_sweep_grades
 
-    platform.score_failures = [503]
-    review(graded, action="accept")  # embedded mode: the retry cannot run inline; the row records the failure
+    platform.score_failures = [503] * 100  # the send and every retry of it fail
+    review(graded, action="accept")
     assert platform.scores == [] and LtiScoreSync.objects.get().status == LtiScoreSync.Status.FAILED
+    platform.score_failures.clear()  # the platform is back
 
     assert lti_sweep_grades.delay().get() == {"checked": 1, "sent": 1, "failed": 0}
     assert [s["scoreGiven"] for s in platform.scores] == [6.5]

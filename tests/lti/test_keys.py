@@ -63,12 +63,20 @@ def test_admin_shows_tool_urls_for_a_registration(tool, admin_client):
     assert f"/lti/login/{tool.registration.uuid}/" in page.content.decode()
 
 
-@pytest.mark.parametrize(("roles", "expected"), [
-    (INSTRUCTOR, "instructor"), (TA, "ta"), (LEARNER, "student"), (["Learner"], "student"),
-    (["Instructor"], "instructor"),
-    (["http://purl.imsglobal.org/vocab/lis/v2/membership#Administrator"], "instructor"),
-    (["http://purl.imsglobal.org/vocab/lis/v2/institution/person#Administrator"], None),
-    (["http://purl.imsglobal.org/vocab/lis/v2/membership#Mentor"], None), ([], None), (None, None),
-])
+@pytest.mark.parametrize(
+    ("roles", "expected"),
+    [
+        (INSTRUCTOR, "instructor"),
+        (TA, "ta"),
+        (LEARNER, "student"),
+        (["Learner"], "student"),
+        (["Instructor"], "instructor"),
+        (["http://purl.imsglobal.org/vocab/lis/v2/membership#Administrator"], "instructor"),
+        (["http://purl.imsglobal.org/vocab/lis/v2/institution/person#Administrator"], None),
+        (["http://purl.imsglobal.org/vocab/lis/v2/membership#Mentor"], None),
+        ([], None),
+        (None, None),
+    ],
+)
 def test_role_mapping(roles, expected):
     assert enrollment_role_for(roles) == expected

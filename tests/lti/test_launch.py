@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth import get_user_model
 
-from eduplatform.models import Assignment, Enrollment, Student
+from eduplatform.core.models import Assignment, Enrollment, Student
 from tests.lti.browser import forms
 from tests.lti.platform import INSTRUCTOR, LEARNER, TA, Scenario
 
@@ -14,8 +14,13 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def place_assignment(platform, browser, *, title="Photosynthesis essay", pick_existing=()):
     """An instructor uses the LMS's 'add content' (Deep Linking) to place an eduplatform assignment."""
-    page = browser.get(platform.start_url(Scenario(user_id="teacher-1", roles=INSTRUCTOR, deep_link=True,
-                                                   name="Tina Teacher", email="tina@school.example")))
+    page = browser.get(
+        platform.start_url(
+            Scenario(
+                user_id="teacher-1", roles=INSTRUCTOR, deep_link=True, name="Tina Teacher", email="tina@school.example"
+            )
+        )
+    )
     assert page.status_code == 200, page.text
     picker = forms(page.text)[0]
     data = {**picker["fields"], "new_title": title, "assignment": [str(pk) for pk in pick_existing]}
@@ -46,9 +51,19 @@ def test_learner_launch_creates_student_enrolment_and_opens_the_assignment(tool,
     [link] = platform.placed_links
     student_browser = type(browser)()
 
-    page = student_browser.get(platform.start_url(Scenario(
-        user_id="student-7", roles=LEARNER, resource_link_id=link["resource_link_id"], custom=link["custom"],
-        lineitem_url=link["lineitem_url"], name="Sam Student", email="sam@school.example")))
+    page = student_browser.get(
+        platform.start_url(
+            Scenario(
+                user_id="student-7",
+                roles=LEARNER,
+                resource_link_id=link["resource_link_id"],
+                custom=link["custom"],
+                lineitem_url=link["lineitem_url"],
+                name="Sam Student",
+                email="sam@school.example",
+            )
+        )
+    )
 
     assert page.status_code == 200, page.text
     assert "Photosynthesis essay" in page.text and "Submit an answer" in page.text
@@ -81,8 +96,13 @@ def test_second_launch_reuses_user_and_course(tool, platform, browser):
     place_assignment(platform, browser)
     [link] = platform.placed_links
     for _ in range(2):
-        page = type(browser)().get(platform.start_url(Scenario(
-            user_id="student-7", roles=LEARNER, resource_link_id=link["resource_link_id"], custom=link["custom"])))
+        page = type(browser)().get(
+            platform.start_url(
+                Scenario(
+                    user_id="student-7", roles=LEARNER, resource_link_id=link["resource_link_id"], custom=link["custom"]
+                )
+            )
+        )
         assert page.status_code == 200, page.text
     assert get_user_model().objects.filter(lti_users__sub="student-7").count() == 1
     assert Assignment.objects.get().course.lti_links.count() == 1
@@ -92,8 +112,11 @@ def test_second_launch_reuses_user_and_course(tool, platform, browser):
 def test_lti_roles_map_to_enrolment_roles(tool, platform, browser, roles, expected):
     place_assignment(platform, browser)
     [link] = platform.placed_links
-    page = type(browser)().get(platform.start_url(Scenario(
-        user_id="someone", roles=roles, resource_link_id=link["resource_link_id"], custom=link["custom"])))
+    page = type(browser)().get(
+        platform.start_url(
+            Scenario(user_id="someone", roles=roles, resource_link_id=link["resource_link_id"], custom=link["custom"])
+        )
+    )
     assert page.status_code == 200, page.text
     user = get_user_model().objects.get(lti_users__sub="someone")
     assert Enrollment.objects.get(user=user).role == expected
@@ -102,9 +125,16 @@ def test_lti_roles_map_to_enrolment_roles(tool, platform, browser, roles, expect
 def test_role_without_course_access_is_refused(tool, platform, browser):
     place_assignment(platform, browser)
     [link] = platform.placed_links
-    page = type(browser)().get(platform.start_url(Scenario(
-        user_id="parent-1", roles=["http://purl.imsglobal.org/vocab/lis/v2/membership#Mentor"],
-        resource_link_id=link["resource_link_id"], custom=link["custom"])))
+    page = type(browser)().get(
+        platform.start_url(
+            Scenario(
+                user_id="parent-1",
+                roles=["http://purl.imsglobal.org/vocab/lis/v2/membership#Mentor"],
+                resource_link_id=link["resource_link_id"],
+                custom=link["custom"],
+            )
+        )
+    )
     assert page.status_code == 403
     assert "role in this LMS course gives no access" in page.text
 
@@ -114,16 +144,24 @@ def test_assignment_from_another_course_is_refused(tool, platform, browser):
 
     place_assignment(platform, browser)
     foreign = AssignmentFactory()
-    page = type(browser)().get(platform.start_url(Scenario(
-        user_id="student-7", roles=LEARNER, resource_link_id="rl-hand-made",
-        custom={"eduplatform_assignment_id": str(foreign.pk)})))
+    page = type(browser)().get(
+        platform.start_url(
+            Scenario(
+                user_id="student-7",
+                roles=LEARNER,
+                resource_link_id="rl-hand-made",
+                custom={"eduplatform_assignment_id": str(foreign.pk)},
+            )
+        )
+    )
     assert page.status_code == 404
     assert f"Assignment {foreign.pk} is not part of this course" in page.text
 
 
 def test_unplaced_link_explains_how_to_place_it(tool, platform, browser):
-    page = browser.get(platform.start_url(Scenario(user_id="teacher-1", roles=INSTRUCTOR,
-                                                   resource_link_id="rl-not-placed")))
+    page = browser.get(
+        platform.start_url(Scenario(user_id="teacher-1", roles=INSTRUCTOR, resource_link_id="rl-not-placed"))
+    )
     assert page.status_code == 404
     assert "Deep Linking" in page.text
 
@@ -135,7 +173,12 @@ def test_learner_cannot_use_deep_linking(tool, platform, browser):
 
 
 def test_launch_outside_a_course_is_refused(tool, platform, browser):
-    page = browser.get(platform.start_url(Scenario(
-        user_id="student-7", roles=LEARNER, claims={"https://purl.imsglobal.org/spec/lti/claim/context": None})))
+    page = browser.get(
+        platform.start_url(
+            Scenario(
+                user_id="student-7", roles=LEARNER, claims={"https://purl.imsglobal.org/spec/lti/claim/context": None}
+            )
+        )
+    )
     assert page.status_code == 400
     assert "inside an LMS course" in page.text

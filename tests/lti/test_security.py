@@ -9,7 +9,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from lti_tool.models import LtiDeployment
 
-from eduplatform.models import Course, Enrollment
+from eduplatform.core.models import Course, Enrollment
 from tests.lti.browser import forms
 from tests.lti.platform import LEARNER, Scenario
 

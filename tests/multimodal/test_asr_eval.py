@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from multimodal.asr_eval import (
+from multimodal.research.asr_eval import (
     benchmark_asr,
     normalize_text,
     number_to_words,
@@ -21,31 +21,51 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 SHARED_SPEECH = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "speech"
 
 
-@pytest.mark.parametrize("n, words", [
-    (0, "zero"), (7, "seven"), (13, "thirteen"), (40, "forty"), (42, "forty two"),
-    (100, "one hundred"), (105, "one hundred five"), (999, "nine hundred ninety nine"),
-    (2021, "two thousand twenty one"), (1_000_000, "one million"),
-    (3_000_512, "three million five hundred twelve"),
-])
+@pytest.mark.parametrize(
+    "n, words",
+    [
+        (0, "zero"),
+        (7, "seven"),
+        (13, "thirteen"),
+        (40, "forty"),
+        (42, "forty two"),
+        (100, "one hundred"),
+        (105, "one hundred five"),
+        (999, "nine hundred ninety nine"),
+        (2021, "two thousand twenty one"),
+        (1_000_000, "one million"),
+        (3_000_512, "three million five hundred twelve"),
+    ],
+)
 def test_number_to_words(n, words):
     assert number_to_words(n) == words
 
 
 def test_ordinals():
     assert [ordinal_to_words(n) for n in (1, 2, 3, 5, 12, 20, 21, 100)] == [
-        "first", "second", "third", "fifth", "twelfth", "twentieth", "twenty first",
-        "one hundredth"]
+        "first",
+        "second",
+        "third",
+        "fifth",
+        "twelfth",
+        "twentieth",
+        "twenty first",
+        "one hundredth",
+    ]
 
 
-@pytest.mark.parametrize("raw, clean", [
-    ("Look at Ann's pants!", "look at anns pants"),
-    ("It's 2-2-8-7.", "its two two eight seven"),
-    ("0351", "zero three five one"),
-    ("He scored 21%, on the 3rd try.", "he scored twenty one percent on the third try"),
-    ("pi is 3.14", "pi is three point one four"),
-    ("  Well-known   FACTS  ", "well known facts"),
-    ("1,000 people", "one thousand people"),
-])
+@pytest.mark.parametrize(
+    "raw, clean",
+    [
+        ("Look at Ann's pants!", "look at anns pants"),
+        ("It's 2-2-8-7.", "its two two eight seven"),
+        ("0351", "zero three five one"),
+        ("He scored 21%, on the 3rd try.", "he scored twenty one percent on the third try"),
+        ("pi is 3.14", "pi is three point one four"),
+        ("  Well-known   FACTS  ", "well known facts"),
+        ("1,000 people", "one thousand people"),
+    ],
+)
 def test_normalize_text(raw, clean):
     assert normalize_text(raw) == clean
 
@@ -84,8 +104,7 @@ def test_read_transcripts(tmp_path):
 
 def test_benchmark_asr_on_fixture(tmp_path):
     shutil.copy(FIXTURES / "speech_water_cycle.wav", tmp_path / "utt1.wav")
-    (tmp_path / "transcripts.tsv").write_text(
-        "utt1\tTHE SUN HEATS THE OCEAN WATER THEN CLOUDS FORM AND RAIN FALLS\n")
+    (tmp_path / "transcripts.tsv").write_text("utt1\tTHE SUN HEATS THE OCEAN WATER THEN CLOUDS FORM AND RAIN FALLS\n")
     result = benchmark_asr(tmp_path, beam_size=1)
     assert result["n"] == 1 and len(result["per_utt"]) == 1
     assert 0.0 <= result["wer"] < 0.35

@@ -84,10 +84,9 @@ def test_load_audio_rejects_bad_input(tmp_path):
         load_audio(tmp_path / "missing.wav")
 
 
-def test_missing_asr_model_path_is_clear(monkeypatch, tmp_path):
-    monkeypatch.setenv("EDUPLATFORM_ASR_MODEL_PATH", str(tmp_path / "no-model"))
+def test_missing_asr_model_path_is_clear(tmp_path):
     with pytest.raises(FileNotFoundError, match="EDUPLATFORM_ASR_MODEL_PATH"):
-        ASRModel()
+        ASRModel(tmp_path / "no-model")
 
 
 # -- fluency from known timings (no ASR) ------------------------------------------------------
@@ -95,11 +94,23 @@ def test_missing_asr_model_path_is_clear(monkeypatch, tmp_path):
 
 def test_fluency_pauses_and_rates_from_known_timings():
     # Three bursts of "speech" (a 220 Hz tone) separated by 0.7 s and 1.3 s of silence.
-    parts = [np.zeros(int(0.5 * SR)), _tone(1.0), np.zeros(int(0.7 * SR)), _tone(1.0),
-             np.zeros(int(1.3 * SR)), _tone(1.0), np.zeros(int(0.5 * SR))]
+    parts = [
+        np.zeros(int(0.5 * SR)),
+        _tone(1.0),
+        np.zeros(int(0.7 * SR)),
+        _tone(1.0),
+        np.zeros(int(1.3 * SR)),
+        _tone(1.0),
+        np.zeros(int(0.5 * SR)),
+    ]
     y = np.concatenate(parts).astype(np.float32)
-    words = [Word("a", 0.5, 1.0, 1.0), Word("b", 1.0, 1.5, 1.0), Word("c", 2.2, 3.2, 1.0),
-             Word("d", 4.5, 5.0, 1.0), Word("e", 5.0, 5.5, 1.0)]
+    words = [
+        Word("a", 0.5, 1.0, 1.0),
+        Word("b", 1.0, 1.5, 1.0),
+        Word("c", 2.2, 3.2, 1.0),
+        Word("d", 4.5, 5.0, 1.0),
+        Word("e", 5.0, 5.5, 1.0),
+    ]
     transcript = Transcript("a b c d e", words, "en", len(y) / SR, 0.0)
     f = fluency_features(transcript, y, SR)
 
@@ -155,8 +166,9 @@ def test_encode_audio_embeds_transcript(speech_features):
 
     assert isinstance(speech_features, AudioFeatures)
     assert speech_features.path == str(SPEECH)
-    reference = registry.get_text_encoder().encode(
-        ["The sun heats the ocean water. Then clouds form and rain falls."])[0]
+    reference = registry.get_text_encoder().encode(["The sun heats the ocean water. Then clouds form and rain falls."])[
+        0
+    ]
     assert float(speech_features.text_embedding @ reference) > 0.8
     assert speech_features.as_vector().shape == (len(AudioFeatures.FEATURE_NAMES),)
 

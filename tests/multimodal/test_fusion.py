@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 import torch
 
-from multimodal.fusion import FusionSpec, build_fusion
-from multimodal.training import (
+from multimodal.research.fusion import FusionSpec, build_fusion
+from multimodal.research.training import (
     TrainedFusion,
     compare_fusions,
     cross_validate,
@@ -36,9 +36,7 @@ def settings():
     return types.SimpleNamespace()
 
 
-def make_task(
-    n: int, seed: int
-) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+def make_task(n: int, seed: int) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     X = {
         "text": rng.normal(size=(n, 8)).astype(np.float32),
@@ -49,16 +47,12 @@ def make_task(
     y = 5 + 2.5 * np.tanh(1.5 * X["text"][:, 0]) + 1.2 * (X["audio"][:, 0] ** 2 - 1)
     y = np.clip(y + 0.2 * rng.normal(size=n), *SCORE_RANGE)
     mask = np.ones((n, len(MODALITIES)), dtype=bool)
-    mask[:, 1] = (
-        rng.random(n) > 0.3
-    )  # image often missing, as with text-only submissions
+    mask[:, 1] = rng.random(n) > 0.3  # image often missing, as with text-only submissions
     return X, mask, y
 
 
 def small_spec(X: dict[str, np.ndarray], **heads: int) -> FusionSpec:
-    return spec_for(
-        X, d_model=32, n_heads=2, n_layers=1, hidden=64, dropout=0.0, **heads
-    )
+    return spec_for(X, d_model=32, n_heads=2, n_layers=1, hidden=64, dropout=0.0, **heads)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -92,9 +86,7 @@ def test_attention_fusion_beats_constant_predictor_on_held_out_data(trained):
     X, mask, y = make_task(300, seed=1)
     pred = trained.predict(X, mask)
     model_rmse = float(np.sqrt(np.mean((pred.score - y) ** 2)))
-    constant_rmse = float(
-        np.sqrt(np.mean((trained.data_summary["label_mean"] - y) ** 2))
-    )
+    constant_rmse = float(np.sqrt(np.mean((trained.data_summary["label_mean"] - y) ** 2)))
     assert model_rmse < 0.7 * constant_rmse
     assert np.all((pred.score >= 0) & (pred.score <= 10))
     assert np.all((pred.lower <= pred.score) & (pred.score <= pred.upper))
@@ -156,10 +148,7 @@ def test_save_load_round_trip_keeps_predictions_and_metadata(trained, tmp_path):
     for field in ("score", "lower", "upper", "confidence"):
         np.testing.assert_array_equal(getattr(after, field), getattr(before, field))
     assert loaded.version == trained.version
-    assert (
-        loaded.version.startswith("fusion-attention-")
-        and len(loaded.version) == len("fusion-attention-") + 8
-    )
+    assert loaded.version.startswith("fusion-attention-") and len(loaded.version) == len("fusion-attention-") + 8
 
     meta = json.loads((tmp_path / "artifact" / "metadata.json").read_text())
     assert meta["version"] == trained.version
@@ -202,9 +191,7 @@ def test_every_kind_shares_the_interface_and_heads(kind):
     )
     model = build_fusion(kind, spec).eval()
     tokens = {"text": torch.randn(4, 5), "audio": torch.full((4, 3), float("nan"))}
-    present = torch.tensor(
-        [[True, False], [True, False], [False, False], [True, False]]
-    )
+    present = torch.tensor([[True, False], [True, False], [False, False], [True, False]])
     out = model(tokens, present)
     assert out.score.shape == (4,) and torch.isfinite(out.score).all()
     assert [c.shape for c in out.criteria] == [(4, 4), (4, 4)]
@@ -236,9 +223,7 @@ def test_auxiliary_heads_train_and_cross_validation_reports_folds():
         device="cpu",
     )
     assert len(result["folds"]) == 2
-    assert {"rmse", "qwk", "coverage", "criteria_accuracy", "behaviour_roc_auc"} <= set(
-        result["mean"]
-    )
+    assert {"rmse", "qwk", "coverage", "criteria_accuracy", "behaviour_roc_auc"} <= set(result["mean"])
     assert all(math.isfinite(v) for v in result["std"].values())
 
 

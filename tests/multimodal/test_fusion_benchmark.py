@@ -17,14 +17,14 @@ import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
 
-from multimodal.fusion_benchmark import (
+from multimodal.research.fusion_benchmark import (
     FEATURE_NAMES,
     MODALITIES,
     build_inputs,
     format_report,
     run_fusion_benchmark,
 )
-from multimodal.grading_benchmark import CachedEncoder, read_grading_csv
+from multimodal.research.grading_benchmark import CachedEncoder, read_grading_csv
 from multimodal.text_features import content_words
 
 MOHLER = Path(__file__).resolve().parents[2].parent / "shared/datasets/grading/mohler_short_answers.csv"
@@ -46,14 +46,30 @@ class HashEncoder:
 
 
 _QUESTIONS = [
-    ("What does a stack do?", "push adds an item on top and pop removes the top item last in first out",
-     ["push", "pop", "top", "item", "last", "first"], ["queue", "front", "rear", "line"]),
-    ("How is a binary search tree searched?", "compare the key with the root go left when smaller right when larger",
-     ["compare", "key", "root", "left", "smaller", "right", "larger"], ["random", "guess", "list", "scan"]),
-    ("What is a linked list?", "nodes that each hold a value and a pointer to the next node",
-     ["nodes", "value", "pointer", "next", "node", "hold"], ["array", "index", "contiguous", "block"]),
-    ("What does a hash table do?", "maps keys to buckets with a hash function for constant time lookup",
-     ["maps", "keys", "buckets", "hash", "function", "constant", "lookup"], ["sorted", "tree", "log", "scan"]),
+    (
+        "What does a stack do?",
+        "push adds an item on top and pop removes the top item last in first out",
+        ["push", "pop", "top", "item", "last", "first"],
+        ["queue", "front", "rear", "line"],
+    ),
+    (
+        "How is a binary search tree searched?",
+        "compare the key with the root go left when smaller right when larger",
+        ["compare", "key", "root", "left", "smaller", "right", "larger"],
+        ["random", "guess", "list", "scan"],
+    ),
+    (
+        "What is a linked list?",
+        "nodes that each hold a value and a pointer to the next node",
+        ["nodes", "value", "pointer", "next", "node", "hold"],
+        ["array", "index", "contiguous", "block"],
+    ),
+    (
+        "What does a hash table do?",
+        "maps keys to buckets with a hash function for constant time lookup",
+        ["maps", "keys", "buckets", "hash", "function", "constant", "lookup"],
+        ["sorted", "tree", "log", "scan"],
+    ),
 ]
 
 
@@ -70,8 +86,7 @@ def _write_csv(path: Path, *, n_per_question: int = 10, seed: int = 0, empty_ref
                 rng.shuffle(words)
                 score = round(5 * k / len(good) * 2) / 2
                 qid = f"q{q}"
-                w.writerow([qid, question, "" if qid == empty_reference_for else ref,
-                            " ".join(words), score, 0, 5])
+                w.writerow([qid, question, "" if qid == empty_reference_for else ref, " ".join(words), score, 0, 5])
     return path
 
 
@@ -106,8 +121,14 @@ def test_build_inputs_tokens_mask_and_features(tmp_path):
 
 
 def test_benchmark_table_both_splits_and_missing_reference(tiny_csv, tmp_path):
-    result = run_fusion_benchmark(str(tiny_csv), encoder=HashEncoder(), cache_dir=str(tmp_path / "c"),
-                                  with_grader=False, log=lambda _m: None, **FAST)
+    result = run_fusion_benchmark(
+        str(tiny_csv),
+        encoder=HashEncoder(),
+        cache_dir=str(tmp_path / "c"),
+        with_grader=False,
+        log=lambda _m: None,
+        **FAST,
+    )
     assert set(result["split"]) == {"across-question", "within-question"}
     for table in result["split"].values():
         assert list(table) == ["attention", "concat", "weighted", "ridge", "constant"]
@@ -130,9 +151,17 @@ def test_benchmark_table_both_splits_and_missing_reference(tiny_csv, tmp_path):
 
 
 def test_no_drop_means_no_degradation(tiny_csv, tmp_path):
-    result = run_fusion_benchmark(str(tiny_csv), encoder=HashEncoder(), cache_dir=str(tmp_path / "c"),
-                                  with_grader=False, drop_fraction=0.0, kinds=("weighted",),
-                                  splits=("across-question",), log=lambda _m: None, **FAST)
+    result = run_fusion_benchmark(
+        str(tiny_csv),
+        encoder=HashEncoder(),
+        cache_dir=str(tmp_path / "c"),
+        with_grader=False,
+        drop_fraction=0.0,
+        kinds=("weighted",),
+        splits=("across-question",),
+        log=lambda _m: None,
+        **FAST,
+    )
     miss = result["missing_reference"]["across-question"]
     for kind in ("weighted", "ridge"):
         for variant in ("token_masked", "reference_absent"):
@@ -141,17 +170,31 @@ def test_no_drop_means_no_degradation(tiny_csv, tmp_path):
 
 def test_a_dropped_reference_changes_predictions(tiny_csv, tmp_path):
     # if masking the reference had no effect, the check would measure nothing
-    result = run_fusion_benchmark(str(tiny_csv), encoder=HashEncoder(), cache_dir=str(tmp_path / "c"),
-                                  with_grader=False, drop_fraction=1.0, kinds=("attention",),
-                                  splits=("across-question",), log=lambda _m: None, **FAST)
+    result = run_fusion_benchmark(
+        str(tiny_csv),
+        encoder=HashEncoder(),
+        cache_dir=str(tmp_path / "c"),
+        with_grader=False,
+        drop_fraction=1.0,
+        kinds=("attention",),
+        splits=("across-question",),
+        log=lambda _m: None,
+        **FAST,
+    )
     miss = result["missing_reference"]["across-question"]["attention"]
     assert miss["token_masked"]["delta_rmse_mean"] != 0.0
 
 
 def test_grader_row_and_verdict(tiny_csv, tmp_path):
-    result = run_fusion_benchmark(str(tiny_csv), encoder=HashEncoder(), cache_dir=str(tmp_path / "c"),
-                                  kinds=("concat",), splits=("within-question",), log=lambda _m: None,
-                                  **FAST)
+    result = run_fusion_benchmark(
+        str(tiny_csv),
+        encoder=HashEncoder(),
+        cache_dir=str(tmp_path / "c"),
+        kinds=("concat",),
+        splits=("within-question",),
+        log=lambda _m: None,
+        **FAST,
+    )
     table = result["split"]["within-question"]
     assert "grader" in table and np.isfinite(table["grader"]["qwk_mean"])
     grader_miss = result["missing_reference"]["within-question"]["grader"]
@@ -172,15 +215,29 @@ def test_bad_arguments_are_refused(tiny_csv):
 
 def test_command_writes_json(tiny_csv, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("EDUPLATFORM_CACHE_DIR", str(tmp_path / "cache"))
-    import multimodal.fusion_benchmark as fb
+    import multimodal.research.fusion_benchmark as fb
 
     real = fb.run_fusion_benchmark
-    monkeypatch.setattr(fb, "run_fusion_benchmark",
-                        lambda *a, **kw: real(*a, **{**kw, "encoder": HashEncoder(),
-                                                     "kinds": ("weighted",)}))
+    monkeypatch.setattr(
+        fb,
+        "run_fusion_benchmark",
+        lambda *a, **kw: real(*a, **{**kw, "encoder": HashEncoder(), "kinds": ("weighted",)}),
+    )
     out = tmp_path / "out" / "fusion.json"
-    call_command("benchmark_fusion", "--csv", str(tiny_csv), "--folds", "2", "--max-epochs", "2",
-                 "--members", "1", "--no-grader", "--json", str(out))
+    call_command(
+        "benchmark_fusion",
+        "--csv",
+        str(tiny_csv),
+        "--folds",
+        "2",
+        "--max-epochs",
+        "2",
+        "--members",
+        "1",
+        "--no-grader",
+        "--json",
+        str(out),
+    )
     data = json.loads(out.read_text())
     assert set(data) >= {"split", "missing_reference", "winner", "date", "machine"}
     assert data["winner"] == "weighted"
@@ -210,8 +267,7 @@ def test_real_minilm_on_30_mohler_answers(tmp_path):
         w = csv.DictWriter(fh, fieldnames=COLUMNS)
         w.writeheader()
         w.writerows({c: r[c] for c in COLUMNS} for r in subset)
-    result = run_fusion_benchmark(str(path), cache_dir=str(tmp_path / "cache"), log=lambda _m: None,
-                                  **FAST)
+    result = run_fusion_benchmark(str(path), cache_dir=str(tmp_path / "cache"), log=lambda _m: None, **FAST)
     assert result["n"] == 30 and result["n_questions"] == 3
     assert result["config"]["encoder"].startswith("minilm-l6-v2")
     for table in result["split"].values():

@@ -35,8 +35,7 @@ class HashEncoder:
 
 
 STACK_Q = "What does a stack data structure do?"
-STACK_REF = ("A stack stores items so that the last item pushed is the first item popped: "
-             "last in, first out.")
+STACK_REF = "A stack stores items so that the last item pushed is the first item popped: last in, first out."
 
 
 def _item(answer, **kw):
@@ -48,33 +47,52 @@ def _item(answer, **kw):
 # --------------------------------------------------------------------- synthetic data
 
 _QUESTIONS = {
-    "stack": ("What does a stack do?",
-              "Last in first out: push adds an item on top and pop removes the top item.",
-              [["last in first out", "lifo order", "the newest element leaves first"],
-               ["push adds an item on top", "push places a value on the top",
-                "insertion happens at the top with push"],
-               ["pop removes the top item", "pop takes the top value off",
-                "deletion happens at the top with pop"]],
-              ["first in first out", "fifo order like a queue", "oldest element leaves first"]),
-    "bst": ("How do you search a binary search tree?",
-            "Compare the key with the root, go left if smaller, go right if larger, repeat.",
-            [["compare the key with the root", "check the current node value against the key",
-              "start at the root and compare"],
-             ["go left if smaller", "smaller keys are in the left subtree",
-              "move to the left child when the key is less"],
-             ["go right if larger", "larger keys are in the right subtree",
-              "move to the right child when the key is greater"]],
-            ["visit every node in order", "scan all nodes linearly", "use breadth first search"]),
-    "hash": ("How does a hash table find a value?",
-             "A hash function maps the key to a bucket index; collisions are resolved by chaining.",
-             [["a hash function maps the key", "the key is hashed by a function",
-               "hashing the key gives a number"],
-              ["to a bucket index", "that number selects an array slot",
-               "the slot in the array is chosen"],
-              ["collisions are resolved by chaining", "colliding keys share a linked list",
-               "chaining handles collisions"]],
-             ["it sorts the keys and uses binary search", "keys are kept in sorted order",
-              "binary search over sorted keys"]),
+    "stack": (
+        "What does a stack do?",
+        "Last in first out: push adds an item on top and pop removes the top item.",
+        [
+            ["last in first out", "lifo order", "the newest element leaves first"],
+            ["push adds an item on top", "push places a value on the top", "insertion happens at the top with push"],
+            ["pop removes the top item", "pop takes the top value off", "deletion happens at the top with pop"],
+        ],
+        ["first in first out", "fifo order like a queue", "oldest element leaves first"],
+    ),
+    "bst": (
+        "How do you search a binary search tree?",
+        "Compare the key with the root, go left if smaller, go right if larger, repeat.",
+        [
+            [
+                "compare the key with the root",
+                "check the current node value against the key",
+                "start at the root and compare",
+            ],
+            [
+                "go left if smaller",
+                "smaller keys are in the left subtree",
+                "move to the left child when the key is less",
+            ],
+            [
+                "go right if larger",
+                "larger keys are in the right subtree",
+                "move to the right child when the key is greater",
+            ],
+        ],
+        ["visit every node in order", "scan all nodes linearly", "use breadth first search"],
+    ),
+    "hash": (
+        "How does a hash table find a value?",
+        "A hash function maps the key to a bucket index; collisions are resolved by chaining.",
+        [
+            ["a hash function maps the key", "the key is hashed by a function", "hashing the key gives a number"],
+            ["to a bucket index", "that number selects an array slot", "the slot in the array is chosen"],
+            [
+                "collisions are resolved by chaining",
+                "colliding keys share a linked list",
+                "chaining handles collisions",
+            ],
+        ],
+        ["it sorts the keys and uses binary search", "keys are kept in sorted order", "binary search over sorted keys"],
+    ),
 }
 
 
@@ -93,8 +111,11 @@ def _synthetic(seed: int = 0, per_question: int = 36):
             rng.shuffle(parts)
             answer = ". ".join(parts) if parts else rng.choice(["it stores data", "not sure how"])
             score = 5.0 * len(chosen) / 3
-            items.append(GradingItem(answer=answer, question=question, reference_answers=[ref],
-                                     min_score=0, max_score=5, question_id=qid))
+            items.append(
+                GradingItem(
+                    answer=answer, question=question, reference_answers=[ref], min_score=0, max_score=5, question_id=qid
+                )
+            )
             scores.append(score)
     return items, np.asarray(scores)
 
@@ -155,10 +176,14 @@ def test_learned_results_are_complete_and_explained(fitted, synthetic_split):
 
 
 def test_new_question_uses_the_across_question_model(fitted):
-    item = GradingItem(answer="Last in first out; push adds on top and pop removes the top item.",
-                       question="Describe the stack abstract data type.",
-                       reference_answers=[STACK_REF],
-                       min_score=0, max_score=5, question_id="new-question")
+    item = GradingItem(
+        answer="Last in first out; push adds on top and pop removes the top item.",
+        question="Describe the stack abstract data type.",
+        reference_answers=[STACK_REF],
+        min_score=0,
+        max_score=5,
+        question_id="new-question",
+    )
     (r,) = fitted.predict([item])
     assert r.mode == "learned"
     assert r.features["within_question"] == 0.0
@@ -169,8 +194,7 @@ def test_low_confidence_means_larger_error(synthetic_split):
     items, y = _synthetic(seed=1, per_question=48)
     idx = np.arange(len(items))
     test = idx % 3 == 0
-    grader = Grader(HashEncoder(), candidates=("knn", "hgb")).fit(
-        [items[i] for i in idx[~test]], y[~test])
+    grader = Grader(HashEncoder(), candidates=("knn", "hgb")).fit([items[i] for i in idx[~test]], y[~test])
     res = grader.predict([items[i] for i in idx[test]])
     conf = np.array([r.confidence for r in res])
     err = np.abs(np.array([r.score for r in res]) - y[test])
@@ -238,23 +262,32 @@ def test_copied_reference_is_flagged_but_scored():
 
 
 def test_short_reference_answered_verbatim_is_not_a_copy():
-    item = GradingItem(answer="push and pop", question="Name the two stack operations.",
-                       reference_answers=["Push and pop."], min_score=0, max_score=5)
+    item = GradingItem(
+        answer="push and pop",
+        question="Name the two stack operations.",
+        reference_answers=["Push and pop."],
+        min_score=0,
+        max_score=5,
+    )
     (r,) = Grader(HashEncoder()).predict([item])
     assert "copied_reference" not in r.flags
 
 
 def test_too_short_essay_is_flagged():
     ref = " ".join(["The industrial revolution changed how people worked and lived."] * 6)
-    item = GradingItem(answer="Factories.", question="Discuss the industrial revolution.",
-                       reference_answers=[ref], min_score=0, max_score=10)
+    item = GradingItem(
+        answer="Factories.",
+        question="Discuss the industrial revolution.",
+        reference_answers=[ref],
+        min_score=0,
+        max_score=10,
+    )
     (r,) = Grader(HashEncoder()).predict([item])
     assert "too_short" in r.flags and r.confidence == 0.0
 
 
 def test_zero_shot_without_reference_or_rubric_does_not_pretend():
-    item = GradingItem(answer="Some essay text.", question="Write about your holiday.",
-                       min_score=0, max_score=10)
+    item = GradingItem(answer="Some essay text.", question="Write about your holiday.", min_score=0, max_score=10)
     (r,) = Grader(HashEncoder()).predict([item])
     assert r.score is None and r.confidence == 0.0 and r.needs_review
     assert "Not graded" in r.explanation
@@ -265,7 +298,9 @@ def test_key_points_become_criteria_with_evidence_and_feedback():
         answer="Push adds an item on top. It is quick.",
         question=STACK_Q,
         key_points=["push adds an item on top", "pop removes the top item"],
-        min_score=0, max_score=2)
+        min_score=0,
+        max_score=2,
+    )
     (r,) = Grader(HashEncoder()).predict([item])
     assert r.mode == "zero-shot"
     assert 0 < r.confidence <= 0.3
@@ -279,8 +314,13 @@ def test_key_points_become_criteria_with_evidence_and_feedback():
 
 def test_essay_feedback_mentions_structure_length_and_spelling():
     essay = " ".join(["Teh goverment desided to build more roads becuase trafic was bad."] * 15)
-    item = GradingItem(answer=essay, question="Discuss transport policy.",
-                       key_points=["more roads reduce traffic"], min_score=0, max_score=10)
+    item = GradingItem(
+        answer=essay,
+        question="Discuss transport policy.",
+        key_points=["more roads reduce traffic"],
+        min_score=0,
+        max_score=10,
+    )
     (r,) = Grader(HashEncoder()).predict([item])
     assert "paragraphs" in r.feedback
     assert "spelling" in r.feedback and "goverment" in r.feedback
@@ -299,11 +339,14 @@ def minilm():
 @pytest.mark.slow
 def test_zero_shot_paraphrase_scores_higher_than_wrong_answer(minilm):
     grader = Grader(minilm)
-    paraphrases = [_item("Items come off in reverse order: the most recently pushed element is "
-                         "popped first."),
-                   _item("The newest element added to the stack is the first one taken out.")]
-    wrong = [_item("It removes the oldest element first, like people waiting in a queue."),
-             _item("It stores data in a table with rows and columns.")]
+    paraphrases = [
+        _item("Items come off in reverse order: the most recently pushed element is popped first."),
+        _item("The newest element added to the stack is the first one taken out."),
+    ]
+    wrong = [
+        _item("It removes the oldest element first, like people waiting in a queue."),
+        _item("It stores data in a table with rows and columns."),
+    ]
     results = grader.predict(paraphrases + wrong)
     good, bad = [r.score for r in results[:2]], [r.score for r in results[2:]]
     assert min(good) > max(bad)
@@ -312,8 +355,7 @@ def test_zero_shot_paraphrase_scores_higher_than_wrong_answer(minilm):
 
 @pytest.mark.slow
 def test_off_topic_is_flagged_with_the_real_encoder(minilm):
-    (r,) = Grader(minilm).predict([_item("The French Revolution began in 1789 with the storming "
-                                         "of the Bastille.")])
+    (r,) = Grader(minilm).predict([_item("The French Revolution began in 1789 with the storming of the Bastille.")])
     assert "off_topic" in r.flags
     assert r.score == 0 and r.confidence == 0.0
     (ok,) = Grader(minilm).predict([_item("Stacks are LIFO.")])
@@ -323,19 +365,24 @@ def test_off_topic_is_flagged_with_the_real_encoder(minilm):
 def test_benchmark_runs_both_protocols_and_writes_the_documented_json(tmp_path):
     import csv
 
-    from multimodal.grading_benchmark import CachedEncoder, run_benchmark, write_json
+    from multimodal.research.grading_benchmark import CachedEncoder, run_benchmark, write_json
 
     items, y = _synthetic(per_question=8)
     path = tmp_path / "grading.csv"
     with path.open("w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["question_id", "question", "reference_answer", "answer", "score",
-                    "min_score", "max_score"])
+        w.writerow(["question_id", "question", "reference_answer", "answer", "score", "min_score", "max_score"])
         for it, score in zip(items, y, strict=True):
-            w.writerow([it.question_id, it.question, it.reference_answers[0], it.answer,
-                        score, 0, 5])
-    result = run_benchmark(path, folds=2, split="both", model="ridge", encoder=HashEncoder(),
-                           cache_dir=tmp_path / "cache", log=lambda _msg: None)
+            w.writerow([it.question_id, it.question, it.reference_answers[0], it.answer, score, 0, 5])
+    result = run_benchmark(
+        path,
+        folds=2,
+        split="both",
+        model="ridge",
+        encoder=HashEncoder(),
+        cache_dir=tmp_path / "cache",
+        log=lambda _msg: None,
+    )
     write_json(result, tmp_path / "out.json")
     data = json.loads((tmp_path / "out.json").read_text())
     assert data["n"] == 24 and data["split"] == "both" and data["date"] and data["machine"]

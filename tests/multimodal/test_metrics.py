@@ -32,38 +32,23 @@ def test_qwk_small_example_by_hand():
     # sum(w*E) = (1/3) * [(0 + 1*2) + (1/4 + 1/4*2) + (1 + 0)] = 1.25.
     # kappa = 1 - 0.25 / 1.25 = 0.8.
     w = np.array([[0, 0.25, 1], [0.25, 0, 0.25], [1, 0.25, 0]])
-    O = np.array([[1, 0, 0], [0, 0, 1], [0, 0, 1]], dtype=float)
-    E = np.outer([1, 1, 1], [1, 0, 2]) / 3
-    assert 1 - (w * O).sum() / (w * E).sum() == pytest.approx(0.8)
-    assert mm.quadratic_weighted_kappa(
-        [0, 1, 2], [0, 2, 2], min_score=0, max_score=2
-    ) == pytest.approx(0.8)
+    observed = np.array([[1, 0, 0], [0, 0, 1], [0, 0, 1]], dtype=float)
+    expected = np.outer([1, 1, 1], [1, 0, 2]) / 3
+    assert 1 - (w * observed).sum() / (w * expected).sum() == pytest.approx(0.8)
+    assert mm.quadratic_weighted_kappa([0, 1, 2], [0, 2, 2], min_score=0, max_score=2) == pytest.approx(0.8)
 
 
 def test_qwk_rounds_continuous_predictions_onto_half_point_grid():
     y_true = [0.0, 0.5, 1.0, 1.5]
     y_pred = [0.1, 0.6, 0.9, 1.6]  # each within a quarter point of the truth
-    assert (
-        mm.quadratic_weighted_kappa(
-            y_true, y_pred, min_score=0, max_score=1.5, step=0.5
-        )
-        == 1.0
-    )
-    assert mm.score_to_grid(
-        [-3, 0.74, 0.76, 9], min_score=0, max_score=1.5, step=0.5
-    ).tolist() == [0, 1, 2, 3]
+    assert mm.quadratic_weighted_kappa(y_true, y_pred, min_score=0, max_score=1.5, step=0.5) == 1.0
+    assert mm.score_to_grid([-3, 0.74, 0.76, 9], min_score=0, max_score=1.5, step=0.5).tolist() == [0, 1, 2, 3]
 
 
 def test_qwk_degenerate_single_shared_grade_is_agreement():
-    assert (
-        mm.quadratic_weighted_kappa([2, 2, 2], [2, 2, 2], min_score=0, max_score=4)
-        == 1.0
-    )
+    assert mm.quadratic_weighted_kappa([2, 2, 2], [2, 2, 2], min_score=0, max_score=4) == 1.0
     # constant prediction against varied truth is well defined: no better than chance
-    assert (
-        mm.quadratic_weighted_kappa([0, 2, 4], [2, 2, 2], min_score=0, max_score=4)
-        == 0.0
-    )
+    assert mm.quadratic_weighted_kappa([0, 2, 4], [2, 2, 2], min_score=0, max_score=4) == 0.0
 
 
 def test_regression_metrics_by_hand():
@@ -101,18 +86,14 @@ def test_auc_and_average_precision():
     assert mm.roc_auc(y, [0.1, 0.6, 0.5, 0.9]) == pytest.approx(0.75)
     assert mm.average_precision(y, [0.1, 0.2, 0.8, 0.9]) == 1.0
     # ranking 1,0,1,0 -> precision at recalls 0.5 and 1.0 is 1 and 2/3
-    assert mm.average_precision([1, 0, 1, 0], [0.9, 0.8, 0.7, 0.1]) == pytest.approx(
-        (1 + 2 / 3) / 2
-    )
+    assert mm.average_precision([1, 0, 1, 0], [0.9, 0.8, 0.7, 0.1]) == pytest.approx((1 + 2 / 3) / 2)
 
 
 def test_multiclass_auc_and_degenerate_ranking_inputs():
     probs = np.eye(3)[[0, 1, 2, 1]]
     assert mm.roc_auc([0, 1, 2, 1], probs) == 1.0
     assert mm.roc_auc([1, 1, 1], [0.2, 0.5, 0.9]) == 0.5  # one class: chance level
-    assert (
-        mm.average_precision([0, 0, 0], [0.2, 0.5, 0.9]) == 0.0
-    )  # nothing to retrieve
+    assert mm.average_precision([0, 0, 0], [0.2, 0.5, 0.9]) == 0.0  # nothing to retrieve
     out = mm.classification_metrics([0, 1, 1, 0], [0, 1, 0, 0], [0.2, 0.9, 0.4, 0.1])
     assert out["roc_auc"] == 1.0 and set(out) >= {
         "accuracy",

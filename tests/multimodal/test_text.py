@@ -44,8 +44,13 @@ def test_long_text_is_chunked_and_keeps_its_meaning(encoder):
 
 
 def test_order_restored_after_length_sorting(encoder):
-    texts = ["a much longer sentence about the water cycle and evaporation", "short",
-             UNRELATED, "medium length text here", REFERENCE]
+    texts = [
+        "a much longer sentence about the water cycle and evaporation",
+        "short",
+        UNRELATED,
+        "medium length text here",
+        REFERENCE,
+    ]
     batched = encoder.encode(texts)
     one_by_one = np.stack([encoder.encode([t])[0] for t in texts])
     np.testing.assert_allclose(batched, one_by_one, atol=1e-4)
@@ -67,14 +72,13 @@ def test_registry_loads_each_model_once_across_threads():
 
     calls = []
 
-    def slow_factory():
+    def slow_factory(_config):
         calls.append(1)
         time.sleep(0.05)
         return object(), {"version": "dummy"}
 
     got = []
-    threads = [threading.Thread(target=lambda: got.append(registry._get("dummy", slow_factory)))
-               for _ in range(8)]
+    threads = [threading.Thread(target=lambda: got.append(registry._get("dummy", slow_factory))) for _ in range(8)]
     try:
         for t in threads:
             t.start()

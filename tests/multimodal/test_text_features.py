@@ -45,8 +45,10 @@ def test_feature_vector_matches_feature_names():
 
 def test_readability_orders_simple_above_complex_text():
     simple = "The cat sat on the mat. It was a big cat. The dog ran."
-    complex_ = ("Notwithstanding considerable methodological heterogeneity, the investigators "
-                "systematically characterised multidimensional organisational interdependencies.")
+    complex_ = (
+        "Notwithstanding considerable methodological heterogeneity, the investigators "
+        "systematically characterised multidimensional organisational interdependencies."
+    )
     fs = tf.text_feature_dict(simple)
     fc = tf.text_feature_dict(complex_)
     assert fs["flesch_reading_ease"] > fc["flesch_reading_ease"]
@@ -59,14 +61,14 @@ def test_empty_text_gives_finite_zero_features():
     assert vec[tf.FEATURE_NAMES.index("n_words_log")] == 0.0
 
 
-@pytest.mark.parametrize("text", ["asdfgh jklqwe zxcvbn", "aaaaaaaaaaaa", "lol lol lol lol",
-                                  "sdkfj woeiru xcmvn"])
+@pytest.mark.parametrize("text", ["asdfgh jklqwe zxcvbn", "aaaaaaaaaaaa", "lol lol lol lol", "sdkfj woeiru xcmvn"])
 def test_gibberish_is_detected(text):
     assert tf.gibberish_reasons(text)
 
 
-@pytest.mark.parametrize("text", ["42", "iterative", "xPtr + 1", "enqueue, dequeue", "O(n log n)",
-                                  "A stack is last in, first out."])
+@pytest.mark.parametrize(
+    "text", ["42", "iterative", "xPtr + 1", "enqueue, dequeue", "O(n log n)", "A stack is last in, first out."]
+)
 def test_short_technical_answers_are_not_gibberish(text):
     assert tf.gibberish_reasons(text) == []
 

@@ -51,5 +51,6 @@ def learning_course(course_setup, fast_passwords):
 def set_mastery(student, skill, p: float):
     from recommendations.models import Mastery
 
-    Mastery.objects.update_or_create(student=student, skill=skill,
-                                     defaults={"p_mastery": p, "n_attempts": 1, "model_version": "test"})
+    Mastery.objects.update_or_create(
+        student=student, skill=skill, defaults={"p_mastery": p, "n_attempts": 1, "model_version": "test"}
+    )

@@ -23,8 +23,10 @@ def _timeline() -> Timeline:
     A4 due day 30 but already submitted on day 12.5.
     """
     ev = [
-        Event(0.50, "viewed", "video"), Event(0.51, "viewed", "video"),
-        Event(1.50, "answered", "assessment"), Event(2.50, "viewed", "text"),
+        Event(0.50, "viewed", "video"),
+        Event(0.51, "viewed", "video"),
+        Event(1.50, "answered", "assessment"),
+        Event(2.50, "viewed", "text"),
         Event(3.00, "submitted", "assessment", modalities=("text", "image"), key="submission:1"),
         Event(3.02, "scored", "assessment", score=0.8, key="submission:1"),
         Event(10.0, "submitted", "assessment", modalities=("text",), key="submission:2"),
@@ -32,10 +34,19 @@ def _timeline() -> Timeline:
         Event(12.0, "commented", "discussion"),
         Event(25.0, "viewed", "video"),
     ]
-    deadlines = [Deadline(5, 3.0, 0.8, "submission:1"), Deadline(8, 10.0, 0.5, "submission:2"),
-                 Deadline(11, None, None, "assignment:3"), Deadline(30, 12.5, None, "submission:4")]
-    return Timeline(events=ev, deadlines=deadlines, registered_day=-3.0, unregistered_day=None,
-                    context={"prior_enrolments": 1, "concurrent_enrolments": 2})
+    deadlines = [
+        Deadline(5, 3.0, 0.8, "submission:1"),
+        Deadline(8, 10.0, 0.5, "submission:2"),
+        Deadline(11, None, None, "assignment:3"),
+        Deadline(30, 12.5, None, "submission:4"),
+    ]
+    return Timeline(
+        events=ev,
+        deadlines=deadlines,
+        registered_day=-3.0,
+        unregistered_day=None,
+        context={"prior_enrolments": 1, "concurrent_enrolments": 2},
+    )
 
 
 def test_features_of_a_hand_made_timeline():
@@ -56,8 +67,9 @@ def test_features_of_a_hand_made_timeline():
     # 4 answers are contributions (answered, 2 submitted, commented) out of 7
     assert f["contributing_share"] == pytest.approx(4 / 7)
     # modality mix: video 2, text 1 (page) + 2 (answers), image 1 -> of 6
-    assert (f["modality_video"], f["modality_text"], f["modality_image"], f["modality_audio"]) == \
-        pytest.approx((2 / 6, 3 / 6, 1 / 6, 0))
+    assert (f["modality_video"], f["modality_text"], f["modality_image"], f["modality_audio"]) == pytest.approx(
+        (2 / 6, 3 / 6, 1 / 6, 0)
+    )
     # deadlines: A1 on time, A2 late by 2 days, A3 missed, A4 ahead of its deadline
     assert (f["deadlines_due"], f["submitted_on_time"], f["submitted_late"], f["deadlines_missed"]) == (3, 1, 1, 1)
     assert f["submitted_ahead"] == 1
@@ -78,8 +90,12 @@ def test_cutoff_uses_only_what_was_known():
     tl = _timeline()
     early = B.compute_features(tl, as_of=9.0)  # before A2 was submitted and A3 was due
     assert early["events_total"] == 5
-    assert (early["deadlines_due"], early["submitted_on_time"], early["submitted_late"],
-            early["deadlines_missed"]) == (2, 1, 0, 1)  # A2 not yet submitted at day 9: missed so far
+    assert (early["deadlines_due"], early["submitted_on_time"], early["submitted_late"], early["deadlines_missed"]) == (
+        2,
+        1,
+        0,
+        1,
+    )  # A2 not yet submitted at day 9: missed so far
     assert early["scores_count"] == 1 and early["score_mean"] == pytest.approx(0.8)
     later = B.compute_features(tl, as_of=30.0)
     assert later["events_total"] == 8  # the day-25 view is now known
@@ -105,8 +121,9 @@ def test_engagement_score_is_bounded_and_orders_students():
     f = B.compute_features(_timeline(), as_of=20.0)
     score = B.engagement_score(f)
     assert 0 < score < 100
-    busy = Timeline(events=[Event(d + 0.5, "viewed", "text") for d in range(20)],
-                    deadlines=[Deadline(5, 4.0), Deadline(10, 9.0)])
+    busy = Timeline(
+        events=[Event(d + 0.5, "viewed", "text") for d in range(20)], deadlines=[Deadline(5, 4.0), Deadline(10, 9.0)]
+    )
     assert B.engagement_score(B.compute_features(busy, as_of=20.0)) > score
     idle = Timeline(events=[Event(0.5, "viewed", "text")], deadlines=[Deadline(5, None), Deadline(10, None)])
     assert B.engagement_score(B.compute_features(idle, as_of=20.0)) < score
@@ -183,15 +200,18 @@ def test_confidence_is_the_probability_of_the_called_class():
     assert B.confidence_of(0.55) == pytest.approx(0.55)
 
 
-@pytest.mark.parametrize(("object_type", "category"), [
-    ("http://adlnet.gov/expapi/activities/media/video", "video"),
-    ("http://id.tincanapi.com/activitytype/podcast", "audio"),
-    ("http://adlnet.gov/expapi/activities/assessment", "assessment"),
-    ("http://id.tincanapi.com/activitytype/discussion", "discussion"),
-    ("http://adlnet.gov/expapi/activities/file", "text"),
-    ("Assignment", "assessment"),
-    ("http://adlnet.gov/expapi/activities/course", "other"),
-])
+@pytest.mark.parametrize(
+    ("object_type", "category"),
+    [
+        ("http://adlnet.gov/expapi/activities/media/video", "video"),
+        ("http://id.tincanapi.com/activitytype/podcast", "audio"),
+        ("http://adlnet.gov/expapi/activities/assessment", "assessment"),
+        ("http://id.tincanapi.com/activitytype/discussion", "discussion"),
+        ("http://adlnet.gov/expapi/activities/file", "text"),
+        ("Assignment", "assessment"),
+        ("http://adlnet.gov/expapi/activities/course", "other"),
+    ],
+)
 def test_resource_categories(object_type, category):
     assert B.resource_category(object_type) == category
 
@@ -208,11 +228,14 @@ def test_reasons_never_contradict_the_features_meaning():
 def test_patterns_adapt_to_how_the_course_is_run():
     """Assessment-only courses (one submission a month, no clicks) are quiet for weeks:
     the idle limit follows the course median, so only the outliers are disengaged."""
-    f = B.compute_features(Timeline(events=[Event(40.5, "submitted", "assessment")],
-                                    deadlines=[Deadline(41, 40.5)]), as_of=60.0)
+    f = B.compute_features(
+        Timeline(events=[Event(40.5, "submitted", "assessment")], deadlines=[Deadline(41, 40.5)]), as_of=60.0
+    )
     assert f["days_since_activity"] == pytest.approx(19.5)
     assert B.classify_pattern(f)[0] == B.Pattern.DISENGAGED  # by the absolute 14-day rule
-    quiet = B.Cohort.of([dict(f, days_since_activity=d, active_days_recent=0.0) for d in (10, 12, 15, 18, 20, 20, 22, 25, 30, 40)])
+    quiet = B.Cohort.of(
+        [dict(f, days_since_activity=d, active_days_recent=0.0) for d in (10, 12, 15, 18, 20, 20, 22, 25, 30, 40)]
+    )
     assert quiet.days_since_activity == 20
     assert B.Cohort.of([f] * 9) == B.Cohort()  # too few to say what is typical
     pattern, drivers = B.classify_pattern(f, quiet)

@@ -11,7 +11,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
-from eduplatform.models import (
+from eduplatform.core.models import (
     Assignment,
     Course,
     Enrollment,
@@ -40,8 +40,9 @@ def _student_rows(presentation: str, ids: list[int]):
         kind = ("Withdrawn", "Fail", "Pass")[n % 3]
         if kind == "Pass" and n % 2:
             kind = "Distinction"
-        info.append(["AAA", presentation, sid, "M", "Scotland", "HE Qualification", "20-30%", "35-55", 0, 60, "N",
-                     kind])
+        info.append(
+            ["AAA", presentation, sid, "M", "Scotland", "HE Qualification", "20-30%", "35-55", 0, 60, "N", kind]
+        )
         registered = "" if n == 4 else -30 + n
         unregistered = (30 if n != 3 else "") if kind == "Withdrawn" else ""
         if n == 3:  # withdrawn with no unregistration date (happens in OULAD)
@@ -58,30 +59,71 @@ def _student_rows(presentation: str, ids: list[int]):
 
 @pytest.fixture
 def oulad_dir(tmp_path):
-    _write(tmp_path, "courses.csv", ["code_module", "code_presentation", "module_presentation_length"],
-           [["AAA", "2013J", 200], ["AAA", "2014J", 210]])
+    _write(
+        tmp_path,
+        "courses.csv",
+        ["code_module", "code_presentation", "module_presentation_length"],
+        [["AAA", "2013J", 200], ["AAA", "2014J", 210]],
+    )
     assessments = []
     for pres, base in (("2013J", 1), ("2014J", 11)):
-        assessments += [["AAA", pres, base, "TMA", 20, 20], ["AAA", pres, base + 1, "CMA", 40, 10],
-                        ["AAA", pres, base + 2, "TMA", 70, 20], ["AAA", pres, base + 3, "Exam", "", 100]]
-    _write(tmp_path, "assessments.csv",
-           ["code_module", "code_presentation", "id_assessment", "assessment_type", "date", "weight"], assessments)
+        assessments += [
+            ["AAA", pres, base, "TMA", 20, 20],
+            ["AAA", pres, base + 1, "CMA", 40, 10],
+            ["AAA", pres, base + 2, "TMA", 70, 20],
+            ["AAA", pres, base + 3, "Exam", "", 100],
+        ]
+    _write(
+        tmp_path,
+        "assessments.csv",
+        ["code_module", "code_presentation", "id_assessment", "assessment_type", "date", "weight"],
+        assessments,
+    )
     info13, reg13, sc13 = _student_rows("2013J", list(range(100, 130)))
     info14, reg14, sc14 = _student_rows("2014J", [*range(200, 218), 101])  # 101 repeats the module
-    _write(tmp_path, "studentInfo.csv",
-           ["code_module", "code_presentation", "id_student", "gender", "region", "highest_education", "imd_band",
-            "age_band", "num_of_prev_attempts", "studied_credits", "disability", "final_result"], info13 + info14)
-    _write(tmp_path, "studentRegistration.csv",
-           ["code_module", "code_presentation", "id_student", "date_registration", "date_unregistration"],
-           reg13 + reg14)
-    _write(tmp_path, "studentAssessment.csv", ["id_assessment", "id_student", "date_submitted", "is_banked", "score"],
-           sc13 + sc14)
+    _write(
+        tmp_path,
+        "studentInfo.csv",
+        [
+            "code_module",
+            "code_presentation",
+            "id_student",
+            "gender",
+            "region",
+            "highest_education",
+            "imd_band",
+            "age_band",
+            "num_of_prev_attempts",
+            "studied_credits",
+            "disability",
+            "final_result",
+        ],
+        info13 + info14,
+    )
+    _write(
+        tmp_path,
+        "studentRegistration.csv",
+        ["code_module", "code_presentation", "id_student", "date_registration", "date_unregistration"],
+        reg13 + reg14,
+    )
+    _write(
+        tmp_path,
+        "studentAssessment.csv",
+        ["id_assessment", "id_student", "date_submitted", "is_banked", "score"],
+        sc13 + sc14,
+    )
     return tmp_path
 
 
 def _counts():
-    return (Course.objects.count(), Student.objects.count(), Enrollment.objects.count(), Assignment.objects.count(),
-            Submission.objects.count(), LearningEvent.objects.count())
+    return (
+        Course.objects.count(),
+        Student.objects.count(),
+        Enrollment.objects.count(),
+        Assignment.objects.count(),
+        Submission.objects.count(),
+        LearningEvent.objects.count(),
+    )
 
 
 @pytest.mark.django_db
@@ -107,12 +149,21 @@ def test_import_loads_courses_students_assessments_and_events(oulad_dir):
     sub = Submission.objects.get(assignment=tma, student__external_id="oulad:102")
     assert sub.submitted_at == J13 + timedelta(days=18, hours=12)
     assert sub.imported_score == Decimal(72) and sub.status == "graded"
-    assert Submission.objects.get(assignment__external_id="oulad:2",
-                                  student__external_id="oulad:101").imported_score is None  # "?" in the CSV
+    assert (
+        Submission.objects.get(assignment__external_id="oulad:2", student__external_id="oulad:101").imported_score
+        is None
+    )  # "?" in the CSV
     # the statements they imply
     verbs = {v.rsplit("/", 1)[-1]: n for v, n in _verb_counts().items()}
-    assert verbs == {"registered": 47, "unregistered": 15, "withdrew": 17, "failed": 16, "passed": 16,
-                     "submitted": 82, "scored": 80}
+    assert verbs == {
+        "registered": 47,
+        "unregistered": 15,
+        "withdrew": 17,
+        "failed": 16,
+        "passed": 16,
+        "submitted": 82,
+        "scored": 80,
+    }
     scored = LearningEvent.objects.get(verb__endswith="/scored", result__extensions__submission_id=sub.pk)
     assert scored.result["score"] == {"raw": 72, "min": 0, "max": 100, "scaled": 0.72}
     assert scored.timestamp == sub.submitted_at and scored.student == sub.student and scored.course == c13
@@ -144,8 +195,7 @@ def test_missing_table_is_a_clear_error(oulad_dir):
 def test_risk_features_come_from_the_database_and_respect_the_cutoff(oulad_dir):
     call_command("import_oulad", str(oulad_dir))
     c13, c14 = Course.objects.get(code="AAA-2013J"), Course.objects.get(code="AAA-2014J")
-    rows = {(r.student_id, r.course_id): r for r in selectors.risk_dataset(course_ids=[c13.pk, c14.pk],
-                                                                          cutoff_day=60)}
+    rows = {(r.student_id, r.course_id): r for r in selectors.risk_dataset(course_ids=[c13.pk, c14.pk], cutoff_day=60)}
     sid = {s.external_id: s.pk for s in Student.objects.all()}
     passing = rows[(sid["oulad:102"], c13.pk)]
     # by day 60: TMA (day 20) and CMA (day 40) due and submitted on time; the day-70 TMA not yet known

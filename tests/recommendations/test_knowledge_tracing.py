@@ -7,7 +7,7 @@ import io
 import numpy as np
 import pytest
 
-from recommendations.knowledge_tracing import (
+from multimodal.knowledge_tracing import (
     BKTModel,
     BKTParams,
     DeepKTConfig,

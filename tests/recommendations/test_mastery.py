@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from django.utils import timezone
 
-from eduplatform.models import Submission
+from eduplatform.core.models import Submission
 from grading.models import Grade
 from recommendations import services
 from recommendations.models import KTModelRecord, Mastery, SkillAttempt
@@ -30,10 +30,16 @@ def by_hand(p: float, correct: bool) -> float:
 
 
 def graded(lc, student_user, score, *, released=True, attempt=1, commit=None):
-    sub = Submission.objects.create(assignment=lc["assignment"], student=student_user.eduplatform_student,
-                                    text="answer", attempt=attempt, status="graded")
-    grade = Grade.objects.create(submission=sub, model_version="v1", mode="zero-shot", score=Decimal(score),
-                                 confidence=0.9)
+    sub = Submission.objects.create(
+        assignment=lc["assignment"],
+        student=student_user.eduplatform_student,
+        text="answer",
+        attempt=attempt,
+        status="graded",
+    )
+    grade = Grade.objects.create(
+        submission=sub, model_version="v1", mode="zero-shot", score=Decimal(score), confidence=0.9
+    )
     if released:
         from grading.services import grades_release
 
@@ -44,7 +50,8 @@ def graded(lc, student_user, score, *, released=True, attempt=1, commit=None):
 
 @pytest.mark.django_db
 def test_released_grade_updates_mastery_like_the_hand_computed_posterior(
-        learning_course, eager_celery, django_capture_on_commit_callbacks):
+    learning_course, eager_celery, django_capture_on_commit_callbacks
+):
     lc = learning_course
     alice = lc["alice"].eduplatform_student
     graded(lc, lc["alice"], "10", commit=django_capture_on_commit_callbacks)  # full marks: correct
@@ -68,10 +75,10 @@ def test_score_fraction_is_soft_evidence(learning_course):
     alice = lc["alice"].eduplatform_student
     [m] = services.mastery_update_from_attempt(student=alice, assignment=lc["assignment"], correct=0.75)
     assert m.p_mastery == pytest.approx(0.75 * by_hand(PRIOR, True) + 0.25 * by_hand(PRIOR, False), abs=1e-9)
-    [m] = services.mastery_update_from_attempt(student=alice, assignment=lc["assignment"], correct=True,
-                                               source="same")
-    [again] = services.mastery_update_from_attempt(student=alice, assignment=lc["assignment"], correct=True,
-                                                   source="same")
+    [m] = services.mastery_update_from_attempt(student=alice, assignment=lc["assignment"], correct=True, source="same")
+    [again] = services.mastery_update_from_attempt(
+        student=alice, assignment=lc["assignment"], correct=True, source="same"
+    )
     assert again.n_attempts == 2 and again.p_mastery == pytest.approx(m.p_mastery)  # same source: replaced
 
 
@@ -98,35 +105,44 @@ def test_unreleased_unreviewed_ai_grades_do_not_count(learning_course, eager_cel
 
 
 @pytest.mark.django_db
-def test_answered_statements_update_mastery(learning_course, api_for, eager_celery,
-                                           django_capture_on_commit_callbacks):
-    from eduplatform.xapi import COURSE_EXT
+def test_answered_statements_update_mastery(learning_course, api_for, eager_celery, django_capture_on_commit_callbacks):
+    from eduplatform.core.xapi import COURSE_EXT
     from recommendations.selectors import SKILLS_EXT
 
     lc = learning_course
     alice = lc["alice"].eduplatform_student
-    base = {"verb": {"id": "http://adlnet.gov/expapi/verbs/answered"},
-            "context": {"extensions": {COURSE_EXT: lc["course"].pk}}}
+    base = {
+        "verb": {"id": "http://adlnet.gov/expapi/verbs/answered"},
+        "context": {"extensions": {COURSE_EXT: lc["course"].pk}},
+    }
     statements = [
-        {**base, "id": str(uuid.uuid4()), "object": {"id": f"assignment:{lc['assignment'].pk}"},
-         "result": {"success": True}},
-        {**base, "id": str(uuid.uuid4()), "object": {"id": "https://example.edu/quiz/7"},
-         "result": {"success": False},
-         "context": {"extensions": {COURSE_EXT: lc["course"].pk, SKILLS_EXT: [lc["functions"].pk]}}},
+        {
+            **base,
+            "id": str(uuid.uuid4()),
+            "object": {"id": f"assignment:{lc['assignment'].pk}"},
+            "result": {"success": True},
+        },
+        {
+            **base,
+            "id": str(uuid.uuid4()),
+            "object": {"id": "https://example.edu/quiz/7"},
+            "result": {"success": False},
+            "context": {"extensions": {COURSE_EXT: lc["course"].pk, SKILLS_EXT: [lc["functions"].pk]}},
+        },
         {**base, "id": str(uuid.uuid4()), "object": {"id": f"assignment:{lc['assignment'].pk}"}},  # no result
     ]
     with django_capture_on_commit_callbacks(execute=True):
         resp = api_for(lc["alice"]).post("/api/v1/events/", statements, format="json")
     assert resp.status_code == 200 and resp.json()["stored"] == 3
     assert Mastery.objects.get(student=alice, skill=lc["recursion"]).p_mastery == pytest.approx(by_hand(PRIOR, True))
-    assert Mastery.objects.get(student=alice, skill=lc["functions"]).p_mastery == pytest.approx(
-        by_hand(PRIOR, False))
+    assert Mastery.objects.get(student=alice, skill=lc["functions"]).p_mastery == pytest.approx(by_hand(PRIOR, False))
     assert SkillAttempt.objects.filter(student=alice).count() == 2
 
 
 @pytest.mark.django_db
-def test_a_mastery_change_recomputes_the_learning_path(learning_course, eager_celery,
-                                                       django_capture_on_commit_callbacks):
+def test_a_mastery_change_recomputes_the_learning_path(
+    learning_course, eager_celery, django_capture_on_commit_callbacks
+):
     from recommendations.selectors import current_path
     from tests.recommendations.conftest import set_mastery
 
@@ -137,8 +153,9 @@ def test_a_mastery_change_recomputes_the_learning_path(learning_course, eager_ce
     assert {s.skill_id for s in path.steps.all()} == {lc["recursion"].pk}
     with django_capture_on_commit_callbacks(execute=True):
         for i in range(4):  # 0.30 -> 0.68 -> 0.90 -> 0.96 -> ...: mastered after three correct answers
-            services.mastery_update_from_attempt(student=alice, assignment=lc["assignment"], correct=True,
-                                                 source=f"quiz:{i}")
+            services.mastery_update_from_attempt(
+                student=alice, assignment=lc["assignment"], correct=True, source=f"quiz:{i}"
+            )
     assert Mastery.objects.get(student=alice, skill=lc["recursion"]).p_mastery >= 0.95
     new = current_path(student_id=alice.pk, course_id=lc["course"].pk)
     assert new.pk != path.pk
@@ -149,11 +166,10 @@ def _synthetic_history(lc, n_students=30, n_attempts=12, seed=0):
     """Students whose chance of a correct answer grows with practice, on two skills."""
     from django.contrib.auth import get_user_model
 
-    from eduplatform.models import Student
+    from eduplatform.core.models import Student
 
     rng = np.random.default_rng(seed)
-    users = get_user_model().objects.bulk_create(
-        [get_user_model()(username=f"kt{i}") for i in range(n_students)])
+    users = get_user_model().objects.bulk_create([get_user_model()(username=f"kt{i}") for i in range(n_students)])
     students = Student.objects.bulk_create([Student(user=u) for u in users])
     start = timezone.now() - timedelta(days=30)
     rows = []
@@ -162,16 +178,24 @@ def _synthetic_history(lc, n_students=30, n_attempts=12, seed=0):
         for t in range(n_attempts):
             skill = lc["recursion"] if (t % 2 == 0) == skill_a else lc["functions"]
             p = 0.2 + 0.6 * t / n_attempts
-            rows.append(SkillAttempt(student=st, skill=skill, source=f"s{t}", correct=float(rng.random() < p),
-                                     occurred_at=start + timedelta(hours=t)))
+            rows.append(
+                SkillAttempt(
+                    student=st,
+                    skill=skill,
+                    source=f"s{t}",
+                    correct=float(rng.random() < p),
+                    occurred_at=start + timedelta(hours=t),
+                )
+            )
     SkillAttempt.objects.bulk_create(rows)
     return students
 
 
 @pytest.mark.slow
 @pytest.mark.django_db
-def test_kt_training_serves_the_better_model_on_held_out_students(learning_course, tmp_path, settings, eager_celery,
-                                                                  django_capture_on_commit_callbacks):
+def test_kt_training_serves_the_better_model_on_held_out_students(
+    learning_course, tmp_path, settings, eager_celery, django_capture_on_commit_callbacks
+):
     lc = learning_course
     settings.EDUPLATFORM_KT_MIN_STUDENTS = 20
     students = _synthetic_history(lc)

@@ -50,8 +50,9 @@ def test_prerequisites_respected():
 
 def test_modality_preference_changes_the_ranking():
     video_fan = paths.modality_preference({"video": ModalityActivity(completions=5, minutes=50)})
-    reader = paths.modality_preference({"text": ModalityActivity(completions=5, minutes=50),
-                                        "video": ModalityActivity(skips=3)})
+    reader = paths.modality_preference(
+        {"text": ModalityActivity(completions=5, minutes=50), "video": ModalityActivity(skips=3)}
+    )
     assert video_fan["video"] > 1 > video_fan["text"] and reader["text"] > 1 > reader["video"]
     a, b = plan(preference=video_fan), plan(preference=reader)
     assert resource_ids(a)[0] == 20 and "you learn well from videos" in a.steps[0].reason
@@ -90,13 +91,18 @@ def test_skipped_resources_drop_and_done_ones_are_not_offered_again():
 
 
 def test_due_dates_raise_urgency_and_are_explained():
-    due = [ResourceInfo(21, "Recursion reading", "text", {2: 1.0}, 0.5, due_at=NOW + timedelta(days=4),
-                        due_title="Recursion lab"),
-           ResourceInfo(20, "Recursion video", "video", {2: 1.0}, 0.5)]
+    due = [
+        ResourceInfo(
+            21, "Recursion reading", "text", {2: 1.0}, 0.5, due_at=NOW + timedelta(days=4), due_title="Recursion lab"
+        ),
+        ResourceInfo(20, "Recursion video", "video", {2: 1.0}, 0.5),
+    ]
     p = plan(resources=due)
     assert resource_ids(p)[0] == 21
-    assert p.steps[0].reason == ("You are at 40% on Recursion; its prerequisite Functions is mastered; its difficulty "
-                                 "suits your level; 'Recursion lab' is due Friday.")
+    assert p.steps[0].reason == (
+        "You are at 40% on Recursion; its prerequisite Functions is mastered; its difficulty "
+        "suits your level; 'Recursion lab' is due Friday."
+    )
     assert paths.urgency(NOW - timedelta(hours=1), NOW) == 0 and paths.urgency(None, NOW) == 0
     assert paths.urgency(NOW + timedelta(hours=5), NOW) == 1
 
@@ -113,8 +119,11 @@ def test_the_same_inputs_give_the_same_path_in_any_order():
     first = plan(preference=paths.modality_preference({"video": ModalityActivity(completions=1)}))
     shuffled = RESOURCES[:]
     random.Random(3).shuffle(shuffled)
-    again = plan(resources=shuffled, skills=list(reversed(SKILLS)),
-                 preference=paths.modality_preference({"video": ModalityActivity(completions=1)}))
+    again = plan(
+        resources=shuffled,
+        skills=list(reversed(SKILLS)),
+        preference=paths.modality_preference({"video": ModalityActivity(completions=1)}),
+    )
     assert first.signature() == again.signature()
 
 
@@ -134,7 +143,7 @@ def test_find_cycle():
 
 @pytest.mark.django_db
 def test_prerequisite_cycles_and_self_loops_are_refused(learning_course):
-    from eduplatform.errors import ApplicationError
+    from eduplatform.core.errors import ApplicationError
     from recommendations import services
     from recommendations.models import Skill
 
@@ -173,8 +182,9 @@ def test_recompute_writes_a_current_path_with_explanations(learning_course):
 
 
 @pytest.mark.django_db
-def test_pins_and_excludes_honoured_with_student_overrides(learning_course, eager_celery,
-                                                           django_capture_on_commit_callbacks):
+def test_pins_and_excludes_honoured_with_student_overrides(
+    learning_course, eager_celery, django_capture_on_commit_callbacks
+):
     from recommendations import services
 
     lc = learning_course
@@ -192,14 +202,15 @@ def test_pins_and_excludes_honoured_with_student_overrides(learning_course, eage
         path = services.learning_path_recompute(student=st, course=lc["course"])
         ids[st.pk] = [s.resource_id for s in path.steps.order_by("position")]
     assert ids[alice.pk][0] == r["trees_video"].pk and r["recursion_video"].pk not in ids[alice.pk]
-    assert ids[bob.pk][:2] in ([r["trees_video"].pk, r["recursion_video"].pk],
-                               [r["recursion_video"].pk, r["trees_video"].pk])
+    assert ids[bob.pk][:2] in (
+        [r["trees_video"].pk, r["recursion_video"].pk],
+        [r["recursion_video"].pk, r["trees_video"].pk],
+    )
 
 
 @pytest.mark.django_db
-def test_step_feedback_moves_the_modality_preference(learning_course, eager_celery,
-                                                     django_capture_on_commit_callbacks):
-    from eduplatform.models import LearningEvent
+def test_step_feedback_moves_the_modality_preference(learning_course, eager_celery, django_capture_on_commit_callbacks):
+    from eduplatform.core.models import LearningEvent
     from recommendations import selectors, services
 
     lc = learning_course
@@ -224,14 +235,19 @@ def test_step_feedback_moves_the_modality_preference(learning_course, eager_cele
 
 @pytest.mark.django_db
 def test_completed_statements_count_as_done(learning_course):
-    from eduplatform.services import event_record
+    from eduplatform.core.services import event_record
     from recommendations import selectors
 
     lc = learning_course
     alice = lc["alice"].eduplatform_student
     rid = lc["resources"]["recursion_video"].pk
-    event_record(student=alice, course=lc["course"], verb="http://adlnet.gov/expapi/verbs/completed",
-                 object_id=f"resource:{rid}", result={"duration": "PT12M"})
+    event_record(
+        student=alice,
+        course=lc["course"],
+        verb="http://adlnet.gov/expapi/verbs/completed",
+        object_id=f"resource:{rid}",
+        result={"duration": "PT12M"},
+    )
     inputs = selectors.path_inputs(student=alice, course=lc["course"], now=timezone.now())
     assert rid in inputs["done"] and inputs["preference"]["video"] > 1
     assert selectors.iso_duration_minutes("PT1H4M30S") == 64.5
@@ -243,12 +259,17 @@ def test_similar_resources_by_embedding(learning_course):
     from recommendations.models import LearningResource
 
     r = learning_course["resources"]
-    vectors = {"recursion_video": [1.0, 0.0, 0.0], "recursion_text": [0.9, 0.1, 0.0], "trees_video": [0.0, 1.0, 0.0],
-               "functions_text": [0.5, 0.5, 0.7]}
+    vectors = {
+        "recursion_video": [1.0, 0.0, 0.0],
+        "recursion_text": [0.9, 0.1, 0.0],
+        "trees_video": [0.0, 1.0, 0.0],
+        "functions_text": [0.5, 0.5, 0.7],
+    }
     for key, vec in vectors.items():
         LearningResource.objects.filter(pk=r[key].pk).update(embedding=vec, embedding_model="m1")
-    LearningResource.objects.filter(pk=r["recursion_exercise"].pk).update(embedding=[1.0, 0.0, 0.0],
-                                                                          embedding_model="other-encoder")
+    LearningResource.objects.filter(pk=r["recursion_exercise"].pk).update(
+        embedding=[1.0, 0.0, 0.0], embedding_model="other-encoder"
+    )
     query = LearningResource.objects.get(pk=r["recursion_video"].pk)
     found = selectors.resources_similar(resource=query, k=2)
     assert [x.pk for x, _ in found] == [r["recursion_text"].pk, r["functions_text"].pk]
@@ -265,11 +286,14 @@ def test_resource_embeddings_with_the_text_encoder(learning_course):
     lc = learning_course
     r = lc["resources"]
     LearningResource.objects.filter(pk=r["recursion_video"].pk).update(
-        transcript="A recursive function calls itself on a smaller input until it reaches a base case.")
+        transcript="A recursive function calls itself on a smaller input until it reaches a base case."
+    )
     LearningResource.objects.filter(pk=r["recursion_text"].pk).update(
-        description="Recursion: functions that call themselves, base cases and the call stack.")
+        description="Recursion: functions that call themselves, base cases and the call stack."
+    )
     LearningResource.objects.filter(pk=r["trees_video"].pk).update(
-        description="Binary search trees: insert, delete and balance nodes.")
+        description="Binary search trees: insert, delete and balance nodes."
+    )
     ids = [r[k].pk for k in ("recursion_video", "recursion_text", "trees_video")]
     assert services.resources_embed(resource_ids=ids) == 3
     assert services.resources_embed(resource_ids=ids) == 0  # unchanged text: not embedded again

@@ -10,9 +10,9 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from eduplatform import services as core
-from eduplatform.models import Enrollment, LearningEvent, Student
-from eduplatform.xapi import COURSE_EXT
+from eduplatform.core import services as core
+from eduplatform.core.models import Enrollment, LearningEvent, Student
+from eduplatform.core.xapi import COURSE_EXT
 from recommendations import behaviour as B
 from recommendations import services
 from recommendations.models import BehaviourSnapshot, RiskAlert, RiskEstimate, RiskModel
@@ -28,9 +28,16 @@ def _fast_passwords(settings):
 
 
 def _statement(course, sid=None, **over):
-    st = {"id": str(sid or uuid.uuid4()), "verb": {"id": VIEWED},
-          "object": {"id": "https://example.edu/page/1", "definition": {"type": "http://adlnet.gov/expapi/activities/file"}},
-          "context": {"extensions": {COURSE_EXT: course.pk}}, "timestamp": "2024-01-10T10:00:00+00:00"}
+    st = {
+        "id": str(sid or uuid.uuid4()),
+        "verb": {"id": VIEWED},
+        "object": {
+            "id": "https://example.edu/page/1",
+            "definition": {"type": "http://adlnet.gov/expapi/activities/file"},
+        },
+        "context": {"extensions": {COURSE_EXT: course.pk}},
+        "timestamp": "2024-01-10T10:00:00+00:00",
+    }
     st.update(over)
     return st
 
@@ -64,8 +71,12 @@ def test_invalid_statements_get_per_statement_errors(api_for, course_setup):
         _statement(course, timestamp="yesterday"),
         _statement(course, timestamp=(datetime.now(UTC) + timedelta(days=2)).isoformat()),
         _statement(course_setup["other_course"]),  # not enrolled there
-        _statement(course, actor={"account": {"homePage": "eduplatform",
-                                               "name": str(Student.objects.get(user=course_setup["bob"]).pk)}}),
+        _statement(
+            course,
+            actor={
+                "account": {"homePage": "eduplatform", "name": str(Student.objects.get(user=course_setup["bob"]).pk)}
+            },
+        ),
         "not an object",
     ]
     resp = client.post(EVENTS, [good, *bad], format="json")
@@ -89,8 +100,9 @@ def test_instructor_posts_for_a_student_of_their_course_only(api_for, course_set
     ok = api_for(course_setup["teacher"]).post(EVENTS, _statement(course_setup["course"], actor=actor), format="json")
     assert ok.json()["status"] == "stored"
     assert LearningEvent.objects.get().student == alice
-    other = api_for(course_setup["other_teacher"]).post(EVENTS, _statement(course_setup["course"], actor=actor),
-                                                         format="json")
+    other = api_for(course_setup["other_teacher"]).post(
+        EVENTS, _statement(course_setup["course"], actor=actor), format="json"
+    )
     assert other.status_code == 400 and other.json()["status"] == "error"
 
 
@@ -123,18 +135,36 @@ def running_course(course_setup):
 
 
 def _view(setup, who, day):
-    core.event_record(student=setup[who], course=setup["course"], verb=VIEWED, object_id="page:1",
-                      object_type="http://adlnet.gov/expapi/activities/file", timestamp=_day(day))
+    core.event_record(
+        student=setup[who],
+        course=setup["course"],
+        verb=VIEWED,
+        object_id="page:1",
+        object_type="http://adlnet.gov/expapi/activities/file",
+        timestamp=_day(day),
+    )
 
 
 def _model(*, coef: dict[str, float], intercept: float, accepted: bool = True, cutoff_day: int = 0) -> RiskModel:
     """A hand-set model: risk rises with the named (raw, not log-scaled) features."""
     names = list(B.RISK_FEATURES)
-    m = B.RiskModel(names, [0.0] * len(names), [0.0] * len(names), [1.0] * len(names),
-                    [coef.get(n, 0.0) for n in names], intercept, log_features=[])
-    return RiskModel.objects.create(version=f"test-{uuid.uuid4().hex[:6]}", cutoff_day=cutoff_day,
-                                    feature_names=names, params=m.to_dict(), accepted=accepted,
-                                    guardrail={"accepted": accepted})
+    m = B.RiskModel(
+        names,
+        [0.0] * len(names),
+        [0.0] * len(names),
+        [1.0] * len(names),
+        [coef.get(n, 0.0) for n in names],
+        intercept,
+        log_features=[],
+    )
+    return RiskModel.objects.create(
+        version=f"test-{uuid.uuid4().hex[:6]}",
+        cutoff_day=cutoff_day,
+        feature_names=names,
+        params=m.to_dict(),
+        accepted=accepted,
+        guardrail={"accepted": accepted},
+    )
 
 
 @pytest.mark.django_db
@@ -149,7 +179,9 @@ def test_alert_once_per_crossing(running_course):
     alerts = RiskAlert.objects.all()
     assert [(a.student_id, a.status) for a in alerts] == [(s["alice_s"].pk, "open")]
     alert = alerts[0]
-    assert alert.reasons[0]["feature"] == "days_since_activity" and "days since last activity" in alert.reasons[0]["text"]
+    assert (
+        alert.reasons[0]["feature"] == "days_since_activity" and "days since last activity" in alert.reasons[0]["text"]
+    )
     # still at risk a day later, and a re-run of the same hour: no new alert, no duplicate rows
     services.behaviour_recompute_course(course_id=s["course"].pk, as_of=_day(21))
     services.behaviour_recompute_course(course_id=s["course"].pk, as_of=_day(21))
@@ -281,8 +313,9 @@ def test_admin_dashboard_and_student_detail(scored_course, client):
     html = resp.content.decode()
     assert "engagement histogram" in html and "engagement trend" in html  # the two inline SVG charts
     assert f"Student #{s['alice_s'].pk}" in html and "not shown" in html
-    detail = client.get(f"/admin/eduplatform_recommendations/riskestimate/dashboard/{s['course'].pk}/student/"
-                        f"{s['alice_s'].pk}/")
+    detail = client.get(
+        f"/admin/eduplatform_recommendations/riskestimate/dashboard/{s['course'].pk}/student/{s['alice_s'].pk}/"
+    )
     assert detail.status_code == 200 and "Timeline" in detail.content.decode()
     other = s["other_teacher"]
     other.is_staff = True
@@ -298,8 +331,7 @@ def _finished_course(n=40):
     """A course that ended: half the students never submitted and failed."""
     from tests.factories import CourseFactory, UserFactory
 
-    course = CourseFactory(starts_on=datetime(2023, 1, 1).date(), ends_on=datetime(2023, 5, 1).date(),
-                           is_active=False)
+    course = CourseFactory(starts_on=datetime(2023, 1, 1).date(), ends_on=datetime(2023, 5, 1).date(), is_active=False)
     start = datetime(2023, 1, 1, tzinfo=UTC)
     assignment = core.assignment_create(course=course, title="A1", due_at=start + timedelta(days=10))
     for i in range(n):
@@ -308,15 +340,29 @@ def _finished_course(n=40):
         student = Student.objects.get(user=user)
         fails = i % 2 == 0
         if not fails or i % 6 == 0:
-            core.event_record(student=student, course=course, verb="http://adlnet.gov/expapi/verbs/submitted",
-                              object_id=f"assignment:{assignment.pk}", timestamp=start + timedelta(days=8))
-            core.event_record(student=student, course=course, verb="http://adlnet.gov/expapi/verbs/scored",
-                              object_id=f"assignment:{assignment.pk}", timestamp=start + timedelta(days=9),
-                              result={"score": {"scaled": 0.3 if fails else 0.8}})
-        core.event_record(student=student, course=course,
-                          verb="http://adlnet.gov/expapi/verbs/" + ("failed" if fails else "passed"),
-                          object_id=f"course:{course.pk}", object_type="http://adlnet.gov/expapi/activities/course",
-                          timestamp=start + timedelta(days=120))
+            core.event_record(
+                student=student,
+                course=course,
+                verb="http://adlnet.gov/expapi/verbs/submitted",
+                object_id=f"assignment:{assignment.pk}",
+                timestamp=start + timedelta(days=8),
+            )
+            core.event_record(
+                student=student,
+                course=course,
+                verb="http://adlnet.gov/expapi/verbs/scored",
+                object_id=f"assignment:{assignment.pk}",
+                timestamp=start + timedelta(days=9),
+                result={"score": {"scaled": 0.3 if fails else 0.8}},
+            )
+        core.event_record(
+            student=student,
+            course=course,
+            verb="http://adlnet.gov/expapi/verbs/" + ("failed" if fails else "passed"),
+            object_id=f"course:{course.pk}",
+            object_type="http://adlnet.gov/expapi/activities/course",
+            timestamp=start + timedelta(days=120),
+        )
     return course
 
 
@@ -353,8 +399,9 @@ def test_statements_are_forwarded_to_the_lrs(running_course, settings, eager_cel
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self):
             body = self.rfile.read(int(self.headers["Content-Length"]))
-            received.append((self.headers["X-Experience-API-Version"], self.headers.get("Authorization"),
-                             json.loads(body)))
+            received.append(
+                (self.headers["X-Experience-API-Version"], self.headers.get("Authorization"), json.loads(body))
+            )
             self.send_response(200)
             self.end_headers()
             self.wfile.write(b"[]")
@@ -371,7 +418,7 @@ def test_statements_are_forwarded_to_the_lrs(running_course, settings, eager_cel
         s = running_course
         _view(s, "alice_s", 1.0)
         _view(s, "bob_s", 2.0)
-        from recommendations.api import events_forward_to_lrs
+        from eduplatform.core.lrs import events_forward_to_lrs
 
         events_forward_to_lrs(event_ids=list(LearningEvent.objects.values_list("pk", flat=True)))
     finally:

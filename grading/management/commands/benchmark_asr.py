@@ -21,13 +21,14 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("--dir", required=True, help="folder with transcripts.tsv and WAVs")
         parser.add_argument("--json", dest="json_out", help="write results to this JSON file")
-        parser.add_argument("--beam-size", type=int, default=None,
-                            help="beam size (default EDUPLATFORM_ASR_BEAM_SIZE or 5)")
+        parser.add_argument(
+            "--beam-size", type=int, default=None, help="beam size (default EDUPLATFORM_ASR_BEAM_SIZE or 5)"
+        )
         parser.add_argument("--limit", type=int, default=None, help="only the first N utterances")
         parser.add_argument("--per-utt", action="store_true", help="print every utterance")
 
     def handle(self, *args, **opts) -> None:
-        from multimodal.asr_eval import benchmark_asr
+        from multimodal.research.asr_eval import benchmark_asr
 
         try:
             result = benchmark_asr(opts["dir"], beam_size=opts["beam_size"], limit=opts["limit"])
@@ -38,11 +39,12 @@ class Command(BaseCommand):
         if opts["per_utt"]:
             for u in result["per_utt"]:
                 self.stdout.write(f"{u['utt_id']:<12} {u['wer']:>6.2f}  {u['ref']!r} -> {u['hyp']!r}")
-        self.stdout.write(f"{'model':<18} {'device':<7} {'beam':>4} {'n':>4} "
-                          f"{'audio_s':>8} {'WER':>7} {'RTF':>6}")
-        self.stdout.write(f"{result['model']:<18} {result['device']:<7} {result['beam_size']:>4} "
-                          f"{result['n']:>4} {result['audio_s']:>8.1f} {result['wer']:>7.3f} "
-                          f"{result['rtf']:>6.3f}")
+        self.stdout.write(f"{'model':<18} {'device':<7} {'beam':>4} {'n':>4} {'audio_s':>8} {'WER':>7} {'RTF':>6}")
+        self.stdout.write(
+            f"{result['model']:<18} {result['device']:<7} {result['beam_size']:>4} "
+            f"{result['n']:>4} {result['audio_s']:>8.1f} {result['wer']:>7.3f} "
+            f"{result['rtf']:>6.3f}"
+        )
         if opts["json_out"]:
             out = Path(opts["json_out"])
             out.parent.mkdir(parents=True, exist_ok=True)

@@ -64,8 +64,8 @@ class Command(BaseCommand):
         from django.core.management import call_command
         from rest_framework.authtoken.models import Token
 
-        from eduplatform import services
-        from eduplatform.models import Course, Submission
+        from eduplatform.core import api as services
+        from eduplatform.core.api import Course, Submission
 
         call_command("migrate", verbosity=0)
         redis.Redis.from_url(settings.REDIS_URL).flushdb()

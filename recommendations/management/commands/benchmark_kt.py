@@ -47,7 +47,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **opts) -> None:
-        from recommendations import knowledge_tracing as kt
+        from multimodal import knowledge_tracing as kt
 
         names = [n.strip() for n in opts["model"].split(",") if n.strip()]
         unknown = sorted(set(names) - set(kt.MODEL_NAMES))

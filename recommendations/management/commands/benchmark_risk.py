@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 from django.core.management.base import BaseCommand, CommandError
 
-from eduplatform.models import Course
+from eduplatform.core.api import Course
 from recommendations import behaviour, selectors, services
 
 CODE = re.compile(r"^(?P<module>[A-Z]+)-(?P<presentation>\d{4}[BJ])$")
@@ -48,12 +48,17 @@ def _metrics(y: np.ndarray, p: np.ndarray, threshold: float, min_conf: float) ->
     y = np.asarray(y, dtype=int)
     pred = p >= threshold
     shown = np.maximum(p, 1 - p) >= min_conf
-    out = {"n": len(y), "positives": int(y.sum()), "positive_rate": round(float(y.mean()), 4),
-           "auc": round(float(roc_auc_score(y, p)), 4),
-           "average_precision": round(float(average_precision_score(y, p)), 4),
-           "precision": round(float(precision_score(y, pred, zero_division=0)), 4),
-           "recall": round(float(recall_score(y, pred, zero_division=0)), 4),
-           "flagged": int(pred.sum()), "shown_share": round(float(shown.mean()), 4)}
+    out = {
+        "n": len(y),
+        "positives": int(y.sum()),
+        "positive_rate": round(float(y.mean()), 4),
+        "auc": round(float(roc_auc_score(y, p)), 4),
+        "average_precision": round(float(average_precision_score(y, p)), 4),
+        "precision": round(float(precision_score(y, pred, zero_division=0)), 4),
+        "recall": round(float(recall_score(y, pred, zero_division=0)), 4),
+        "flagged": int(pred.sum()),
+        "shown_share": round(float(shown.mean()), 4),
+    }
     if shown.any() and len(np.unique(y[shown])) == 2:
         out["auc_shown"] = round(float(roc_auc_score(y[shown], p[shown])), 4)
         out["precision_shown"] = round(float(precision_score(y[shown], pred[shown], zero_division=0)), 4)
@@ -69,8 +74,9 @@ class Command(BaseCommand):
         parser.add_argument("--train", default="2013B,2013J,2014B", help="presentations to train on")
         parser.add_argument("--test", default="2014J", help="presentations to evaluate on")
         parser.add_argument("--json", dest="json_out", type=Path, default=None)
-        parser.add_argument("--save", action="store_true",
-                            help="also store the trained model as a RiskModel the product will use")
+        parser.add_argument(
+            "--save", action="store_true", help="also store the trained model as a RiskModel the product will use"
+        )
 
     def handle(self, *args, cutoff_day: int, train: str, test: str, json_out: Path | None, save: bool, **opts):
         t0 = time.perf_counter()
@@ -111,8 +117,10 @@ class Command(BaseCommand):
         Xw, _ = services.risk_training_arrays(tr)
         wmodel = behaviour.fit_risk_model(Xw, np.array([r.withdrew for r in tr]), behaviour.RISK_FEATURES)
         yw = np.array([r.withdrew for r in enrolled])
-        withdrawal = {"same_model": round(float(_auc(yw, p)), 4),
-                      **_metrics(yw, wmodel.predict_proba(X), threshold, min_conf)}
+        withdrawal = {
+            "same_model": round(float(_auc(yw, p)), 4),
+            **_metrics(yw, wmodel.predict_proba(X), threshold, min_conf),
+        }
         per_module = {}
         for code in split["test"]:
             cid = Course.objects.get(code=code).pk
@@ -123,16 +131,24 @@ class Command(BaseCommand):
         coef = sorted(zip(model.feature_names, model.coef, strict=True), key=lambda t: -abs(t[1]))[:8]
 
         result = {
-            "auc": headline["auc"], "auc_all": everyone["auc"],
-            "average_precision": headline["average_precision"], "precision": headline["precision"],
+            "auc": headline["auc"],
+            "auc_all": everyone["auc"],
+            "average_precision": headline["average_precision"],
+            "precision": headline["precision"],
             "recall": headline["recall"],
             "guardrail": {k: v for k, v in guard.to_dict().items()},
-            "split": {"train": split["train"], "test": split["test"],
-                      "rule": f"train on presentations {sorted(train_p)}, test on {sorted(test_p)}"},
+            "split": {
+                "train": split["train"],
+                "test": split["test"],
+                "rule": f"train on presentations {sorted(train_p)}, test on {sorted(test_p)}",
+            },
             "cutoff_day": cutoff_day,
             "label": selectors.LABEL_RULE + "; OULAD Fail/Withdrawn vs Pass/Distinction",
-            "alert_threshold": threshold, "confidence_threshold": min_conf,
-            "still_enrolled": headline, "all_students": everyone, "withdrawal_only": withdrawal,
+            "alert_threshold": threshold,
+            "confidence_threshold": min_conf,
+            "still_enrolled": headline,
+            "all_students": everyone,
+            "withdrawal_only": withdrawal,
             "per_test_course": per_module,
             "dev_temporal": dev,
             "training": summary | {"courses": split["train"]},
@@ -156,22 +172,35 @@ class Command(BaseCommand):
         w = self.stdout.write
         w(f"at-risk benchmark, cut-off day {r['cutoff_day']}: {r['split']['rule']}")
         w(f"label: {r['label']}")
-        w(f"training: {r['training']['students']} students enrolled at the cut-off, "
-          f"{r['training']['at_risk_share']:.1%} at risk")
+        w(
+            f"training: {r['training']['students']} students enrolled at the cut-off, "
+            f"{r['training']['at_risk_share']:.1%} at risk"
+        )
         g = r["guardrail"]
-        w(f"guardrail (10 splits of the training data): AUC {g['mean']:.3f} +- {g['std']:.3f} -> "
-          f"{'ACCEPTED' if g['accepted'] else 'REJECTED'} ({g['reason']})")
+        w(
+            f"guardrail (10 splits of the training data): AUC {g['mean']:.3f} +- {g['std']:.3f} -> "
+            f"{'ACCEPTED' if g['accepted'] else 'REJECTED'} ({g['reason']})"
+        )
         w(f"{'population':<28}{'n':>7}{'pos%':>7}{'AUC':>7}{'AP':>7}{'P@t':>7}{'R@t':>7}{'shown':>7}")
-        for name, m in (("still enrolled (headline)", r["still_enrolled"]), ("all students", r["all_students"]),
-                        ("withdrawal only (enrolled)", r["withdrawal_only"])):
-            w(f"{name:<28}{m['n']:>7}{m['positive_rate']:>7.1%}{m['auc']:>7.3f}{m['average_precision']:>7.3f}"
-              f"{m['precision']:>7.3f}{m['recall']:>7.3f}{m['shown_share']:>7.1%}")
+        for name, m in (
+            ("still enrolled (headline)", r["still_enrolled"]),
+            ("all students", r["all_students"]),
+            ("withdrawal only (enrolled)", r["withdrawal_only"]),
+        ):
+            w(
+                f"{name:<28}{m['n']:>7}{m['positive_rate']:>7.1%}{m['auc']:>7.3f}{m['average_precision']:>7.3f}"
+                f"{m['precision']:>7.3f}{m['recall']:>7.3f}{m['shown_share']:>7.1%}"
+            )
         if r["dev_temporal"]:
             d = r["dev_temporal"]
-            w(f"temporal check inside the training data: train {d['train']} -> {d['validate']}: AUC {d['auc']:.3f} "
-              f"(n={d['n']}); random-split guardrail AUC {g['mean']:.3f}")
-        w("per test course (still enrolled): " + ", ".join(f"{k} {v['auc']:.3f} (n={v['n']})"
-                                                          for k, v in r["per_test_course"].items()))
+            w(
+                f"temporal check inside the training data: train {d['train']} -> {d['validate']}: AUC {d['auc']:.3f} "
+                f"(n={d['n']}); random-split guardrail AUC {g['mean']:.3f}"
+            )
+        w(
+            "per test course (still enrolled): "
+            + ", ".join(f"{k} {v['auc']:.3f} (n={v['n']})" for k, v in r["per_test_course"].items())
+        )
         w(f"runtime: {r['runtime_s']['total']} s (features {r['runtime_s']['features']} s)")
 
 
@@ -194,5 +223,9 @@ def _temporal_check(rows, codes: list[str], course_ids: list[int]) -> dict | Non
     X, y = services.risk_training_arrays(fit)
     model = behaviour.fit_risk_model(X, y, behaviour.RISK_FEATURES)
     Xv, yv = services.risk_training_arrays(val)
-    return {"train": sorted({p for c, p in pres.items() if p != latest}), "validate": latest, "n": len(val),
-            "auc": round(float(_auc(yv, model.predict_proba(Xv))), 4)}
+    return {
+        "train": sorted({p for c, p in pres.items() if p != latest}),
+        "validate": latest,
+        "n": len(val),
+        "auc": round(float(_auc(yv, model.predict_proba(Xv))), 4),
+    }

@@ -38,7 +38,8 @@ from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, reset_queries, transaction
 
-from eduplatform.models import (
+from eduplatform.core.api import (
+    COURSE_EXT,
     Assignment,
     Course,
     Enrollment,
@@ -46,7 +47,6 @@ from eduplatform.models import (
     Student,
     Submission,
 )
-from eduplatform.xapi import COURSE_EXT
 from recommendations.selectors import (
     ACTIVITY_ASSESSMENT,
     ACTIVITY_COURSE,
@@ -125,16 +125,16 @@ class Command(BaseCommand):
         with transaction.atomic():
             counts = self._import(directory)
         counts["seconds"] = round(time.perf_counter() - t0, 1)
-        self.stdout.write(self.style.SUCCESS(
-            "imported: " + ", ".join(f"{k} {v}" for k, v in counts.items())))
+        self.stdout.write(self.style.SUCCESS("imported: " + ", ".join(f"{k} {v}" for k, v in counts.items())))
 
     # ------------------------------------------------------------------ steps
 
     def _import(self, d: Path) -> dict:
         courses_csv = _read(d / "courses.csv")
         info = _read(d / "studentInfo.csv")
-        registration = {(r["code_module"], r["code_presentation"], r["id_student"]): r
-                        for r in _read(d / "studentRegistration.csv")}
+        registration = {
+            (r["code_module"], r["code_presentation"], r["id_student"]): r for r in _read(d / "studentRegistration.csv")
+        }
         assessments = _read(d / "assessments.csv")
         student_assessments = _read(d / "studentAssessment.csv")
 
@@ -147,9 +147,14 @@ class Command(BaseCommand):
             length = _int(r["module_presentation_length"]) or 0
             course, _ = Course.objects.get_or_create(
                 code=f"{key[0]}-{key[1]}",
-                defaults={"title": f"OULAD module {key[0]}, presentation {key[1]}", "is_active": False,
-                          "starts_on": start, "ends_on": start + timedelta(days=length),
-                          "description": "Imported from OULAD (Kuzilek et al. 2017, CC BY 4.0)."})
+                defaults={
+                    "title": f"OULAD module {key[0]}, presentation {key[1]}",
+                    "is_active": False,
+                    "starts_on": start,
+                    "ends_on": start + timedelta(days=length),
+                    "description": "Imported from OULAD (Kuzilek et al. 2017, CC BY 4.0).",
+                },
+            )
             courses[key] = course
             starts[key] = datetime.combine(course.starts_on, datetime.min.time(), tzinfo=UTC)
 
@@ -165,14 +170,21 @@ class Command(BaseCommand):
         User = get_user_model()
         ids = sorted({r["id_student"] for r in info}, key=int)
         unusable = make_password(None)
-        User.objects.bulk_create([User(username=f"{USER_PREFIX}{i}", password=unusable) for i in ids],
-                                 batch_size=BATCH, ignore_conflicts=True)
+        User.objects.bulk_create(
+            [User(username=f"{USER_PREFIX}{i}", password=unusable) for i in ids],
+            batch_size=BATCH,
+            ignore_conflicts=True,
+        )
         user_of = dict(User.objects.filter(username__startswith=USER_PREFIX).values_list("username", "pk"))
-        user_of = {u[len(USER_PREFIX):]: pk for u, pk in user_of.items()}
-        Student.objects.bulk_create([Student(user_id=user_of[i], external_id=f"oulad:{i}") for i in ids],
-                                    batch_size=BATCH, ignore_conflicts=True)
-        student_of_user = dict(Student.objects.filter(user__username__startswith=USER_PREFIX)
-                               .values_list("user_id", "pk"))
+        user_of = {u[len(USER_PREFIX) :]: pk for u, pk in user_of.items()}
+        Student.objects.bulk_create(
+            [Student(user_id=user_of[i], external_id=f"oulad:{i}") for i in ids],
+            batch_size=BATCH,
+            ignore_conflicts=True,
+        )
+        student_of_user = dict(
+            Student.objects.filter(user__username__startswith=USER_PREFIX).values_list("user_id", "pk")
+        )
         student_of = {i: student_of_user[user_of[i]] for i in ids}
 
         # Enrolments with registration dates, and the statements they imply.
@@ -186,30 +198,68 @@ class Command(BaseCommand):
             registered = at(key, _int(reg.get("date_registration", "")))
             unregistered = at(key, _int(reg.get("date_unregistration", "")), hour=12)
             course, sid = courses[key], student_of[r["id_student"]]
-            enrolments.append(Enrollment(user_id=user_of[r["id_student"]], course=course,
-                                         role=Enrollment.Role.STUDENT, registered_at=registered,
-                                         unregistered_at=unregistered))
+            enrolments.append(
+                Enrollment(
+                    user_id=user_of[r["id_student"]],
+                    course=course,
+                    role=Enrollment.Role.STUDENT,
+                    registered_at=registered,
+                    unregistered_at=unregistered,
+                )
+            )
             outcome_of[(*key, r["id_student"])] = r["final_result"]
             base = (*key, r["id_student"])
             if registered:
-                events.add(self._event(_sid(*base, "registered"), sid, course, VERB_REGISTERED,
-                                          f"course:{course.pk}", ACTIVITY_COURSE, registered))
+                events.add(
+                    self._event(
+                        _sid(*base, "registered"),
+                        sid,
+                        course,
+                        VERB_REGISTERED,
+                        f"course:{course.pk}",
+                        ACTIVITY_COURSE,
+                        registered,
+                    )
+                )
             if unregistered:
-                events.add(self._event(_sid(*base, "unregistered"), sid, course, VERB_UNREGISTERED,
-                                          f"course:{course.pk}", ACTIVITY_COURSE, unregistered))
+                events.add(
+                    self._event(
+                        _sid(*base, "unregistered"),
+                        sid,
+                        course,
+                        VERB_UNREGISTERED,
+                        f"course:{course.pk}",
+                        ACTIVITY_COURSE,
+                        unregistered,
+                    )
+                )
             verb = OUTCOME_VERB.get(r["final_result"])
             if verb:
                 passed = verb == VERB_PASSED
-                events.add(self._event(
-                    _sid(*base, "outcome"), sid, course, verb, f"course:{course.pk}", ACTIVITY_COURSE,
-                    max(course_end(key), unregistered or course_end(key)),
-                    result={"success": passed, "completion": passed,
-                            "extensions": {"final_result": r["final_result"]}}))
+                events.add(
+                    self._event(
+                        _sid(*base, "outcome"),
+                        sid,
+                        course,
+                        verb,
+                        f"course:{course.pk}",
+                        ACTIVITY_COURSE,
+                        max(course_end(key), unregistered or course_end(key)),
+                        result={
+                            "success": passed,
+                            "completion": passed,
+                            "extensions": {"final_result": r["final_result"]},
+                        },
+                    )
+                )
         Enrollment.objects.bulk_create(enrolments, batch_size=BATCH, ignore_conflicts=True)
 
         # Assessments as assignments.
-        existing = dict(Assignment.objects.filter(external_id__startswith="oulad:", course__in=courses.values())
-                        .values_list("external_id", "pk"))
+        existing = dict(
+            Assignment.objects.filter(external_id__startswith="oulad:", course__in=courses.values()).values_list(
+                "external_id", "pk"
+            )
+        )
         new = []
         assessment_key: dict[str, tuple[str, str]] = {}
         for r in assessments:
@@ -220,13 +270,26 @@ class Command(BaseCommand):
                 continue
             day = _int(r["date"])
             due = at(key, day, hour=23, minute=59) if day is not None else course_end(key)
-            new.append(Assignment(course=courses[key], title=f"{r['assessment_type']} {r['id_assessment']}",
-                                  instructions=f"OULAD {r['assessment_type']}, weight {r['weight']}%.",
-                                  due_at=due, min_score=0, max_score=100, accepts_text=True, external_id=ext,
-                                  max_attempts=1))
+            new.append(
+                Assignment(
+                    course=courses[key],
+                    title=f"{r['assessment_type']} {r['id_assessment']}",
+                    instructions=f"OULAD {r['assessment_type']}, weight {r['weight']}%.",
+                    due_at=due,
+                    min_score=0,
+                    max_score=100,
+                    accepts_text=True,
+                    external_id=ext,
+                    max_attempts=1,
+                )
+            )
         Assignment.objects.bulk_create(new, batch_size=BATCH)
-        assignment_of = {ext.split(":", 1)[1]: pk for ext, pk in Assignment.objects.filter(
-            external_id__startswith="oulad:", course__in=courses.values()).values_list("external_id", "pk")}
+        assignment_of = {
+            ext.split(":", 1)[1]: pk
+            for ext, pk in Assignment.objects.filter(
+                external_id__startswith="oulad:", course__in=courses.values()
+            ).values_list("external_id", "pk")
+        }
 
         # Scored submissions.
         subs, when = [], {}
@@ -239,38 +302,90 @@ class Command(BaseCommand):
                 continue  # a score for a student who is not in studentInfo
             submitted = at(key, _int(r["date_submitted"]) or 0, hour=12)
             score = _int(r["score"])
-            subs.append(Submission(assignment_id=aid, student_id=sid, attempt=1, status=Submission.Status.GRADED,
-                                   imported_score=score, graded_at=submitted))
+            subs.append(
+                Submission(
+                    assignment_id=aid,
+                    student_id=sid,
+                    attempt=1,
+                    status=Submission.Status.GRADED,
+                    imported_score=score,
+                    graded_at=submitted,
+                )
+            )
             when[(aid, sid)] = (submitted, score, r, key)
         Submission.objects.bulk_create(subs, batch_size=BATCH, ignore_conflicts=True)
-        sub_id = {(a, s): pk for pk, a, s in Submission.objects.filter(assignment_id__in=assignment_of.values())
-                  .values_list("pk", "assignment_id", "student_id")}
+        sub_id = {
+            (a, s): pk
+            for pk, a, s in Submission.objects.filter(assignment_id__in=assignment_of.values()).values_list(
+                "pk", "assignment_id", "student_id"
+            )
+        }
         # submitted_at is auto_now_add (bulk_create stamps "now"): set the real times.
         adapt = connection.ops.adapt_datetimefield_value
         table = Submission._meta.db_table
         with connection.cursor() as cur:
-            cur.executemany(f"UPDATE {table} SET submitted_at = %s WHERE id = %s",
-                            [(adapt(w[0]), sub_id[k]) for k, w in when.items()])
+            cur.executemany(
+                f"UPDATE {table} SET submitted_at = %s WHERE id = %s",
+                [(adapt(w[0]), sub_id[k]) for k, w in when.items()],
+            )
         for (aid, sid), (submitted, score, r, key) in when.items():
             course, pk = courses[key], sub_id[(aid, sid)]
             base = ("assessment", r["id_assessment"], r["id_student"])
             ext = {"submission_id": pk, "attempt": 1, "banked": r.get("is_banked") == "1"}
-            events.add(self._event(_sid(*base, "submitted"), sid, course, VERB_SUBMITTED, f"assignment:{aid}",
-                                      ACTIVITY_ASSESSMENT, submitted, result={"extensions": ext}))
+            events.add(
+                self._event(
+                    _sid(*base, "submitted"),
+                    sid,
+                    course,
+                    VERB_SUBMITTED,
+                    f"assignment:{aid}",
+                    ACTIVITY_ASSESSMENT,
+                    submitted,
+                    result={"extensions": ext},
+                )
+            )
             if score is not None:
-                events.add(self._event(
-                    _sid(*base, "scored"), sid, course, VERB_SCORED, f"assignment:{aid}", ACTIVITY_ASSESSMENT,
-                    submitted, result={"score": {"raw": score, "min": 0, "max": 100,
-                                                 "scaled": round(min(max(score, 0), 100) / 100.0, 4)},
-                                       "extensions": {"submission_id": pk}}))
+                events.add(
+                    self._event(
+                        _sid(*base, "scored"),
+                        sid,
+                        course,
+                        VERB_SCORED,
+                        f"assignment:{aid}",
+                        ACTIVITY_ASSESSMENT,
+                        submitted,
+                        result={
+                            "score": {
+                                "raw": score,
+                                "min": 0,
+                                "max": 100,
+                                "scaled": round(min(max(score, 0), 100) / 100.0, 4),
+                            },
+                            "extensions": {"submission_id": pk},
+                        },
+                    )
+                )
         events.flush()
-        return {"courses": len(courses), "students": len(ids), "enrolments": len(enrolments),
-                "assignments": len(assignment_of), "submissions": len(subs), "events": events.count}
+        return {
+            "courses": len(courses),
+            "students": len(ids),
+            "enrolments": len(enrolments),
+            "assignments": len(assignment_of),
+            "submissions": len(subs),
+            "events": events.count,
+        }
 
     @staticmethod
     def _event(statement_id, student_id, course, verb, object_id, object_type, ts, result=None) -> LearningEvent:
         return LearningEvent(
-            statement_id=statement_id, student_id=student_id, course=course, verb=verb, object_id=object_id,
-            object_type=object_type, timestamp=ts, result=result or {},
+            statement_id=statement_id,
+            student_id=student_id,
+            course=course,
+            verb=verb,
+            object_id=object_id,
+            object_type=object_type,
+            timestamp=ts,
+            result=result or {},
             actor={"objectType": "Agent", "account": {"homePage": "eduplatform", "name": str(student_id)}},
-            context={"extensions": {COURSE_EXT: course.pk}, "platform": "OULAD import"})
+            context={"extensions": {COURSE_EXT: course.pk}, "platform": "OULAD import"},
+        )

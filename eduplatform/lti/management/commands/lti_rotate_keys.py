@@ -20,10 +20,17 @@ class Command(BaseCommand):
     help = "Rotate the LTI tool's signing keys (JWKS): create a new key, deactivate keys older than N days."
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--retire-after", type=int, default=7,
-                            help="Deactivate active keys created more than this many days ago (default 7).")
-        parser.add_argument("--if-missing", action="store_true",
-                            help="Only create a key when there is no active one (for first deployment).")
+        parser.add_argument(
+            "--retire-after",
+            type=int,
+            default=7,
+            help="Deactivate active keys created more than this many days ago (default 7).",
+        )
+        parser.add_argument(
+            "--if-missing",
+            action="store_true",
+            help="Only create a key when there is no active one (for first deployment).",
+        )
 
     def handle(self, *args, retire_after: int, if_missing: bool, **options) -> None:
         if if_missing and Key.objects.active().exists():
@@ -32,9 +39,13 @@ class Command(BaseCommand):
         cutoff = timezone.now() - timedelta(days=retire_after)
         with transaction.atomic():
             new_key = Key.objects.generate()
-            retired = Key.objects.active().exclude(pk=new_key.pk).filter(datetime_created__lt=cutoff).update(
-                is_active=False)
+            retired = (
+                Key.objects.active().exclude(pk=new_key.pk).filter(datetime_created__lt=cutoff).update(is_active=False)
+            )
         still = Key.objects.active().exclude(pk=new_key.pk).count()
-        self.stdout.write(self.style.SUCCESS(
-            f"New signing key {new_key} (kid). Deactivated {retired} key(s) older than {retire_after} days; "
-            f"{still} older key(s) stay in the JWKS until then."))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"New signing key {new_key} (kid). Deactivated {retired} key(s) older than {retire_after} days; "
+                f"{still} older key(s) stay in the JWKS until then."
+            )
+        )

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
+from eduplatform.core.api import Assignment
 from eduplatform.lti.services import assignment_scores_send
-from eduplatform.models import Assignment
 
 
 class Command(BaseCommand):

@@ -7,7 +7,7 @@ from lti_tool.models import LtiContext
 from pylti1p3.exception import LtiException
 from requests import RequestException
 
-from eduplatform.errors import ApplicationError
+from eduplatform.core.api import ApplicationError
 from eduplatform.lti.services import LtiTransientError, roster_sync
 
 
@@ -22,9 +22,11 @@ class Command(BaseCommand):
         parser.add_argument("--queue", action="store_true", help="enqueue Celery tasks instead of running here")
 
     def handle(self, *args, context=None, course=None, all=False, queue=False, **options) -> None:
-        contexts = LtiContext.objects.exclude(memberships_url="").filter(
-            deployment__is_active=True, deployment__registration__is_active=True).select_related(
-            "deployment__registration")
+        contexts = (
+            LtiContext.objects.exclude(memberships_url="")
+            .filter(deployment__is_active=True, deployment__registration__is_active=True)
+            .select_related("deployment__registration")
+        )
         if context is not None:
             contexts = contexts.filter(pk=context)
         elif course is not None:

@@ -1,0 +1,309 @@
+"""Writes for the core app. Multi-row writes are atomic; work is enqueued on commit."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from eduplatform.core import signals
+from eduplatform.core.conf import settings
+from eduplatform.core.errors import ApplicationError, Conflict
+from eduplatform.core.lrs import events_forward_to_lrs
+from eduplatform.core.models import Assignment, Course, Enrollment, LearningEvent, Student, Submission, SubmissionFile
+from eduplatform.core.uploads import CheckedFile, check_upload
+
+log = logging.getLogger(__name__)
+
+VERB_SUBMITTED = "http://adlnet.gov/expapi/verbs/submitted"
+VERB_SCORED = "http://adlnet.gov/expapi/verbs/scored"
+VERB_LOGGED_IN = "https://w3id.org/xapi/adl/verbs/logged-in"
+
+
+def student_get_or_create(*, user, external_id: str = "") -> Student:
+    student, created = Student.objects.get_or_create(user=user, defaults={"external_id": external_id})
+    if not created and external_id and not student.external_id:
+        student.external_id = external_id
+        student.save(update_fields=["external_id"])
+    return student
+
+
+def course_create(*, code: str, title: str, description: str = "", **fields: Any) -> Course:
+    return Course.objects.create(code=code, title=title, description=description, **fields)
+
+
+def enrollment_create(
+    *,
+    user,
+    course: Course,
+    role: str = Enrollment.Role.STUDENT,
+    registered_at: datetime | None = None,
+    unregistered_at: datetime | None = None,
+) -> Enrollment:
+    """Enrol a user; students also get a Student row. Re-enrolling updates the role."""
+    with transaction.atomic():
+        if role == Enrollment.Role.STUDENT:
+            student_get_or_create(user=user)
+        enrollment, _ = Enrollment.objects.update_or_create(
+            user=user,
+            course=course,
+            defaults={
+                "role": role,
+                "registered_at": registered_at or timezone.now(),
+                "unregistered_at": unregistered_at,
+            },
+        )
+    return enrollment
+
+
+def assignment_create(
+    *,
+    course: Course,
+    title: str,
+    instructions: str = "",
+    modalities: Sequence[str] = ("text",),
+    reference_answers: Sequence[str] = (),
+    key_points: Sequence[str] = (),
+    min_score: float = 0,
+    max_score: float = 10,
+    due_at: datetime | None = None,
+    **fields: Any,
+) -> Assignment:
+    unknown = set(modalities) - {"text", "image", "audio"}
+    if unknown or not modalities:
+        raise ApplicationError(f"Unknown or missing modalities: {sorted(unknown) or 'none given'}.")
+    if max_score <= min_score:
+        raise ApplicationError("max_score must be greater than min_score.")
+    return Assignment.objects.create(
+        course=course,
+        title=title,
+        instructions=instructions,
+        due_at=due_at,
+        accepts_text="text" in modalities,
+        accepts_image="image" in modalities,
+        accepts_audio="audio" in modalities,
+        reference_answers=list(reference_answers),
+        key_points=list(key_points),
+        min_score=min_score,
+        max_score=max_score,
+        **fields,
+    )
+
+
+def _check_files(assignment: Assignment, files: Sequence[Any]) -> list[CheckedFile]:
+    if len(files) > settings.MAX_FILES_PER_SUBMISSION:
+        raise ApplicationError(
+            f"At most {settings.MAX_FILES_PER_SUBMISSION} files per submission.", code="too_many_files", field="files"
+        )
+    checked = []
+    for f in files:
+        name = getattr(f, "name", "upload") or "upload"
+        size = getattr(f, "size", None)
+        limit = max(settings.MAX_IMAGE_BYTES, settings.MAX_AUDIO_BYTES)
+        if size is not None and size > limit:  # refuse before reading a huge body into memory
+            raise ApplicationError(
+                f"File '{name}': {size} bytes is over the {limit}-byte limit.", code="too_large", field="files"
+            )
+        data = f.read()
+        checked.append(check_upload(name, data, assignment.modalities))
+    return checked
+
+
+def submission_create(
+    *, assignment: Assignment, student: Student, text: str = "", files: Sequence[Any] = ()
+) -> Submission:
+    """Validate and store a submission with its files, status pending, in one transaction.
+
+    Bad input raises ApplicationError before anything is written; a failure while
+    writing rolls back the row and deletes any file already stored.
+    """
+    text = (text or "").strip()
+    if len(text) > settings.MAX_TEXT_CHARS:
+        raise ApplicationError(
+            f"Text is {len(text)} characters; the limit is {settings.MAX_TEXT_CHARS}.", code="too_large", field="text"
+        )
+    if text and not assignment.accepts_text:
+        raise ApplicationError(
+            "This assignment does not accept text answers.", code="modality_not_accepted", field="text"
+        )
+    checked = _check_files(assignment, files)
+    if not text and not checked:
+        raise ApplicationError("Empty submission: send text or at least one file.", code="empty_submission")
+    if not Enrollment.objects.filter(
+        user=student.user, course=assignment.course, role=Enrollment.Role.STUDENT, unregistered_at__isnull=True
+    ).exists():
+        raise ApplicationError(
+            "You are not enrolled as a student in this course.", code="not_enrolled", status_code=403
+        )
+    stored: list[SubmissionFile] = []
+    try:
+        with transaction.atomic():
+            last = (
+                Submission.objects.select_for_update()
+                .filter(assignment=assignment, student=student)
+                .aggregate(m=Max("attempt"))["m"]
+                or 0
+            )
+            if last >= assignment.max_attempts:
+                raise Conflict(f"No attempts left: {assignment.max_attempts} allowed.", code="attempts_exhausted")
+            sub = Submission.objects.create(assignment=assignment, student=student, attempt=last + 1, text=text)
+            for c in checked:
+                sf = SubmissionFile(
+                    submission=sub, kind=c.kind, content_type=c.content_type, size=c.size, sha256=c.sha256, meta=c.meta
+                )
+                sf.file.save(c.name, ContentFile(c.data), save=False)
+                stored.append(sf)
+                sf.save()
+            event_record(
+                student=student,
+                course=assignment.course,
+                verb=VERB_SUBMITTED,
+                object_id=f"assignment:{assignment.pk}",
+                object_type="Assignment",
+                result={
+                    "extensions": {
+                        "submission_id": sub.pk,
+                        "attempt": sub.attempt,
+                        "modalities": sorted({c.kind for c in checked} | ({"text"} if text else set())),
+                    }
+                },
+            )
+            submission_id = sub.pk
+            transaction.on_commit(
+                lambda: signals.submissions_pending.send(sender=Submission, submission_ids=[submission_id])
+            )
+    except IntegrityError:
+        for sf in stored:
+            sf.file.delete(save=False)
+        raise Conflict("A submission for this attempt already exists; retry.", code="duplicate_submission") from None
+    except Exception:
+        for sf in stored:
+            sf.file.delete(save=False)
+        raise
+    log.info(
+        "submission %s stored (assignment %s, attempt %s, %d files)", sub.pk, assignment.pk, sub.attempt, len(checked)
+    )
+    return sub
+
+
+def login_event_record(*, user) -> None:
+    """A student's login, as an xAPI statement (engagement features count sessions)."""
+    student = Student.objects.filter(user=user).first()
+    if student is not None:
+        event_record(student=student, course=None, verb=VERB_LOGGED_IN, object_id="eduplatform", object_type="System")
+
+
+def event_record(
+    *,
+    student: Student | None,
+    course: Course | None,
+    verb: str,
+    object_id: str,
+    object_type: str = "Activity",
+    result: dict | None = None,
+    context: dict | None = None,
+    timestamp: datetime | None = None,
+    statement_id: uuid.UUID | None = None,
+    actor: dict | None = None,
+) -> tuple[LearningEvent, bool]:
+    """Store one statement; returns (event, created). Idempotent on statement_id."""
+    sid = statement_id or uuid.uuid4()
+    actor = actor or (
+        {"objectType": "Agent", "account": {"homePage": "eduplatform", "name": str(student.pk)}} if student else {}
+    )
+    event, created = LearningEvent.objects.get_or_create(
+        statement_id=sid,
+        defaults={
+            "student": student,
+            "course": course,
+            "actor": actor,
+            "verb": verb,
+            "object_id": object_id,
+            "object_type": object_type,
+            "result": result or {},
+            "context": context or {},
+            "timestamp": timestamp or timezone.now(),
+        },
+    )
+    if created:
+        event_id = event.pk
+        transaction.on_commit(lambda: events_forward_to_lrs(event_ids=[event_id]))
+    return event, created
+
+
+def events_ingest(*, user, statements: list) -> list[dict]:
+    """Store xAPI statements posted by ``user``; one result per statement, in order.
+
+    Students may post only their own statements (actor omitted or their own id);
+    instructors/TAs may post for students of their courses. Re-posting a statement
+    id is reported as ``duplicate`` and changes nothing.
+    """
+    from eduplatform.core.selectors import is_course_staff, student_for_user
+    from eduplatform.core.xapi import MAX_STATEMENTS_PER_REQUEST, parse_statement
+
+    if len(statements) > MAX_STATEMENTS_PER_REQUEST:
+        raise ApplicationError(f"At most {MAX_STATEMENTS_PER_REQUEST} statements per request.", code="too_many")
+    me = student_for_user(user)
+    results: list[dict] = []
+    for index, raw in enumerate(statements):
+        try:
+            st = parse_statement(raw)
+            course = Course.objects.filter(pk=st.course_id).first() if st.course_id else None
+            if st.course_id and course is None:
+                raise ValueError(f"unknown course {st.course_id}.")
+            if st.actor_name is None or (me and st.actor_name == str(me.pk)):
+                if me is None:
+                    raise ValueError("actor is required (account.name = student id) for non-students.")
+                student = me
+            else:
+                if course is None or not is_course_staff(user, course.pk):
+                    raise PermissionError("you may only post statements about yourself.")
+                student = Student.objects.filter(pk=_int_or_none(st.actor_name)).first()
+                if student is None:
+                    raise ValueError(f"actor {st.actor_name} is not a student of course {course.pk}.")
+            if (
+                course
+                and not Enrollment.objects.filter(
+                    user=student.user, course=course, role=Enrollment.Role.STUDENT, unregistered_at__isnull=True
+                ).exists()
+            ):
+                raise PermissionError(f"actor is not enrolled as a current student of course {course.pk}.")
+            event, created = event_record(
+                student=student,
+                course=course,
+                verb=st.verb,
+                object_id=st.object_id,
+                object_type=st.object_type,
+                result=st.result,
+                context=st.context,
+                timestamp=st.timestamp,
+                statement_id=st.statement_id,
+                actor=st.actor or None,
+            )
+            if not created and event.student_id != student.pk:
+                raise PermissionError("statement id already used by another actor.")
+            results.append({"index": index, "id": str(st.statement_id), "status": "stored" if created else "duplicate"})
+        except (ValueError, PermissionError) as exc:
+            results.append(
+                {
+                    "index": index,
+                    "status": "error",
+                    "error": str(exc),
+                    "id": str(raw.get("id")) if isinstance(raw, dict) and raw.get("id") else None,
+                }
+            )
+    return results
+
+
+def _int_or_none(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,1 @@
+"""The instructor workspace and the student pages: server-rendered, assets served locally."""

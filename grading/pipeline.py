@@ -1,0 +1,352 @@
+"""The grading pipeline, run by workers: claimed rows in, grades written back.
+
+One pipeline for every modality, in three phases per claimed batch:
+
+1. **preprocess** (CPU): read every photo of the batch (OCR + page statistics) and
+   every recording (speech recognition + fluency) in one call per medium, and build
+   one ``GradingItem`` per submission from its typed text and what was read;
+2. **forward**: one ``Grader.predict`` per assignment, which embeds every distinct
+   text of the batch in one encoder call (no per-file embedding that is thrown away);
+3. **postprocess** (plain Python): merge the grader's result with what the media
+   readers found (flags, notes) into an ``EngineResult``; the wording students read
+   comes from ``multimodal.feedback``.
+
+Only workers, management commands and the embedded (eager) mode import this module:
+it reaches torch through ``multimodal``. Writes go through ``grading.services``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from eduplatform.core.api import Assignment, Submission, artifact_dir, settings
+from eduplatform.core.workers import models_configure
+from grading import services
+from grading.models import AnswerGroup, Grade, GraderModel, RubricCriterion
+from multimodal import feedback, registry
+
+log = logging.getLogger(__name__)
+S = Submission.Status
+MEDIA_HARD_FLAGS = frozenset({"blank_page", "no_speech"})  # nothing to grade in that file
+
+
+@dataclass
+class EngineResult:
+    submission_id: int
+    model_version: str
+    mode: str
+    score: float | None
+    confidence: float
+    criteria: list[dict] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
+    feedback: str = ""
+    explanation: str = ""
+    features: dict[str, Any] = field(default_factory=dict)
+    error: str = ""
+    extracted_text: str = ""
+
+
+@dataclass
+class _Prepared:
+    answer: str
+    extracted: str = ""
+    flags: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # feedback about the medium (pace, legibility)
+    features: dict[str, Any] = field(default_factory=dict)
+    error: str = ""
+
+
+# -- preprocess ------------------------------------------------------------------------
+
+
+def _read_media(kind: str, files: list[tuple[int, Any]], prepared: list[_Prepared]) -> None:
+    """Read all files of one medium in one call; a file that fails is retried alone so it fails only its owner."""
+    from multimodal.audio import encode_audio
+    from multimodal.image import encode_images
+
+    read = encode_images if kind == "image" else encode_audio
+    paths = [Path(f.file.path) for _, f in files]
+    try:
+        feats = read(paths)
+    except (ValueError, OSError):
+        feats = []
+        for (i, _), path in zip(files, paths, strict=True):
+            try:
+                feats.extend(read([path]))
+            except (ValueError, OSError) as exc:
+                prepared[i].error = f"{kind} file could not be read: {exc}"
+                feats.append(None)
+    for (i, _), feat in zip(files, feats, strict=True):
+        if feat is not None:
+            _apply_reading(kind, feat, prepared[i])
+
+
+def _apply_reading(kind: str, feat: Any, p: _Prepared) -> None:
+    if kind == "image":
+        text = feat.ocr.text.strip()
+        p.features.setdefault("images", []).append(_medium_summary(feat, "ocr_model"))
+        if feat.stats.blank:
+            p.flags.append("blank_page")
+        elif not feat.stats.readable:
+            p.flags.append("unreadable_image")
+        p.notes += feedback.photo_notes(blank=feat.stats.blank, readable=feat.stats.readable)
+    else:
+        text = feat.transcript.text.strip()
+        p.features.setdefault("audio", []).append(_medium_summary(feat, "asr_model"))
+        if not text:
+            p.flags.append("no_speech")
+        p.notes += feedback.speech_notes(
+            has_speech=bool(text), wpm=feat.fluency.wpm, long_pauses=feat.fluency.pauses_gt_1
+        )
+    if text:
+        p.extracted = (p.extracted + "\n" + text).strip()
+
+
+def preprocess(subs: list[Submission]) -> list[_Prepared]:
+    """Turn files into text + medium features: OCR for images, ASR + fluency for audio."""
+    prepared = [_Prepared(answer=s.text) for s in subs]
+    for kind in ("image", "audio"):
+        files = [(i, f) for i, s in enumerate(subs) for f in s.files.all() if f.kind == kind]
+        if files:
+            _read_media(kind, files, prepared)
+    for p in prepared:
+        p.answer = "\n".join(t for t in (p.answer.strip(), p.extracted) if t)
+    return prepared
+
+
+def _medium_summary(feat, model_key: str) -> dict[str, Any]:
+    """Numeric features + model name only: no server path, and the text lives in extracted_text."""
+    summary = feat.summary()
+    return {**{k: round(float(v), 4) for k, v in summary["features"].items()}, "model": summary.get(model_key, "")}
+
+
+def criteria_texts(assignment: Assignment) -> list[str]:
+    """Key points plus rubric criteria ("name: what a full-credit answer shows"), checked with evidence."""
+    rubric = [
+        f"{c.name}: {c.description}".strip(": ")
+        for c in RubricCriterion.objects.filter(rubric__assignment=assignment).order_by("position", "id")
+    ]
+    return list(dict.fromkeys([*assignment.key_points, *rubric]))
+
+
+def grading_item(assignment: Assignment, answer: str):
+    from multimodal.grader import GradingItem
+
+    return GradingItem(
+        answer=answer,
+        question=assignment.instructions or assignment.title,
+        reference_answers=list(assignment.reference_answers),
+        key_points=criteria_texts(assignment),
+        min_score=float(assignment.min_score),
+        max_score=float(assignment.max_score),
+        question_id=f"assignment-{assignment.pk}",
+    )
+
+
+# -- forward -----------------------------------------------------------------------------
+
+
+def grader_for(assignment: Assignment):
+    """The assignment's active learned grader, else the zero-shot one (bounded per-process cache)."""
+    from multimodal.grader import Grader
+
+    models_configure()
+    active = GraderModel.objects.filter(assignment=assignment, is_active=True).first()
+    if active is None:
+        return registry.cached("grader:zero-shot", lambda: Grader(registry.get_text_encoder()))
+    try:
+        return registry.cached(
+            f"grader:{active.path}", lambda: Grader.load(active.path, encoder=registry.get_text_encoder())
+        )
+    except (FileNotFoundError, ValueError) as exc:
+        log.error("grader artifact %s unusable (%s); falling back to zero-shot", active.version, exc)
+        return registry.cached("grader:zero-shot", lambda: Grader(registry.get_text_encoder()))
+
+
+# -- postprocess ---------------------------------------------------------------------------
+
+
+def _result(sub: Submission, p: _Prepared, r, grader) -> EngineResult:
+    flags = list(dict.fromkeys([*r.flags, *p.flags]))
+    media_hard = bool(MEDIA_HARD_FLAGS & set(flags))
+    score = None if media_hard else r.score  # an empty page or a silent recording is for the teacher
+    # When nothing was typed and the photo was empty or nothing was heard, the grader's
+    # line about an empty or unreadable answer contradicts the note that says why.
+    only_media_note = media_hard and not sub.text.strip()
+    student_text = feedback.combine(p.notes) if only_media_note else feedback.combine(r.feedback, p.notes)
+    return EngineResult(
+        sub.pk,
+        r.model_version or grader.version,
+        r.mode,
+        score,
+        0.0 if score is None else r.confidence,
+        criteria=[c.__dict__ for c in r.criteria],
+        flags=flags,
+        feedback=student_text,
+        explanation=r.explanation,
+        features={
+            **{k: (None if v is None else round(float(v), 4)) for k, v in r.features.items()},
+            **p.features,
+            **({"interval": list(r.interval)} if r.interval else {}),
+        },
+        extracted_text=p.extracted,
+    )
+
+
+def grade_batch(assignment: Assignment, submissions: list[Submission]) -> list[EngineResult]:
+    """Preprocess, forward and postprocess one assignment's claimed submissions."""
+    models_configure()
+    prepared = preprocess(submissions)
+    out: list[EngineResult | None] = [None] * len(submissions)
+    to_grade = []
+    for i, (s, p) in enumerate(zip(submissions, prepared, strict=True)):
+        if p.error:
+            out[i] = EngineResult(s.pk, "none", "failed", None, 0.0, error=p.error, extracted_text=p.extracted)
+        else:
+            to_grade.append(i)
+    if to_grade:
+        grader = grader_for(assignment)
+        results = grader.predict([grading_item(assignment, prepared[i].answer) for i in to_grade])
+        for i, r in zip(to_grade, results, strict=True):
+            out[i] = _result(submissions[i], prepared[i], r, grader)
+    return out  # type: ignore[return-value]
+
+
+# -- the worker loop -------------------------------------------------------------------------
+
+
+def grade_claimed(*, token: str, ids: list[int]) -> int:
+    """Run the model once per assignment group of the claimed rows and write results."""
+    delay = float(settings.GRADING_FAULT_DELAY_SECONDS)
+    if delay:
+        time.sleep(delay)  # fault-injection hook for the worker-kill test
+    subs = list(
+        Submission.objects.filter(pk__in=ids, claim_token=token).select_related("assignment").prefetch_related("files")
+    )
+    by_assignment = defaultdict(list)
+    for sub in subs:
+        by_assignment[sub.assignment_id].append(sub)
+    written = 0
+    for group in by_assignment.values():
+        for result in grade_batch(group[0].assignment, group):
+            if result.mode == "failed":
+                services.submission_fail(submission_id=result.submission_id, token=token, reason=result.error)
+                continue
+            written += services.grade_write(token=token, result=result)
+    return written
+
+
+def grade_pending_batches(*, hint_ids: list[int] | None = None, max_batches: int = 1000) -> int:
+    """Claim and grade batches until no pending row is left (or ``max_batches``)."""
+    total = 0
+    for _ in range(max_batches):
+        token, ids = services.submissions_claim(limit=settings.GRADING_BATCH_SIZE, hint_ids=hint_ids)
+        if not ids:
+            break
+        try:
+            total += grade_claimed(token=token, ids=ids)
+        except Exception:
+            services.claims_release(token=token, ids=ids)  # the retry (or the sweeper) picks them up again
+            raise
+        hint_ids = None
+    return total
+
+
+# -- learned graders ---------------------------------------------------------------------------
+
+
+def graded_examples(*, assignment_id: int) -> tuple[list, list[float], int]:
+    """Instructor-confirmed scores of this assignment and its course's related assignments.
+
+    Human review decisions (accept/adjust/override, answer-group grades) and imported
+    scores are training examples; unreviewed AI grades never are.
+    """
+    assignment = Assignment.objects.get(pk=assignment_id)
+    related = Assignment.objects.filter(course_id=assignment.course_id)
+    items, scores, own = [], [], 0
+    grades = Grade.objects.filter(
+        submission__assignment__in=related, is_current=True, review_state__in=services.HUMAN_STATES
+    ).select_related("submission", "submission__assignment")
+    seen = set()
+    for g in grades:
+        sub = g.submission
+        items.append(grading_item(sub.assignment, services.answer_text(sub)))
+        scores.append(float(g.final_score))
+        seen.add(sub.pk)
+        own += sub.assignment_id == assignment_id
+    for sub in (
+        Submission.objects.filter(assignment__in=related, imported_score__isnull=False)
+        .exclude(pk__in=seen)
+        .select_related("assignment")
+    ):
+        items.append(grading_item(sub.assignment, services.answer_text(sub)))
+        scores.append(float(sub.imported_score))
+        own += sub.assignment_id == assignment_id
+    return items, scores, own
+
+
+def grader_train(*, assignment_id: int, regrade: bool = True) -> GraderModel | None:
+    """Fit a learned grader when enough graded answers exist; activate it; regrade unreviewed rows."""
+    from multimodal.grader import Grader
+
+    models_configure()
+    items, scores, own = graded_examples(assignment_id=assignment_id)
+    if own < services.MIN_EXAMPLES_TO_LEARN:
+        log.info(
+            "assignment %s: %d graded examples, need %d for learned mode",
+            assignment_id,
+            own,
+            services.MIN_EXAMPLES_TO_LEARN,
+        )
+        return None
+    grader = Grader(registry.get_text_encoder()).fit(items, scores)
+    path = grader.save(artifact_dir(f"grader-assignment-{assignment_id}", f"{timezone.now():%Y%m%d%H%M%S}"))
+    with transaction.atomic():
+        GraderModel.objects.filter(assignment_id=assignment_id, is_active=True).update(is_active=False)
+        model = GraderModel.objects.create(
+            assignment_id=assignment_id,
+            version=grader.version,
+            path=str(path),
+            n_examples=len(items),
+            n_examples_this_assignment=own,
+            metrics=grader.metrics,
+        )
+    log.info("assignment %s: learned grader %s from %d examples", assignment_id, grader.version, len(items))
+    if regrade:
+        services.submissions_regrade_unreviewed(assignment_id=assignment_id)
+    return model
+
+
+# -- answer groups -------------------------------------------------------------------------------
+
+
+def answer_groups_build(*, assignment_id: int) -> int:
+    """Cluster an assignment's answers (typed, OCR'd or transcribed) into groups to grade once."""
+    from multimodal.answer_groups import group_answers
+
+    models_configure()
+    subs = list(
+        Submission.objects.filter(assignment_id=assignment_id).exclude(status__in=[S.PENDING, S.RUNNING]).order_by("id")
+    )
+    texts = [services.answer_text(s) for s in subs]
+    groups = group_answers(texts, encoder=registry.get_text_encoder()) if subs else []
+    with transaction.atomic():
+        AnswerGroup.objects.filter(assignment_id=assignment_id, graded_score__isnull=True).delete()
+        done = set(AnswerGroup.objects.filter(assignment_id=assignment_id).values_list("members", flat=True))
+        n = 0
+        for group in groups:  # representative first
+            members = [subs[i] for i in group if subs[i].pk not in done]
+            if not members:
+                continue
+            g = AnswerGroup.objects.create(assignment_id=assignment_id, representative=members[0], size=len(members))
+            g.members.set(members)
+            n += 1
+    return n
