@@ -82,8 +82,10 @@ import numpy as np
 from multimodal import feedback
 from multimodal import text_features as tf
 from multimodal.text import split_sentences
+from multimodal.traits import TraitResult, TraitSpec
 
 __all__ = [
+    "CRITERION_LEVELS",
     "FLAGS",
     "GRADER_VERSION",
     "HARD_FLAGS",
@@ -91,6 +93,8 @@ __all__ = [
     "GradeResult",
     "Grader",
     "GradingItem",
+    "TraitResult",
+    "TraitSpec",
     "zero_shot_components",
 ]
 
@@ -195,6 +199,12 @@ class GradingItem:
     when omitted it is derived from the question text and reference answers.
     ``extra_features`` (e.g. OCR confidence, speech fluency) are appended to the
     learned model's inputs; all items given to one model should have the same length.
+
+    ``rubric`` is the rubric's text (context: domain vocabulary, never a score by
+    itself); ``exemplars`` are scored example answers ``(text, score)`` from the
+    rubric or the teacher, used by the zero-shot grader when there is no reference
+    answer. ``traits`` are analytic criteria scored separately (``TraitSpec``); when
+    the grader has learned them, the total follows the rubric (``traits.trait_total``).
     """
 
     answer: str
@@ -205,14 +215,22 @@ class GradingItem:
     max_score: float = 1.0
     extra_features: np.ndarray | None = None
     question_id: str | None = None
+    rubric: str = ""
+    exemplars: list[tuple[str, float]] = field(default_factory=list)
+    traits: list[TraitSpec] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.answer = self.answer or ""
         self.question = self.question or ""
+        self.rubric = self.rubric or ""
         self.reference_answers = [r.strip() for r in self.reference_answers if r and r.strip()]
         self.key_points = [k.strip() for k in self.key_points if k and k.strip()]
+        self.exemplars = [(str(t).strip(), float(sc)) for t, sc in self.exemplars if t and str(t).strip()]
         if not float(self.max_score) > float(self.min_score):
             raise ValueError(f"max_score ({self.max_score}) must exceed min_score ({self.min_score})")
+        names = [t.key for t in self.traits]
+        if len(set(names)) != len(names):
+            raise ValueError(f"trait names must be distinct: {[t.name for t in self.traits]}")
 
     @property
     def key(self) -> str:
@@ -222,15 +240,29 @@ class GradingItem:
         return "q-" + h.hexdigest()[:16]
 
 
+CRITERION_LEVELS: tuple[str, ...] = ("met", "partial", "unsure", "missing", "contradicted")
+
+
 @dataclass
 class CriterionResult:
-    """One rubric criterion (a key point, or a reference sentence when no rubric)."""
+    """One rubric criterion (a key point, or a reference sentence when no rubric).
+
+    ``level``: "met" (stated, in any wording), "partial", "contradicted" (the answer
+    says the opposite), "missing" (confidently absent) or "unsure" (the grader cannot
+    tell: student feedback says nothing about it). ``met`` is ``level == "met"``.
+    ``score`` is the probability that the answer states the point (0-1);
+    ``p_contradicted`` that it states the opposite. ``evidence`` is the answer span
+    that decided it and ``span`` its character offsets in the answer (None when no
+    span is relevant).
+    """
 
     name: str
     met: bool
-    level: str  # "met" | "partial" | "missing"
-    score: float  # cosine of the best-matching answer sentence
-    evidence: str  # that sentence ("" when nothing matches at all)
+    level: str
+    score: float
+    evidence: str
+    p_contradicted: float = 0.0
+    span: tuple[int, int] | None = None
 
 
 @dataclass
@@ -248,10 +280,13 @@ class GradeResult:
     interval: tuple[float, float] | None = None  # 90% conformal interval (learned mode)
     needs_review: bool = False
     model_version: str = ""
+    traits: list[TraitResult] = field(default_factory=list)  # one per GradingItem.traits, same order
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["interval"] = list(self.interval) if self.interval is not None else None
+        for t in d["traits"]:
+            t["interval"] = list(t["interval"]) if t["interval"] is not None else None
         return d
 
 
