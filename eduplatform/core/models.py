@@ -158,6 +158,11 @@ class Submission(models.Model):
     lease_expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
     claim_count = models.PositiveIntegerField(default=0)
     claim_token = models.CharField(max_length=32, blank=True, default="", db_index=True)
+    # Why claims ended without a result. Infrastructure (a worker killed or lost, its lease
+    # expired) is counted apart from the model raising on this row when graded alone: only
+    # model failures use up the row's tries (EDUPLATFORM_MAX_MODEL_FAILURES).
+    lease_losses = models.PositiveIntegerField(default=0)
+    model_failures = models.PositiveIntegerField(default=0)
     graded_at = models.DateTimeField(null=True, blank=True)
     # Text the model read from images (OCR) and audio (speech recognition), for
     # instructors, answer groups and retraining.
