@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI / Redoc assets served from here, never from a CDN
     "eduplatform.core",
     "grading",
     "recommendations",
@@ -57,7 +58,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "eduplatform.core.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "eduplatform.lti.middleware.ContentSecurityPolicyMiddleware",
+    "eduplatform.lti.middleware.LtiFrameCookiesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -83,10 +87,15 @@ TEMPLATES = [
 ]
 WSGI_APPLICATION = "eduplatform.wsgi.application"
 
+# PostgreSQL connections: by default one per request, closed at its end, so the number open
+# is bounded by what runs at once (gunicorn workers x threads + Celery pool processes), never
+# by how many threads a server once started. DJANGO_CONN_MAX_AGE=60 keeps them between
+# requests (one per gunicorn worker thread); health checks drop a dead one before use.
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'eduplatform.sqlite3'}"),
-        conn_max_age=60,
+        conn_max_age=int(os.environ.get("DJANGO_CONN_MAX_AGE", "0")),
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
@@ -95,6 +104,9 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Password logins (admin, workspace, API token) stop after repeated failures per client
+# address and per username (eduplatform/core/auth.py; counts live in the shared cache).
+AUTHENTICATION_BACKENDS = ["eduplatform.core.auth.LoginLimitedModelBackend"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
@@ -110,12 +122,47 @@ STATIC_ROOT = VAR_DIR / "static"
 MEDIA_ROOT = VAR_DIR / "private-media"
 MEDIA_URL = "/_private-media-never-served/"  # no URL route serves MEDIA_ROOT
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
-DATA_UPLOAD_MAX_MEMORY_SIZE = 30 * 1024 * 1024
+# Form fields other than files (multipart text, urlencoded bodies); files have their own limits
+# (EDUPLATFORM_MAX_IMAGE_BYTES / _AUDIO_BYTES) and JSON bodies EDUPLATFORM_MAX_JSON_BYTES.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+EDUPLATFORM_MAX_JSON_BYTES = int(os.environ.get("EDUPLATFORM_MAX_JSON_BYTES", 1024 * 1024))
+
+# --- Who is asking: proxies, HTTPS, cookies --------------------------------------------
+# Number of reverse proxies of ours in front of the app (nginx, a load balancer). 0: the client
+# is the TCP peer and X-Forwarded-For is ignored, so a forged header cannot dodge throttles.
+EDUPLATFORM_NUM_PROXIES = int(os.environ.get("EDUPLATFORM_NUM_PROXIES", "0"))
+# DJANGO_HTTPS=1 is the production switch: HSTS, Secure cookies, redirect to https, and (behind
+# proxies) the proxy's X-Forwarded-Proto is trusted for request.is_secure().
+HTTPS = os.environ.get("DJANGO_HTTPS", "0") == "1"
+if HTTPS:
+    SECURE_SSL_REDIRECT = True
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", 31536000))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = os.environ.get("DJANGO_HSTS_INCLUDE_SUBDOMAINS", "1") == "1"
+    SECURE_HSTS_PRELOAD = os.environ.get("DJANGO_HSTS_PRELOAD", "1") == "1"
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    if EDUPLATFORM_NUM_PROXIES > 0:
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# SameSite stays Lax for password logins; sessions started by an LTI launch get SameSite=None
+# (they live in the LMS iframe) from eduplatform.lti.middleware.LtiFrameCookiesMiddleware.
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("DJANGO_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PARSER_CLASSES": [
+        "eduplatform.rest.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
@@ -129,7 +176,12 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "anon": os.environ.get("EDUPLATFORM_THROTTLE_ANON", "60/min"),
         "user": os.environ.get("EDUPLATFORM_THROTTLE_USER", "6000/min"),
+        # POST /api/v1/auth/token/, per client address (on top of the login failure limit)
+        "auth": os.environ.get("EDUPLATFORM_THROTTLE_AUTH", "10/min"),
     },
+    # The same trusted-proxy rule as eduplatform.core.middleware.client_ip (DRF's default,
+    # None, would take the client-supplied X-Forwarded-For as the address).
+    "NUM_PROXIES": EDUPLATFORM_NUM_PROXIES,
     "EXCEPTION_HANDLER": "eduplatform.core.errors.exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
@@ -138,10 +190,42 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Courses, submissions, AI grades with human review, learning events and paths.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "eduplatform.rest.schema.postprocess_error_responses",
+    ],
 }
 
-# --- Celery ---------------------------------------------------------------------
+# --- Cache (and what lives in it) ----------------------------------------------------------
+# One cache shared by every web process when REDIS_URL is set: LTI OIDC state and nonces
+# (a launch may land on another process than its login), throttle and login-failure
+# counts (so limits do not multiply by the number of processes) and session reads.
 REDIS_URL = os.environ.get("REDIS_URL", "")
+CACHE_URL = os.environ.get("EDUPLATFORM_CACHE_URL", REDIS_URL)
+if CACHE_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            "KEY_PREFIX": os.environ.get("EDUPLATFORM_CACHE_PREFIX", "eduplatform"),
+            "TIMEOUT": 300,
+        }
+    }
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+else:
+    # Embedded default (one process): local memory.
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# --- Celery ---------------------------------------------------------------------
+# Queues: `gpu` carries grading and model work (`celery -A eduplatform worker -Q gpu -c 1`
+# per GPU); `default` carries the periodic sweeper and bookkeeping (`-Q default`, on any
+# node), so a backlog of grading wake-ups never delays the sweeper that takes rows back
+# from dead workers. The database row is the truth; a message is only a wake-up.
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL  # embedded default: run tasks inline
@@ -152,27 +236,64 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_QUEUES = (Queue("default"), Queue("gpu"))
 CELERY_TASK_ROUTES = {
+    # Exact names are matched before the patterns: periodic bookkeeping stays off `gpu`.
+    "grading.sweep_stuck": {"queue": "default"},
+    "grading.retrain_stale": {"queue": "default"},
     "grading.*": {"queue": "gpu"},
     "recommendations.train_*": {"queue": "gpu"},
     "recommendations.embed_*": {"queue": "gpu"},
     "eduplatform.*": {"queue": "default"},
     "recommendations.*": {"queue": "default"},
 }
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# A broker outage must not hang or fail a web request: the row is committed before the
+# wake-up is sent and the sweeper re-sends it, so publishing gives up within ~2 s.
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.25, "interval_max": 0.5}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 3600,  # > the longest task (training, 1900 s), or it would run twice
+    "socket_connect_timeout": 2,
+    "socket_timeout": 10,  # a publish on a half-open connection fails instead of waiting forever
+}
+# Workers and beat ride out a Redis restart: they reconnect for as long as it takes.
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+# Results go to PostgreSQL, not through the broker: a batch keeps running when Redis goes
+# away (cancelling it would only throw the work away and cost the rows a lease).
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
+# A pool process killed by the OOM killer is replaced by the main process; the new one
+# must report ready within this many seconds (Celery's default is 4). Models load in a
+# background thread (eduplatform.core.workers), so it reports at once; the margin covers
+# a loaded machine.
+CELERY_WORKER_PROC_ALIVE_TIMEOUT = float(os.environ.get("CELERY_WORKER_PROC_ALIVE_TIMEOUT", "30"))
+# A pool process above this resident size after a task is replaced between tasks (a slow
+# leak ends in a planned restart, models reloading in the background, instead of the OOM
+# killer mid-batch). In KiB; one process with MiniLM, OCR and Whisper holds ~1.2-1.6 GB.
+CELERY_WORKER_MAX_MEMORY_PER_CHILD = int(os.environ.get("CELERY_WORKER_MAX_MEMORY_PER_CHILD", 4 * 1024 * 1024))
+SWEEP_INTERVAL_SECONDS = float(os.environ.get("EDUPLATFORM_SWEEP_INTERVAL_SECONDS", "60"))
 CELERY_BEAT_SCHEDULE = {
-    "sweep-stuck-submissions": {"task": "grading.sweep_stuck", "schedule": 60.0},
+    "sweep-stuck-submissions": {
+        "task": "grading.sweep_stuck",
+        "schedule": SWEEP_INTERVAL_SECONDS,
+        # a sweep nobody ran before the next one is due is dropped, not piled up
+        "options": {"queue": "default", "expires": SWEEP_INTERVAL_SECONDS},
+    },
     "recompute-behaviour": {"task": "recommendations.recompute_behaviour", "schedule": 3600.0},
-    "retrain-graders": {"task": "grading.retrain_stale", "schedule": 3600.0},
+    "retrain-graders": {"task": "grading.retrain_stale", "schedule": 3600.0, "options": {"queue": "default"}},
     "train-kt-models": {"task": "recommendations.train_kt_model", "schedule": 86400.0},
 }
 CELERY_BEAT_SCHEDULE["lti-resend-grades"] = {"task": "eduplatform.lti_sweep_grades", "schedule": 900.0}
 
+# Every line carries the request id (X-Request-ID); 500s are logged by django.request with
+# the exception, never with the request body, names, answers or e-mail addresses.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "eduplatform.core.middleware.RequestIdLogFilter"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]}},
     "loggers": {
+        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
+        "django.security": {"handlers": ["console"], "level": "WARNING", "propagate": False},
         "eduplatform": {"handlers": ["console"], "level": os.environ.get("EDUPLATFORM_LOG_LEVEL", "INFO")},
         "grading": {"handlers": ["console"], "level": os.environ.get("EDUPLATFORM_LOG_LEVEL", "INFO")},
         "recommendations": {"handlers": ["console"], "level": os.environ.get("EDUPLATFORM_LOG_LEVEL", "INFO")},

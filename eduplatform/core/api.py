@@ -8,7 +8,8 @@ signal that announces new submissions.
 from __future__ import annotations
 
 from eduplatform.core.conf import artifact_dir, settings
-from eduplatform.core.errors import ApplicationError, Conflict, NotFound
+from eduplatform.core.errors import ApplicationError, Conflict, NotFound, PayloadTooLarge, error_body
+from eduplatform.core.limits import json_value_problem, text_problem
 from eduplatform.core.lrs import statement_json
 from eduplatform.core.models import (
     Assignment,
@@ -26,10 +27,13 @@ from eduplatform.core.selectors import (
     assignment_get,
     assignments_visible_to,
     course_get,
+    course_student_get,
     courses_visible_to,
     events_visible_to,
     is_course_staff,
+    is_course_student,
     staff_course_ids,
+    student_course_ids,
     student_for_user,
     submission_get,
     submissions_visible_to,
@@ -64,6 +68,7 @@ __all__ = [
     "LearningEvent",
     "Modality",
     "NotFound",
+    "PayloadTooLarge",
     "Student",
     "Submission",
     "SubmissionFile",
@@ -73,18 +78,23 @@ __all__ = [
     "assignments_visible_to",
     "course_create",
     "course_get",
+    "course_student_get",
     "courses_visible_to",
     "enqueue",
+    "error_body",
     "enqueue_on_commit",
     "enrollment_create",
     "event_record",
     "events_ingest",
     "events_visible_to",
     "is_course_staff",
+    "is_course_student",
+    "json_value_problem",
     "settings",
     "staff_course_ids",
     "scaled_score",
     "statement_json",
+    "student_course_ids",
     "student_for_user",
     "student_get_or_create",
     "submission_create",
@@ -92,4 +102,5 @@ __all__ = [
     "submissions_pending",
     "submissions_visible_to",
     "task",
+    "text_problem",
 ]

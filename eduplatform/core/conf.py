@@ -24,14 +24,27 @@ DEFAULTS: dict[str, Any] = {
     "MAX_AUDIO_BYTES": 25 * MB,
     "MAX_TEXT_CHARS": 100_000,
     "MAX_FILES_PER_SUBMISSION": 5,
+    # Largest photo accepted, in pixels, read from the header before anything is decoded
+    # (decoding needs about 4 bytes a pixel, here and again in the OCR worker).
+    "MAX_IMAGE_PIXELS": 40_000_000,
     # Longest spoken answer accepted (seconds); longer audio is rejected with a 400.
     "MAX_AUDIO_SECONDS": 600,
-    # How long a worker holds a claimed submission before the sweeper takes it back.
-    "GRADING_LEASE_SECONDS": 300,
+    # A claimed submission's lease: the worker renews it every third of this while the
+    # batch runs (heartbeat); when the worker dies, the sweeper takes the rows back once
+    # it has expired. Shorter = faster recovery after a crash, more renewal writes.
+    "GRADING_LEASE_SECONDS": 60,
     # Pending rows older than this are re-enqueued by the sweeper (lost messages).
     "PENDING_REQUEUE_SECONDS": 120,
-    # How many times a submission may be claimed before it is marked failed.
-    "MAX_GRADING_ATTEMPTS": 5,
+    # Times the model may raise on a submission graded alone before it is marked failed.
+    # Lost workers and expired leases never count here (see the two below).
+    "MAX_MODEL_FAILURES": 3,
+    # Rows whose worker was lost are claimed in smaller batches, halved per loss (32, 16,
+    # ... 1), so a row that crashes the worker stops taking others down with it. From this
+    # many losses on, each loss is logged as an error (an operator should look) ...
+    "LEASE_LOSS_ALERT": 3,
+    # ... and after this many (by then it has crashed its worker alone several times) the
+    # row is marked failed, so one poisonous file cannot stop a GPU node for good. 0 = never.
+    "MAX_LEASE_LOSSES": 10,
     # Rows a worker claims per batch (one model forward per batch).
     "GRADING_BATCH_SIZE": 32,
     # AI grades under this confidence go to the instructor review queue.

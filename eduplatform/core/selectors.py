@@ -1,8 +1,8 @@
 """Reads, with the privacy rules in one place.
 
 Access comes from *current* enrolments only (an enrolment whose ``unregistered_at``
-is set gives nothing): students see their own data; instructors and TAs their
-courses' data; superusers everything. Every page, admin view and API view of every
+is set gives nothing): students see their own data in the courses they are
+still in; instructors and TAs their courses' data; superusers everything. Every page, admin view and API view of every
 app goes through these functions (``staff_course_ids`` / ``is_course_staff`` /
 ``course_get``), so the rule is written once.
 """
@@ -33,6 +33,25 @@ def current_enrollments(user) -> QuerySet[Enrollment]:
 def staff_course_ids(user) -> QuerySet:
     """Ids of the courses the user teaches now (instructor or TA), as a subquery."""
     return current_enrollments(user).filter(role__in=STAFF_ROLES).values("course_id")
+
+
+def student_course_ids(user) -> QuerySet:
+    """Ids of the courses the user is a current student of, as a subquery."""
+    return current_enrollments(user).filter(role=Enrollment.Role.STUDENT).values("course_id")
+
+
+def is_course_student(user, course_id: int) -> bool:
+    return current_enrollments(user).filter(course_id=course_id, role=Enrollment.Role.STUDENT).exists()
+
+
+def course_student_get(*, user, course_id: int) -> tuple[Student, Course]:
+    """The user's Student row and a course they are a *current* student of; 404 otherwise
+    (a withdrawn student, a member with another role, an unknown id: the same answer)."""
+    me = student_for_user(user)
+    course = Course.objects.filter(pk=course_id, pk__in=student_course_ids(user)).first() if me else None
+    if course is None:
+        raise NotFound(f"Course {course_id} not found.")
+    return me, course
 
 
 def is_course_staff(user, course_id: int) -> bool:
@@ -72,7 +91,10 @@ def submissions_visible_to(user) -> QuerySet[Submission]:
     )
     if user.is_superuser:
         return qs
-    return qs.filter(Q(student__user=user) | Q(assignment__course_id__in=staff_course_ids(user)))
+    return qs.filter(
+        Q(student__user=user, assignment__course_id__in=student_course_ids(user))
+        | Q(assignment__course_id__in=staff_course_ids(user))
+    )
 
 
 def submission_get(*, user, submission_id: int) -> Submission:
@@ -93,4 +115,8 @@ def assignment_get(*, user, assignment_id: int) -> Assignment:
 def events_visible_to(user) -> QuerySet[LearningEvent]:
     if user.is_superuser:
         return LearningEvent.objects.all()
-    return LearningEvent.objects.filter(Q(student__user=user) | Q(course_id__in=staff_course_ids(user)))
+    return LearningEvent.objects.filter(
+        Q(student__user=user, course__isnull=True)
+        | Q(student__user=user, course_id__in=student_course_ids(user))
+        | Q(course_id__in=staff_course_ids(user))
+    )

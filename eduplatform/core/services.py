@@ -9,16 +9,17 @@ from datetime import datetime
 from typing import Any
 
 from django.core.files.base import ContentFile
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
 from eduplatform.core import signals
 from eduplatform.core.conf import settings
 from eduplatform.core.errors import ApplicationError, Conflict
+from eduplatform.core.limits import text_problem
 from eduplatform.core.lrs import events_forward_to_lrs
 from eduplatform.core.models import Assignment, Course, Enrollment, LearningEvent, Student, Submission, SubmissionFile
-from eduplatform.core.uploads import CheckedFile, check_upload
+from eduplatform.core.uploads import MB, CheckedFile, check_upload, mb
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +110,11 @@ def _check_files(assignment: Assignment, files: Sequence[Any]) -> list[CheckedFi
         limit = max(settings.MAX_IMAGE_BYTES, settings.MAX_AUDIO_BYTES)
         if size is not None and size > limit:  # refuse before reading a huge body into memory
             raise ApplicationError(
-                f"File '{name}': {size} bytes is over the {limit}-byte limit.", code="too_large", field="files"
+                f"File '{name}': {mb(size)} is over the {mb(limit)} limit.",
+                code="too_large",
+                field="files",
+                status_code=413,
+                extra={"limit_mb": round(limit / MB, 3)},
             )
         data = f.read()
         checked.append(check_upload(name, data, assignment.modalities))
@@ -124,24 +129,28 @@ def submission_create(
     Bad input raises ApplicationError before anything is written; a failure while
     writing rolls back the row and deletes any file already stored.
     """
+    if not isinstance(text, str):
+        raise ApplicationError("text must be a string.", code="invalid", field="text")
     text = (text or "").strip()
     if len(text) > settings.MAX_TEXT_CHARS:
         raise ApplicationError(
             f"Text is {len(text)} characters; the limit is {settings.MAX_TEXT_CHARS}.", code="too_large", field="text"
         )
+    problem = text_problem(text)
+    if problem:
+        raise ApplicationError(f"The answer {problem}.", code="invalid", field="text")
     if text and not assignment.accepts_text:
         raise ApplicationError(
             "This assignment does not accept text answers.", code="modality_not_accepted", field="text"
         )
-    checked = _check_files(assignment, files)
-    if not text and not checked:
-        raise ApplicationError("Empty submission: send text or at least one file.", code="empty_submission")
-    if not Enrollment.objects.filter(
-        user=student.user, course=assignment.course, role=Enrollment.Role.STUDENT, unregistered_at__isnull=True
-    ).exists():
+    # Access before work: nobody but a current student of the course gets their files decoded.
+    if not _is_current_student(student=student, course=assignment.course):
         raise ApplicationError(
             "You are not enrolled as a student in this course.", code="not_enrolled", status_code=403
         )
+    checked = _check_files(assignment, files)
+    if not text and not checked:
+        raise ApplicationError("Empty submission: send text or at least one file.", code="empty_submission")
     stored: list[SubmissionFile] = []
     try:
         with transaction.atomic():
@@ -241,69 +250,90 @@ def event_record(
 def events_ingest(*, user, statements: list) -> list[dict]:
     """Store xAPI statements posted by ``user``; one result per statement, in order.
 
-    Students may post only their own statements (actor omitted or their own id);
-    instructors/TAs may post for students of their courses. Re-posting a statement
-    id is reported as ``duplicate`` and changes nothing.
+    Students post only about themselves (actor omitted or their own student id);
+    instructors/TAs post for *current* students of courses they *currently* teach. The
+    stored actor is always the canonical one of that student (a posted actor object is
+    never stored). Each statement is validated strictly (``xapi.parse_statement``) and
+    stored in its own savepoint: a statement is written whole or not at all, and a bad
+    one does not undo the others. Re-posting a statement id is ``duplicate`` and changes
+    nothing. A course the user is not in and a course that does not exist get the same
+    answer, so ids do not leak.
     """
-    from eduplatform.core.selectors import is_course_staff, student_for_user
-    from eduplatform.core.xapi import MAX_STATEMENTS_PER_REQUEST, parse_statement
+    from eduplatform.core.selectors import courses_visible_to, is_course_staff, student_for_user
+    from eduplatform.core.xapi import MAX_STATEMENTS_PER_REQUEST, StatementError, canonical_actor, parse_statement
 
+    if not isinstance(statements, list):
+        raise ApplicationError("Send one xAPI statement (an object) or a list of them.", code="invalid_statement")
     if len(statements) > MAX_STATEMENTS_PER_REQUEST:
-        raise ApplicationError(f"At most {MAX_STATEMENTS_PER_REQUEST} statements per request.", code="too_many")
+        raise ApplicationError(
+            f"At most {MAX_STATEMENTS_PER_REQUEST} statements per request.", code="too_many", status_code=413
+        )
     me = student_for_user(user)
+    visible = courses_visible_to(user)
     results: list[dict] = []
     for index, raw in enumerate(statements):
         try:
             st = parse_statement(raw)
-            course = Course.objects.filter(pk=st.course_id).first() if st.course_id else None
+            course = visible.filter(pk=st.course_id).first() if st.course_id else None
             if st.course_id and course is None:
-                raise ValueError(f"unknown course {st.course_id}.")
+                raise StatementError(
+                    f"course {st.course_id}: you are not enrolled in it (or it does not exist).",
+                    field="context.extensions",
+                    code="not_enrolled",
+                )
             if st.actor_name is None or (me and st.actor_name == str(me.pk)):
                 if me is None:
-                    raise ValueError("actor is required (account.name = student id) for non-students.")
+                    raise StatementError(
+                        "actor is required (account.name = student id) for non-students.", field="actor"
+                    )
                 student = me
             else:
                 if course is None or not is_course_staff(user, course.pk):
-                    raise PermissionError("you may only post statements about yourself.")
-                student = Student.objects.filter(pk=_int_or_none(st.actor_name)).first()
-                if student is None:
-                    raise ValueError(f"actor {st.actor_name} is not a student of course {course.pk}.")
-            if (
-                course
-                and not Enrollment.objects.filter(
-                    user=student.user, course=course, role=Enrollment.Role.STUDENT, unregistered_at__isnull=True
-                ).exists()
-            ):
-                raise PermissionError(f"actor is not enrolled as a current student of course {course.pk}.")
-            event, created = event_record(
-                student=student,
-                course=course,
-                verb=st.verb,
-                object_id=st.object_id,
-                object_type=st.object_type,
-                result=st.result,
-                context=st.context,
-                timestamp=st.timestamp,
-                statement_id=st.statement_id,
-                actor=st.actor or None,
-            )
+                    raise StatementError(
+                        "you may only post statements about yourself.", field="actor", code="forbidden_actor"
+                    )
+                student = Student.objects.filter(pk=int(st.actor_name)).first()
+            if course and (student is None or not _is_current_student(student=student, course=course)):
+                raise StatementError(
+                    f"actor is not enrolled as a current student of course {course.pk}.",
+                    field="actor",
+                    code="not_enrolled",
+                )
+            with transaction.atomic():  # one savepoint per statement
+                event, created = event_record(
+                    student=student,
+                    course=course,
+                    verb=st.verb,
+                    object_id=st.object_id,
+                    object_type=st.object_type,
+                    result=st.result,
+                    context=st.context,
+                    timestamp=st.timestamp,
+                    statement_id=st.statement_id,
+                    actor=canonical_actor(student.pk),
+                )
             if not created and event.student_id != student.pk:
-                raise PermissionError("statement id already used by another actor.")
+                raise StatementError("statement id already used by another actor.", field="id", code="duplicate_id")
             results.append({"index": index, "id": str(st.statement_id), "status": "stored" if created else "duplicate"})
-        except (ValueError, PermissionError) as exc:
+        except (StatementError, DatabaseError) as exc:
+            if isinstance(exc, DatabaseError):  # a value the checks above missed: this statement only
+                log.warning("statement %d of a batch could not be stored: %s", index, exc.__class__.__name__)
+                exc = StatementError("statement could not be stored.", code="not_storable")
+            sid = raw.get("id") if isinstance(raw, dict) else None
             results.append(
                 {
                     "index": index,
+                    "id": sid if isinstance(sid, str) and len(sid) <= 64 and not text_problem(sid) else None,
                     "status": "error",
+                    "code": exc.code,
+                    "field": exc.field,
                     "error": str(exc),
-                    "id": str(raw.get("id")) if isinstance(raw, dict) and raw.get("id") else None,
                 }
             )
     return results
 
 
-def _int_or_none(value) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
+def _is_current_student(*, student: Student, course: Course) -> bool:
+    return Enrollment.objects.filter(
+        user_id=student.user_id, course=course, role=Enrollment.Role.STUDENT, unregistered_at__isnull=True
+    ).exists()

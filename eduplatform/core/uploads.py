@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from eduplatform.core.conf import settings
 from eduplatform.core.errors import ApplicationError
 
+MB = 1024 * 1024
 IMAGE_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
 AUDIO_TYPES = {"WAV": "audio/wav", "FLAC": "audio/flac", "OGG": "audio/ogg", "MP3": "audio/mpeg"}
 MIN_AUDIO_SECONDS = 0.3
@@ -49,23 +50,48 @@ def sniff(data: bytes) -> str | None:
     return None
 
 
-def _fail(name: str, message: str, code: str) -> ApplicationError:
-    return ApplicationError(f"File '{name}': {message}", code=code, field="files")
+def mb(n: float) -> str:
+    """A byte count as people read it in messages (``12.5 MB``)."""
+    if n >= 10 * MB:
+        return f"{n / MB:.0f} MB"
+    return f"{n / MB:.1f} MB" if n >= MB / 10 else f"{n / MB:.2g} MB"
+
+
+def _fail(name: str, message: str, code: str, status_code: int | None = None, **extra) -> ApplicationError:
+    return ApplicationError(
+        f"File '{name}': {message}", code=code, field="files", status_code=status_code, extra=extra or None
+    )
 
 
 def check_image(name: str, data: bytes) -> CheckedFile:
+    """Refuse by size, then by the pixel count read from the header, and only then decode.
+
+    A 109 KB PNG can declare 30000x30000 pixels (3.6 GB decoded): the header check keeps
+    decoding (here and in the OCR worker) within ``MAX_IMAGE_PIXELS`` x 4 bytes.
+    """
     from PIL import Image, UnidentifiedImageError
 
     if len(data) > settings.MAX_IMAGE_BYTES:
-        raise _fail(name, f"image is {len(data)} bytes; the limit is {settings.MAX_IMAGE_BYTES} bytes.", "too_large")
+        raise _fail(
+            name,
+            f"image is {mb(len(data))}; the limit is {mb(settings.MAX_IMAGE_BYTES)}.",
+            "too_large",
+            413,
+            limit_mb=round(settings.MAX_IMAGE_BYTES / MB, 3),
+        )
+    max_pixels = int(settings.MAX_IMAGE_PIXELS)
     try:
-        with Image.open(io.BytesIO(data)) as img:
+        with Image.open(io.BytesIO(data)) as img:  # reads the header only
             fmt = img.format
+            width, height = img.size
+            if width * height > max_pixels:
+                raise _too_many_pixels(name, width, height, max_pixels)
             img.verify()
         with Image.open(io.BytesIO(data)) as img:  # verify() leaves the image unusable
             img.load()
-            width, height = img.size
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except Image.DecompressionBombError:  # Pillow's own guard, for headers past twice its limit
+        raise _fail(name, f"image declares more than {max_pixels / 1e6:.0f} megapixels.", "too_many_pixels") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombWarning) as exc:
         raise _fail(name, f"image could not be decoded ({exc.__class__.__name__}).", "corrupt_file") from None
     if fmt not in IMAGE_TYPES:
         raise _fail(name, f"image format {fmt} is not accepted; use PNG, JPEG or WebP.", "unsupported_type")
@@ -81,11 +107,26 @@ def check_image(name: str, data: bytes) -> CheckedFile:
     )
 
 
+def _too_many_pixels(name: str, width: int, height: int, max_pixels: int) -> ApplicationError:
+    return _fail(
+        name,
+        f"image is {width}x{height} pixels ({width * height / 1e6:.0f} megapixels); "
+        f"the limit is {max_pixels / 1e6:.0f} megapixels. Resize or crop the photo.",
+        "too_many_pixels",
+    )
+
+
 def check_audio(name: str, data: bytes) -> CheckedFile:
     import soundfile as sf
 
     if len(data) > settings.MAX_AUDIO_BYTES:
-        raise _fail(name, f"audio is {len(data)} bytes; the limit is {settings.MAX_AUDIO_BYTES} bytes.", "too_large")
+        raise _fail(
+            name,
+            f"audio is {mb(len(data))}; the limit is {mb(settings.MAX_AUDIO_BYTES)}.",
+            "too_large",
+            413,
+            limit_mb=round(settings.MAX_AUDIO_BYTES / MB, 3),
+        )
     try:
         with sf.SoundFile(io.BytesIO(data)) as snd:
             fmt = snd.format

@@ -82,9 +82,50 @@ class SubmissionOutSerializer(serializers.ModelSerializer):
 
 
 class SubmissionInSerializer(serializers.Serializer):
-    assignment = serializers.IntegerField()
+    assignment = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
     text = serializers.CharField(required=False, allow_blank=True, default="", trim_whitespace=True)
-    files = serializers.ListField(child=serializers.FileField(allow_empty_file=True), required=False, default=list)
+    files = serializers.ListField(
+        child=serializers.FileField(allow_empty_file=True),
+        required=False,
+        default=list,
+        help_text="Photos (PNG, JPEG, WebP; at most 10 MB and 40 megapixels each) or recordings "
+        "(WAV, FLAC, OGG, MP3; at most 25 MB and 10 minutes); at most 5 files (multipart only).",
+    )
+
+
+class ErrorItemSerializer(serializers.Serializer):
+    field = serializers.CharField(allow_null=True)
+    code = serializers.CharField()
+    detail = serializers.CharField()
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The one error shape of the API (see eduplatform.core.errors)."""
+
+    detail = serializers.CharField()
+    code = serializers.CharField()
+    field = serializers.CharField(allow_null=True)
+    errors = ErrorItemSerializer(many=True)
+
+
+class TokenSerializer(serializers.Serializer):
+    token = serializers.CharField(help_text="Send as `Authorization: Token <token>`.")
+
+
+class StatementResultSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    id = serializers.CharField(allow_null=True)
+    status = serializers.ChoiceField(choices=["stored", "duplicate", "error"])
+    code = serializers.CharField(required=False)
+    field = serializers.CharField(required=False, allow_null=True)
+    error = serializers.CharField(required=False)
+
+
+class StatementBatchResultSerializer(serializers.Serializer):
+    results = StatementResultSerializer(many=True)
+    stored = serializers.IntegerField()
+    duplicates = serializers.IntegerField()
+    errors = serializers.IntegerField(help_text="How many statements were refused (see their results).")
 
 
 class LearningEventSerializer(serializers.ModelSerializer):

@@ -1,12 +1,11 @@
 """The plugin's REST API, versioned under v1/. Include it under any prefix."""
 
 from django.urls import include, path
-from rest_framework.authtoken.views import obtain_auth_token
 
 from eduplatform.rest import views
 
 v1 = [
-    path("auth/token/", obtain_auth_token, name="api-token"),
+    path("auth/token/", views.AuthToken.as_view(), name="api-token"),
     path("courses/", views.CourseList.as_view(), name="course-list"),
     path("courses/<int:pk>/", views.CourseDetail.as_view(), name="course-detail"),
     path("assignments/", views.AssignmentList.as_view(), name="assignment-list"),
