@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 
 from eduplatform.core.admin import AssignmentAdmin as CoreAssignmentAdmin
 from eduplatform.core.admin import StaffCoursesMixin
-from eduplatform.core.api import Assignment
+from eduplatform.core.api import ApplicationError, Assignment
 from grading import services
 from grading.models import AnswerGroup, Grade, GraderModel, GradingPolicy, Rubric, RubricCriterion
 
@@ -102,7 +102,7 @@ class GradeAdmin(StaffCoursesMixin, admin.ModelAdmin):
         "created_at",
         "updated_at",
     ]
-    actions = ["accept_and_release", "release"]
+    actions = ["accept", "release"]
 
     @admin.display(description="assignment")
     def assignment(self, obj) -> str:
@@ -116,28 +116,51 @@ class GradeAdmin(StaffCoursesMixin, admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         return False
 
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # grades are records of decisions: withdraw a release instead of deleting
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
     def save_model(self, request, obj, form, change):
-        """Editing the final score is an instructor decision: adjust (or override a flagged grade)."""
+        """Editing the final score is the teacher's decision (adjust, or override a flagged grade): saved, not
+        released. Release with the "Release to students" action, which applies the release rules."""
         if change and "final_score" in form.changed_data and obj.final_score is not None:
             action = "override" if obj.score is None or obj.flags else "adjust"
-            services.grade_review(
-                grade=obj, reviewer=request.user, action=action, score=obj.final_score, comment=obj.review_comment
+            try:
+                services.grade_review(
+                    grade=obj, reviewer=request.user, action=action, score=obj.final_score, comment=obj.review_comment
+                )
+            except ApplicationError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+            else:
+                self.message_user(request, "Score saved; it is not released until you release it.", messages.INFO)
+        elif change and "review_comment" in form.changed_data and obj.review_comment:
+            services.grade_comment(grade=obj, user=request.user, comment=obj.review_comment)
+
+    @admin.action(description="Accept the AI score (not released)")
+    def accept(self, request, queryset):
+        accepted, refused = 0, 0
+        for grade in queryset.select_related("submission__assignment"):
+            try:
+                services.grade_review(grade=grade, reviewer=request.user, action="accept")
+                accepted += 1
+            except ApplicationError:
+                refused += 1
+        self.message_user(request, f"{accepted} AI scores accepted (not released yet).", messages.SUCCESS)
+        if refused:
+            self.message_user(
+                request,
+                f"{refused} not accepted: the AI did not score them (flagged); enter a score on each grade.",
+                messages.WARNING,
             )
-        else:
-            super().save_model(request, obj, form, change)
 
-    @admin.action(description="Accept the AI score and release")
-    def accept_and_release(self, request, queryset):
-        n = 0
-        for grade in queryset.filter(score__isnull=False):
-            services.grade_review(grade=grade, reviewer=request.user, action="accept")
-            n += 1
-        self.message_user(request, f"{n} grades accepted and released.", messages.SUCCESS)
-
-    @admin.action(description="Release to students")
+    @admin.action(description="Release to students (only grades the rules allow)")
     def release(self, request, queryset):
-        n = services.grades_release(grades=queryset)
-        self.message_user(request, f"{n} grades released.", messages.SUCCESS)
+        report = services.grades_release(grades=queryset.select_related("submission__assignment"), user=request.user)
+        self.message_user(request, report.summary(), messages.SUCCESS if not report.skipped else messages.WARNING)
 
 
 @admin.register(GraderModel)

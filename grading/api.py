@@ -10,7 +10,22 @@ from grading.selectors import (
     released_submission_ids,
     submission_id_for_grade,
 )
-from grading.services import HUMAN_STATES, answer_text, assignment_regrade, grading_enqueue
+from grading.services import (
+    HUMAN_STATES,
+    answer_text,
+    assignment_regrade,
+    grade_comment,
+    grade_lock,
+    grade_recheck_request,
+    grade_release,
+    grade_review,
+    grade_unlock,
+    grade_withdraw,
+    grades_release,
+    grading_enqueue,
+    release_blocker,
+    score_check,
+)
 from grading.signals import grade_released, human_grade_saved
 
 __all__ = [
@@ -19,6 +34,16 @@ __all__ = [
     "answer_text",
     "assignment_regrade",
     "current_grade_for",
+    "grade_comment",
+    "grade_lock",
+    "grade_recheck_request",
+    "grade_release",
+    "grade_review",
+    "grade_unlock",
+    "grade_withdraw",
+    "grades_release",
+    "release_blocker",
+    "score_check",
     "grade_attempt_for",
     "grade_released",
     "grade_view_for",

@@ -81,6 +81,13 @@ class Grade(models.Model):
     reviewed_at = models.DateTimeField(null=True, blank=True)
     review_comment = models.TextField(blank=True, default="")
     released_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # The teacher's per-criterion decisions ([{"name", "points", "level"}]); the AI's are in ``criteria``.
+    final_criteria = models.JSONField(default=list, blank=True)
+    # A soft lock so two graders do not review the same answer at once (expires by itself).
+    locked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    locked_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -104,6 +111,38 @@ class Grade(models.Model):
     @property
     def effective_score(self):
         return self.final_score if self.final_score is not None else self.score
+
+
+class GradeDecision(models.Model):
+    """Every human decision on a grade, kept: who, when, what it was before and after."""
+
+    class Action(models.TextChoices):
+        ACCEPT = "accept", "Accepted the AI score"
+        ADJUST = "adjust", "Adjusted the score"
+        OVERRIDE = "override", "Entered a score"
+        COMMENT = "comment", "Commented"
+        RELEASE = "release", "Released to the student"
+        WITHDRAW = "withdraw", "Withdrew the release"
+        GROUP = "group", "Graded with an answer group"
+        RECHECK = "recheck", "Student asked for a re-check"
+
+    grade = models.ForeignKey(Grade, on_delete=models.CASCADE, related_name="decisions")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    action = models.CharField(max_length=16, choices=Action.choices)
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    score_before = models.DecimalField(max_digits=7, decimal_places=2, null=True, blank=True)
+    score_after = models.DecimalField(max_digits=7, decimal_places=2, null=True, blank=True)
+    released_before = models.BooleanField(default=False)
+    released_after = models.BooleanField(default=False)
+    comment = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} on grade #{self.grade_id}"
 
 
 class GraderModel(models.Model):
@@ -137,6 +176,8 @@ class AnswerGroup(models.Model):
     representative = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="+")
     members = models.ManyToManyField(Submission, related_name="answer_groups")
     size = models.PositiveIntegerField(default=1)
+    # Estimated share of members a teacher would grade like the representative (from the grouping model).
+    purity = models.FloatField(null=True, blank=True)
     graded_score = models.DecimalField(max_digits=7, decimal_places=2, null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

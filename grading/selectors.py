@@ -28,6 +28,18 @@ def grade_get_for_staff(*, user, grade_id: int) -> Grade:
     return grade
 
 
+def grade_get_for_student(*, user, grade_id: int) -> Grade:
+    """The student's own current, released grade; 404 otherwise."""
+    grade = (
+        Grade.objects.select_related("submission__assignment", "submission__student")
+        .filter(pk=grade_id, is_current=True, released_at__isnull=False, submission__student__user=user)
+        .first()
+    )
+    if grade is None:
+        raise NotFound(f"Grade {grade_id} not found.")
+    return grade
+
+
 def current_grade_for(submission_id: int) -> Grade | None:
     return Grade.objects.filter(submission_id=submission_id, is_current=True).first()
 

@@ -35,8 +35,31 @@ class ReviewItemSerializer(serializers.ModelSerializer):
 class ReviewInSerializer(serializers.Serializer):
     action = serializers.ChoiceField(choices=["accept", "adjust", "override"])
     score = serializers.DecimalField(max_digits=7, decimal_places=2, required=False, allow_null=True)
-    comment = serializers.CharField(required=False, allow_blank=True, default="")
-    release = serializers.BooleanField(required=False, default=True)
+    comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=4000)
+    release = serializers.BooleanField(
+        required=False, default=False, help_text="Also release to the student now (saving never releases by itself)."
+    )
+
+
+class WithdrawInSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class RecheckInSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000)
+
+
+class ReleaseReportSerializer(serializers.Serializer):
+    released = serializers.ListField(child=serializers.IntegerField())
+    skipped = serializers.ListField(child=serializers.DictField(), help_text="[{grade, reason}]")
+    summary = serializers.CharField()
+
+    def to_representation(self, report):
+        return {
+            "released": report.released,
+            "skipped": [{"grade": g, "reason": r} for g, r in report.skipped],
+            "summary": report.summary(),
+        }
 
 
 class RegradeInSerializer(serializers.Serializer):
@@ -62,5 +85,11 @@ class AnswerGroupSerializer(serializers.Serializer):
 
 class GroupGradeInSerializer(serializers.Serializer):
     score = serializers.DecimalField(max_digits=7, decimal_places=2)
-    comment = serializers.CharField(required=False, allow_blank=True, default="")
-    release = serializers.BooleanField(required=False, default=True)
+    comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=4000)
+    release = serializers.BooleanField(required=False, default=False)
+
+
+class GroupGradeOutSerializer(serializers.Serializer):
+    graded = serializers.ListField(child=serializers.IntegerField(), help_text="submissions given the group's score")
+    kept = serializers.ListField(child=serializers.IntegerField(), help_text="already decided by a person: unchanged")
+    release = ReleaseReportSerializer(allow_null=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
+from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 
@@ -21,6 +22,8 @@ from django.utils import timezone
 from eduplatform.core.api import (
     VERB_SCORED,
     ApplicationError,
+    Conflict,
+    NotFound,
     Submission,
     enqueue,
     enqueue_on_commit,
@@ -28,11 +31,21 @@ from eduplatform.core.api import (
     settings,
 )
 from grading import signals
-from grading.models import AnswerGroup, Grade, GraderModel, GradingPolicy
+from grading.models import AnswerGroup, Grade, GradeDecision, GraderModel, GradingPolicy
 
 log = logging.getLogger(__name__)
 S = Submission.Status
 HUMAN_STATES = (Grade.Review.ACCEPTED, Grade.Review.ADJUSTED, Grade.Review.OVERRIDDEN)
+# What a person decided on a grade; carried to the new grade when a new model version regrades.
+HUMAN_DECISION_FIELDS = (
+    "final_score",
+    "final_criteria",
+    "review_state",
+    "reviewer",
+    "reviewed_at",
+    "review_comment",
+    "released_at",
+)
 
 
 def submissions_claim(*, limit: int, hint_ids: list[int] | None = None) -> tuple[str, list[int]]:
@@ -89,6 +102,12 @@ def grade_write(*, token: str, result) -> bool:
             return False
         policy = GradingPolicy.objects.filter(assignment_id=sub.assignment_id).first()
         reason = _needs_review(result, policy)
+        # A person's decision on the grade shown so far survives a regrade by a new model version.
+        prior_human = (
+            Grade.objects.filter(submission=sub, is_current=True, review_state__in=HUMAN_STATES)
+            .exclude(model_version=result.model_version)
+            .first()
+        )
         Grade.objects.filter(submission=sub, is_current=True).exclude(model_version=result.model_version).update(
             is_current=False
         )
@@ -119,8 +138,20 @@ def grade_write(*, token: str, result) -> bool:
             for key in ("review_state", "review_reason", "released_at"):
                 defaults.pop(key)
             reason = ""
+        elif prior_human is not None:
+            defaults.update({k: getattr(prior_human, k) for k in HUMAN_DECISION_FIELDS})
+            defaults["review_reason"] = ""
+            auto_release, reason = False, ""
         grade, _ = Grade.objects.update_or_create(submission=sub, model_version=result.model_version, defaults=defaults)
-        if defaults.get("released_at"):
+        if auto_release and not human:
+            _decision(
+                grade,
+                None,
+                GradeDecision.Action.RELEASE,
+                before_score=grade.effective_score,
+                before_released=False,
+                comment="released by the assignment's auto-release policy",
+            )
             transaction.on_commit(lambda: _after_release(grade.pk))
         sub.status = S.NEEDS_REVIEW if reason else S.GRADED
         sub.graded_at = now
@@ -143,6 +174,7 @@ def grade_write(*, token: str, result) -> bool:
 
 
 def submission_fail(*, submission_id: int, token: str, reason: str) -> None:
+    """The submission itself cannot be graded (a file that cannot be read): failed at once, with the reason."""
     Submission.objects.filter(pk=submission_id, claim_token=token).update(
         status=S.FAILED, failure_reason=reason[:2000], lease_expires_at=None, claim_token=""
     )
@@ -191,47 +223,293 @@ def submissions_sweep() -> dict:
         grading_enqueue(submission_ids=ids)
     if reclaimed or gave_up or ids:
         log.info("sweeper: reclaimed=%d failed=%d requeued=%d", reclaimed, gave_up, len(ids))
-    return {"reclaimed": reclaimed, "failed": gave_up, "requeued": len(ids)}
+    return {"reclaimed": reclaimed, "failed": gave_up, "requeued": len(ids), "suspects": [pk for pk, *_ in suspects]}
+
+
+# --- human review and release: the rules that protect students, in one place ---------------------
+#
+# A grade reaches a student only when a person reviewed it, or when the assignment's
+# policy auto-releases confident, unflagged grades. Saving a score never releases by
+# itself; every decision is recorded (GradeDecision). The workspace pages, the admin
+# and the REST API all call these functions.
+
+LOCK_MINUTES = 10
+REVIEW_ACTIONS = ("accept", "adjust", "override")
+
+
+def release_blocker(grade: Grade, policy: GradingPolicy | None = None) -> str:
+    """Why ``grade`` may not reach the student now, in words; "" when it may."""
+    if grade.effective_score is None:
+        return "no score yet: a teacher has to enter one"
+    if grade.review_state in HUMAN_STATES:
+        return ""
+    if grade.review_state == Grade.Review.PENDING:
+        return f"waiting for review ({grade.review_reason or 'the model is unsure'})"
+    if policy is None:
+        policy = GradingPolicy.objects.filter(assignment_id=grade.submission.assignment_id).first()
+    if policy is None or policy.release != GradingPolicy.Release.AUTO:
+        return "not reviewed by a person (this assignment releases grades manually)"
+    if grade.flags:
+        return "flagged: " + ", ".join(grade.flags)
+    if grade.confidence < policy.auto_release_confidence:
+        return f"confidence {grade.confidence:.2f} is below the auto-release level {policy.auto_release_confidence:.2f}"
+    return ""
+
+
+def _num(value) -> str:
+    """5.00 -> "5", 2.50 -> "2.5": scores as a teacher writes them."""
+    return format(Decimal(str(value)).normalize(), "f")
+
+
+def score_check(assignment, score) -> Decimal:
+    """A score a teacher entered, as a Decimal within the assignment's range; a clear 400 otherwise."""
+    lo, hi = assignment.min_score, assignment.max_score
+    try:
+        value = Decimal(str(score).strip()).quantize(Decimal("0.01"))
+    except (ArithmeticError, ValueError, TypeError):
+        raise ApplicationError(f"The score must be a number from {_num(lo)} to {_num(hi)}.", field="score") from None
+    if not value.is_finite() or not lo <= value <= hi:
+        raise ApplicationError(
+            f"The score must be from {_num(lo)} to {_num(hi)} for this assignment (you entered {_num(value)}).",
+            code="score_out_of_range",
+            field="score",
+        )
+    return value
+
+
+def _decision(grade: Grade, actor, action: str, *, before_score, before_released: bool, comment: str = "") -> None:
+    GradeDecision.objects.create(
+        grade=grade,
+        actor=actor if getattr(actor, "is_authenticated", False) else None,
+        action=action,
+        score_before=before_score,
+        score_after=grade.effective_score,
+        released_before=before_released,
+        released_after=grade.released_at is not None,
+        comment=comment[:4000],
+    )
+
+
+def _lock_holder(grade: Grade, user) -> object | None:
+    """The other user holding a live soft lock on ``grade``, if any."""
+    if grade.locked_by_id and grade.locked_by_id != getattr(user, "pk", None):
+        if grade.locked_until and grade.locked_until > timezone.now():
+            return grade.locked_by
+    return None
+
+
+def grade_lock(*, grade: Grade, user, take_over: bool = False) -> Grade:
+    """Take (or renew) the soft review lock; raises 409 when another grader holds it unless ``take_over``."""
+    with transaction.atomic():
+        grade = Grade.objects.select_for_update().select_related("locked_by").get(pk=grade.pk)
+        holder = _lock_holder(grade, user)
+        if holder is not None and not take_over:
+            raise Conflict(
+                "Another grader is reviewing this answer right now.", code="locked", extra={"locked_by": holder.pk}
+            )
+        grade.locked_by = user
+        grade.locked_until = timezone.now() + timedelta(minutes=LOCK_MINUTES)
+        grade.save(update_fields=["locked_by", "locked_until", "updated_at"])
+    return grade
+
+
+def grade_unlock(*, grade: Grade, user) -> None:
+    Grade.objects.filter(pk=grade.pk, locked_by=user).update(locked_by=None, locked_until=None)
 
 
 def grade_review(
-    *, grade: Grade, reviewer, action: str, score: float | None = None, comment: str = "", release: bool = True
+    *,
+    grade: Grade,
+    reviewer,
+    action: str,
+    score=None,
+    comment: str = "",
+    release: bool = False,
+    criteria: list[dict] | None = None,
+    recorded_as: str | None = None,
 ) -> Grade:
-    """An instructor accepts, adjusts or overrides an AI grade; optionally releases it.
+    """A teacher accepts the AI score, or adjusts/overrides it with their own; the score is saved, not released.
 
-    Adjusted/overridden scores become training examples for the learned grader.
+    ``release=True`` releases in the same step (the decision itself makes the grade
+    eligible). Accepting a grade the AI could not score (flagged, no score) is refused:
+    the teacher enters a score. Adjusted/overridden scores become training examples.
     """
-    assignment = grade.submission.assignment
-    if action not in ("accept", "adjust", "override"):
+    if action not in REVIEW_ACTIONS:
         raise ApplicationError("action must be accept, adjust or override.", field="action")
+    assignment = grade.submission.assignment
     if action == "accept":
         if grade.score is None:
-            raise ApplicationError("This grade has no AI score to accept; give a score (override).", field="score")
-        final = grade.score
-        state = Grade.Review.ACCEPTED
-    else:
-        if score is None:
-            raise ApplicationError(f"{action} needs a score.", field="score")
-        final = Decimal(str(score))
-        if not assignment.min_score <= final <= assignment.max_score:
             raise ApplicationError(
-                f"score must be between {assignment.min_score} and {assignment.max_score}.", field="score"
+                "The AI did not score this answer (" + (", ".join(grade.flags) or "no suggestion") + "): "
+                "enter a score instead of accepting.",
+                code="nothing_to_accept",
+                field="score",
             )
+        final, state = grade.score, Grade.Review.ACCEPTED
+    else:
+        if score is None or score == "":
+            raise ApplicationError(f"{action} needs a score.", field="score")
+        final = score_check(assignment, score)
         state = Grade.Review.ADJUSTED if action == "adjust" else Grade.Review.OVERRIDDEN
     with transaction.atomic():
-        grade = Grade.objects.select_for_update().get(pk=grade.pk)
+        grade = Grade.objects.select_for_update().select_related("submission__assignment", "locked_by").get(pk=grade.pk)
+        if _lock_holder(grade, reviewer) is not None:
+            raise Conflict(
+                "Another grader is reviewing this answer right now; reload to see their decision.", code="locked"
+            )
+        before_score, before_released = grade.effective_score, grade.released_at is not None
         grade.final_score = final
         grade.review_state = state
+        grade.review_reason = ""
         grade.reviewer = reviewer
         grade.reviewed_at = timezone.now()
         grade.review_comment = comment
-        if release and grade.released_at is None:
-            grade.released_at = timezone.now()
+        if criteria is not None:
+            grade.final_criteria = criteria
         grade.save()
+        _decision(
+            grade,
+            reviewer,
+            recorded_as or action,
+            before_score=before_score,
+            before_released=before_released,
+            comment=comment,
+        )
         Submission.objects.filter(pk=grade.submission_id).update(status=S.GRADED)
         transaction.on_commit(lambda: _after_human_grade(grade.pk))
-        if grade.released_at is not None:  # new or changed score the student (and the LMS) sees
+        if before_released and before_score != grade.effective_score:  # the student (and the LMS) see the change
             transaction.on_commit(lambda: _after_release(grade.pk))
+    if release:
+        grade = grade_release(grade=grade, user=reviewer)
+    return grade
+
+
+def grade_release(*, grade: Grade, user) -> Grade:
+    """Release one grade to its student, if the rules allow; 409 with the reason otherwise."""
+    with transaction.atomic():
+        grade = Grade.objects.select_for_update().select_related("submission__assignment").get(pk=grade.pk)
+        if grade.released_at is not None:
+            return grade
+        blocker = release_blocker(grade)
+        if blocker:
+            raise Conflict(f"Not released: {blocker}.", code="not_releasable")
+        grade.released_at = timezone.now()
+        grade.save(update_fields=["released_at", "updated_at"])
+        _decision(grade, user, GradeDecision.Action.RELEASE, before_score=grade.effective_score, before_released=False)
+        transaction.on_commit(lambda: _after_release(grade.pk))
+    return grade
+
+
+@dataclass
+class ReleaseReport:
+    released: list[int] = field(default_factory=list)
+    skipped: list[tuple[int, str]] = field(default_factory=list)  # (grade id, why)
+
+    def summary(self) -> str:
+        text = f"{len(self.released)} grade{'s' if len(self.released) != 1 else ''} released"
+        if self.skipped:
+            reasons: dict[str, int] = {}
+            for _, why in self.skipped:
+                key = why.split(" (")[0]
+                reasons[key] = reasons.get(key, 0) + 1
+            text += "; not released: " + "; ".join(f"{n} {why}" for why, n in reasons.items())
+        return text + "."
+
+
+def grades_release(*, grades, user=None) -> ReleaseReport:
+    """Bulk release: only grades the rules allow; the report says what was skipped and why."""
+    report = ReleaseReport()
+    policies: dict[int, GradingPolicy | None] = {}
+    for grade in grades:
+        if grade.released_at is not None:
+            continue
+        aid = grade.submission.assignment_id
+        if aid not in policies:
+            policies[aid] = GradingPolicy.objects.filter(assignment_id=aid).first()
+        blocker = release_blocker(grade, policies[aid])
+        if blocker:
+            report.skipped.append((grade.pk, blocker))
+            continue
+        with transaction.atomic():
+            if Grade.objects.filter(pk=grade.pk, released_at__isnull=True).update(released_at=timezone.now()):
+                grade.released_at = timezone.now()
+                _decision(
+                    grade, user, GradeDecision.Action.RELEASE, before_score=grade.effective_score, before_released=False
+                )
+                transaction.on_commit(lambda pk=grade.pk: _after_release(pk))
+                report.released.append(grade.pk)
+    return report
+
+
+def grade_withdraw(*, grade: Grade, user, reason: str = "") -> Grade:
+    """Take a released grade back from the student (it stays reviewed); recorded with the reason."""
+    with transaction.atomic():
+        grade = Grade.objects.select_for_update().get(pk=grade.pk)
+        if grade.released_at is None:
+            return grade
+        grade.released_at = None
+        grade.save(update_fields=["released_at", "updated_at"])
+        _decision(
+            grade,
+            user,
+            GradeDecision.Action.WITHDRAW,
+            before_score=grade.effective_score,
+            before_released=True,
+            comment=reason,
+        )
+        transaction.on_commit(lambda: signals.grade_withdrawn.send(sender=Grade, grade_id=grade.pk))
+    return grade
+
+
+def grade_comment(*, grade: Grade, user, comment: str) -> Grade:
+    """A teacher's comment to the student without changing the score."""
+    comment = (comment or "").strip()
+    if not comment:
+        raise ApplicationError("Write a comment first.", field="comment")
+    with transaction.atomic():
+        grade = Grade.objects.select_for_update().get(pk=grade.pk)
+        grade.review_comment = comment
+        grade.save(update_fields=["review_comment", "updated_at"])
+        _decision(
+            grade,
+            user,
+            GradeDecision.Action.COMMENT,
+            before_score=grade.effective_score,
+            before_released=grade.released_at is not None,
+            comment=comment,
+        )
+    return grade
+
+
+def grade_recheck_request(*, grade: Grade, user, reason: str) -> Grade:
+    """A student asks for a re-check of their released grade: it goes back to the teacher's queue."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ApplicationError("Say briefly what you would like your teacher to look at again.", field="reason")
+    if len(reason) > 2000:
+        raise ApplicationError("Keep the request under 2,000 characters.", field="reason")
+    with transaction.atomic():
+        grade = Grade.objects.select_for_update().select_related("submission__student").get(pk=grade.pk)
+        if grade.submission.student.user_id != user.pk or grade.released_at is None:
+            raise NotFound("Grade not found.")
+        if grade.decisions.filter(
+            action=GradeDecision.Action.RECHECK, at__gt=grade.reviewed_at or grade.created_at
+        ).exists():
+            raise Conflict(
+                "You already asked for a re-check of this grade; your teacher will look at it.", code="recheck_pending"
+            )
+        grade.review_state = Grade.Review.PENDING
+        grade.review_reason = "student asked for a re-check"
+        grade.save(update_fields=["review_state", "review_reason", "updated_at"])
+        _decision(
+            grade,
+            user,
+            GradeDecision.Action.RECHECK,
+            before_score=grade.effective_score,
+            before_released=True,
+            comment=reason,
+        )
+        Submission.objects.filter(pk=grade.submission_id).update(status=S.NEEDS_REVIEW)
     return grade
 
 
@@ -265,19 +543,6 @@ def _after_release(grade_id: int) -> None:
             },
         )
     signals.grade_released.send(sender=Grade, grade_id=grade_id)
-
-
-def grades_release(*, grades) -> int:
-    """Release grades that have a score; each released one is announced after commit (LMS passback)."""
-    now = timezone.now()
-    n = 0
-    with transaction.atomic():
-        for grade in grades:
-            if grade.released_at is None and (grade.score is not None or grade.final_score is not None):
-                if Grade.objects.filter(pk=grade.pk, released_at__isnull=True).update(released_at=now):
-                    transaction.on_commit(lambda pk=grade.pk: _after_release(pk))
-                    n += 1
-    return n
 
 
 def assignment_regrade(*, assignment_id: int, only_failed: bool = False) -> int:
@@ -348,23 +613,91 @@ def graders_retrain_stale() -> list[int]:
 # --- answer groups -----------------------------------------------------------------
 
 
-def answer_group_grade(*, group: AnswerGroup, reviewer, score: float, comment: str = "", release: bool = True) -> int:
-    """Apply one instructor score to every member of a group (as an override of each grade)."""
+@dataclass
+class GroupGradeReport:
+    graded: list[int] = field(default_factory=list)  # submission ids given the group's score
+    kept: list[int] = field(default_factory=list)  # already decided by a person: left alone
+    release: ReleaseReport | None = None
+
+
+def answer_group_grade(
+    *, group: AnswerGroup, reviewer, score, comment: str = "", release: bool = False
+) -> GroupGradeReport:
+    """Give every member of a group the teacher's score, except answers a person already decided.
+
+    Never releases unless asked (and then only what the release rules allow); the
+    group's score is recorded on each member's decision history.
+    """
+    value = score_check(group.assignment, score)
+    report = GroupGradeReport()
     with transaction.atomic():
-        n = 0
-        for sub in group.members.all():
+        for sub in group.members.select_related("assignment").order_by("id"):
             grade = Grade.objects.filter(submission=sub, is_current=True).first()
+            if grade is not None and grade.review_state in HUMAN_STATES:
+                report.kept.append(sub.pk)
+                continue
             if grade is None:
                 grade = Grade.objects.create(submission=sub, model_version="human", mode="human", confidence=1.0)
             grade_review(
                 grade=grade,
                 reviewer=reviewer,
                 action="override",
-                score=score,
-                comment=comment or f"Graded as answer group #{group.pk}",
-                release=release,
+                score=value,
+                comment=comment or f"Graded with answer group #{group.pk}",
+                recorded_as=GradeDecision.Action.GROUP,
             )
-            n += 1
-        group.graded_score = Decimal(str(score))
+            report.graded.append(sub.pk)
+        group.graded_score = value
         group.save(update_fields=["graded_score"])
-    return n
+    if release:
+        grades = Grade.objects.filter(submission_id__in=report.graded, is_current=True).select_related(
+            "submission__assignment"
+        )
+        report.release = grades_release(grades=grades, user=reviewer)
+    return report
+
+
+def answer_group_remove_members(*, group: AnswerGroup, submission_ids: list[int]) -> AnswerGroup:
+    """Take answers out of a group (they are graded one by one)."""
+    with transaction.atomic():
+        group.members.remove(*group.members.filter(pk__in=submission_ids))
+        _group_refresh(group)
+    return group
+
+
+def answer_group_split(*, group: AnswerGroup, submission_ids: list[int]) -> AnswerGroup:
+    """Move the chosen members into a new group of their own; returns the new group."""
+    with transaction.atomic():
+        moving = list(group.members.filter(pk__in=submission_ids).order_by("id"))
+        if not moving:
+            raise ApplicationError("Choose at least one answer to split off.", field="members")
+        if len(moving) == group.members.count():
+            raise ApplicationError("Keep at least one answer in the original group.", field="members")
+        new = AnswerGroup.objects.create(assignment=group.assignment, representative=moving[0], size=len(moving))
+        new.members.set(moving)
+        group.members.remove(*moving)
+        _group_refresh(group)
+    return new
+
+
+def answer_group_merge(*, group: AnswerGroup, into: AnswerGroup) -> AnswerGroup:
+    """Move every member of ``group`` into ``into`` (same assignment, neither graded yet)."""
+    if group.assignment_id != into.assignment_id or group.pk == into.pk:
+        raise ApplicationError("Merge groups of the same assignment.", field="into")
+    if group.graded_score is not None or into.graded_score is not None:
+        raise Conflict("A graded group cannot be merged.", code="group_graded")
+    with transaction.atomic():
+        into.members.add(*group.members.all())
+        _group_refresh(into)
+        group.delete()
+    return into
+
+
+def _group_refresh(group: AnswerGroup) -> None:
+    group.size = group.members.count()
+    if group.size == 0:
+        group.delete()
+        return
+    if not group.members.filter(pk=group.representative_id).exists():
+        group.representative = group.members.order_by("id").first()
+    group.save(update_fields=["size", "representative"])

@@ -13,9 +13,13 @@ from grading.models import AnswerGroup, Grade
 from grading.serializers import (
     AnswerGroupSerializer,
     GroupGradeInSerializer,
+    GroupGradeOutSerializer,
+    RecheckInSerializer,
     RegradeInSerializer,
+    ReleaseReportSerializer,
     ReviewInSerializer,
     ReviewItemSerializer,
+    WithdrawInSerializer,
 )
 
 
@@ -45,6 +49,51 @@ class GradeReview(APIView):
             release=d["release"],
         )
         return Response(ReviewItemSerializer(grade).data)
+
+
+class GradeRelease(APIView):
+    """Release one grade to its student; 409 with the reason when the rules do not allow it yet."""
+
+    @extend_schema(request=None, responses={200: ReviewItemSerializer})
+    def post(self, request, pk: int):
+        grade = selectors.grade_get_for_staff(user=request.user, grade_id=pk)
+        return Response(ReviewItemSerializer(services.grade_release(grade=grade, user=request.user)).data)
+
+
+class GradeWithdraw(APIView):
+    """Take a released grade back from the student (recorded with the reason)."""
+
+    @extend_schema(request=WithdrawInSerializer, responses={200: ReviewItemSerializer})
+    def post(self, request, pk: int):
+        grade = selectors.grade_get_for_staff(user=request.user, grade_id=pk)
+        inp = WithdrawInSerializer(data=request.data)
+        inp.is_valid(raise_exception=True)
+        grade = services.grade_withdraw(grade=grade, user=request.user, reason=inp.validated_data["reason"])
+        return Response(ReviewItemSerializer(grade).data)
+
+
+class GradeRecheck(APIView):
+    """A student asks for a re-check of their released grade; it returns to the teacher's queue."""
+
+    @extend_schema(request=RecheckInSerializer, responses={202: dict})
+    def post(self, request, pk: int):
+        grade = selectors.grade_get_for_student(user=request.user, grade_id=pk)
+        inp = RecheckInSerializer(data=request.data)
+        inp.is_valid(raise_exception=True)
+        services.grade_recheck_request(grade=grade, user=request.user, reason=inp.validated_data["reason"])
+        return Response({"status": "requested"}, status=202)
+
+
+class AssignmentRelease(APIView):
+    """Bulk release: every grade of the assignment the rules allow; the report lists what was skipped and why."""
+
+    @extend_schema(request=None, responses={200: ReleaseReportSerializer})
+    def post(self, request, pk: int):
+        _staff_assignment(request.user, pk)
+        report = services.grades_release(
+            grades=selectors.grades_for_staff(request.user).filter(submission__assignment_id=pk), user=request.user
+        )
+        return Response(ReleaseReportSerializer(report).data)
 
 
 class AssignmentRegrade(APIView):
@@ -83,7 +132,7 @@ class AnswerGroupList(APIView):
 
 
 class AnswerGroupGrade(APIView):
-    @extend_schema(request=GroupGradeInSerializer, responses={200: dict})
+    @extend_schema(request=GroupGradeInSerializer, responses={200: GroupGradeOutSerializer})
     def post(self, request, pk: int):
         group = AnswerGroup.objects.filter(pk=pk).select_related("assignment").first()
         if group is None or not is_course_staff(request.user, group.assignment.course_id):
@@ -91,7 +140,7 @@ class AnswerGroupGrade(APIView):
         inp = GroupGradeInSerializer(data=request.data)
         inp.is_valid(raise_exception=True)
         d = inp.validated_data
-        n = services.answer_group_grade(
+        report = services.answer_group_grade(
             group=group, reviewer=request.user, score=d["score"], comment=d["comment"], release=d["release"]
         )
-        return Response({"graded": n})
+        return Response(GroupGradeOutSerializer(report).data)

@@ -93,11 +93,21 @@ class SubmissionFileInline(admin.TabularInline):
 
 @admin.register(Submission)
 class SubmissionAdmin(admin.ModelAdmin):
+    """Students' answers are records: read-only here (IT can see them, nobody edits or deletes them)."""
+
     list_display = ["id", "assignment", "student", "attempt", "status", "submitted_at", "graded_at"]
     list_filter = ["status", "assignment__course"]
-    readonly_fields = ["claimed_at", "lease_expires_at", "claim_count", "claim_token", "submitted_at", "graded_at"]
     raw_id_fields = ["student", "assignment"]
     inlines = [SubmissionFileInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in Submission._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # submissions come from students (API, LTI), never typed in by an administrator
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(LearningEvent)

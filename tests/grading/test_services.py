@@ -76,13 +76,17 @@ def test_release_policy_controls_what_students_see(course_setup, submit, api_for
     assert alice.get(f"/api/v1/submissions/{sub.pk}/").json()["result"] is None  # held for review
     teacher_view = api_for(course_setup["teacher"]).get(f"/api/v1/submissions/{sub.pk}/").json()["result"]
     assert teacher_view["explanation"] and teacher_view["review_state"] == "pending"
-    # the teacher adjusts and releases through the API
-    resp = api_for(course_setup["teacher"]).post(
+    # the teacher adjusts through the API: saved, not released
+    teacher = api_for(course_setup["teacher"])
+    resp = teacher.post(
         f"/api/v1/grades/{teacher_view['grade_id']}/review/",
         {"action": "adjust", "score": "9.5", "comment": "good"},
         format="json",
     )
     assert resp.status_code == 200, resp.content
+    assert alice.get(f"/api/v1/submissions/{sub.pk}/").json()["result"] is None
+    # ...then releases it explicitly
+    assert teacher.post(f"/api/v1/grades/{teacher_view['grade_id']}/release/").status_code == 200
     result = alice.get(f"/api/v1/submissions/{sub.pk}/").json()["result"]
     assert float(result["score"]) == 9.5 and result["reviewed"] is True
     assert "explanation" not in result  # instructor-only
@@ -129,7 +133,7 @@ def test_regrade_is_idempotent_and_keeps_human_decisions(
         assert resp.status_code == 202
     assert Grade.objects.filter(submission=sub).count() == 1
     grade.refresh_from_db()
-    assert grade.final_score == 7 and grade.review_state == "overridden" and grade.released_at
+    assert grade.final_score == 7 and grade.review_state == "overridden" and grade.released_at is None
     assert (
         api_for(course_setup["alice"])
         .post(f"/api/v1/assignments/{course_setup['assignment'].pk}/regrade/", {}, format="json")
@@ -194,7 +198,7 @@ def test_answer_groups_grade_once_for_all(
     assert api_for(course_setup["other_teacher"]).get(url).status_code == 404
     with django_capture_on_commit_callbacks(execute=True):
         resp = teacher.post(f"/api/v1/answer-groups/{biggest['id']}/grade/", {"score": "8"}, format="json")
-    assert resp.json() == {"graded": 3}
+    assert sorted(resp.json()["graded"]) == sorted(biggest["members"]) and resp.json()["kept"] == []
     scores = {float(g.final_score) for g in Grade.objects.filter(submission_id__in=biggest["members"], is_current=True)}
     assert scores == {8.0}
     assert AnswerGroup.objects.get(pk=biggest["id"]).graded_score == 8

@@ -52,9 +52,26 @@ def graded(tool, platform, browser, eager_celery):
 
 
 def review(graded, **kwargs):
+    """The teacher's decision, released in the same step unless the test says otherwise."""
     from grading.services import grade_review
 
+    kwargs.setdefault("release", True)
     return grade_review(grade=graded["grade"], reviewer=graded["teacher"], **kwargs)
+
+
+def auto_release_policy(assignment):
+    """Confident, unflagged AI grades may be released without a review (the assignment's choice)."""
+    from grading.models import GradingPolicy
+
+    GradingPolicy.objects.create(assignment=assignment, release="auto", auto_release_confidence=0.3)
+
+
+def make_releasable(graded):
+    from grading.models import Grade
+
+    auto_release_policy(graded["assignment"])
+    Grade.objects.filter(pk=graded["grade"].pk).update(review_state=Grade.Review.NOT_NEEDED, review_reason="")
+    graded["grade"].refresh_from_db()
 
 
 def test_released_grade_is_received_by_the_platform(graded, platform):
@@ -91,8 +108,10 @@ def test_unreleased_grade_is_not_sent(graded, platform):
 def test_bulk_released_grade_is_sent_without_a_review(graded, platform):
     from grading.services import grades_release
 
+    make_releasable(graded)
     grade = graded["grade"]
-    grades_release(grades=[grade])  # e.g. bulk release of confident AI grades: no human review signal
+    report = grades_release(grades=[grade])  # e.g. bulk release of confident AI grades: no human review signal
+    assert report.released == [grade.pk]
     assert [s["scoreGiven"] for s in platform.scores] == [6.5]
 
 
@@ -147,7 +166,9 @@ def test_without_a_line_item_in_the_launch_the_tool_creates_its_column(tool, pla
         submission=submission, model_version="v", mode="zero-shot", score=Decimal(7), confidence=0.9
     )
 
-    grade_review(grade=grade, reviewer=get_user_model().objects.get(lti_users__sub="teacher-1"), action="accept")
+    grade_review(
+        grade=grade, reviewer=get_user_model().objects.get(lti_users__sub="teacher-1"), action="accept", release=True
+    )
 
     [item] = platform.line_items["course-101"].values()
     assert item["resourceId"] == f"eduplatform-assignment-{assignment.pk}" and item["scoreMaximum"] == 10.0
@@ -160,6 +181,7 @@ def test_send_grades_command_backfills(graded, platform):
 
     from grading.services import grades_release
 
+    make_releasable(graded)
     grades_release(grades=[graded["grade"]])
     call_command("lti_send_grades", "--assignment", str(graded["assignment"].pk))
     assert [s["scoreGiven"] for s in platform.scores] == [6.5]

@@ -41,10 +41,15 @@ def graded(lc, student_user, score, *, released=True, attempt=1, commit=None):
         submission=sub, model_version="v1", mode="zero-shot", score=Decimal(score), confidence=0.9
     )
     if released:
+        from grading.models import GradingPolicy
         from grading.services import grades_release
 
+        # a confident AI grade released by the assignment's auto-release policy (no human review)
+        GradingPolicy.objects.get_or_create(
+            assignment=lc["assignment"], defaults={"release": "auto", "auto_release_confidence": 0.5}
+        )
         with commit(execute=True):
-            grades_release(grades=[grade])
+            assert grades_release(grades=[grade]).released == [grade.pk]
     return sub, grade
 
 
