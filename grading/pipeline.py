@@ -18,13 +18,15 @@ it reaches torch through ``multimodal``. Writes go through ``grading.services``.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from django.db import transaction
+from celery.exceptions import SoftTimeLimitExceeded
+from django.db import DatabaseError, connection, connections, transaction
 from django.utils import timezone
 
 from eduplatform.core.api import Assignment, Submission, artifact_dir, settings
@@ -223,36 +225,131 @@ def grade_batch(assignment: Assignment, submissions: list[Submission]) -> list[E
 # -- the worker loop -------------------------------------------------------------------------
 
 
-def grade_claimed(*, token: str, ids: list[int]) -> int:
-    """Run the model once per assignment group of the claimed rows and write results."""
+class LeaseHeartbeat:
+    """Renews a claim's lease every third of ``GRADING_LEASE_SECONDS`` while its batch runs.
+
+    A thread with its own database connection, because one model call can hold the
+    main thread for minutes (a batch of photos): a lease that ran out under a live
+    worker would let the sweeper hand the rows to a second worker. It stops when the
+    batch ends or the claim was taken back, and dies with its process, so the leases
+    of a killed worker expire and the sweeper takes its rows back. Only where workers
+    run concurrently (PostgreSQL); the embedded SQLite mode grades inline in one process.
+    """
+
+    def __init__(self, token: str, interval: float | None = None) -> None:
+        self.token = token
+        self.interval = interval if interval is not None else max(0.5, settings.GRADING_LEASE_SECONDS / 3)
+        self.beats = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"lease-heartbeat-{token[:8]}", daemon=True)
+
+    def __enter__(self) -> LeaseHeartbeat:
+        if connection.features.has_select_for_update_skip_locked:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.wait(self.interval):
+                try:
+                    held = services.claims_extend(token=self.token)
+                except DatabaseError:  # the next beat tries again; the lease has two beats of slack
+                    log.warning("claim %s: lease renewal failed", self.token[:8], exc_info=True)
+                    continue
+                self.beats += 1
+                if not held:
+                    break
+        finally:
+            connections.close_all()  # this thread's connections only
+
+
+def _grade_group(assignment: Assignment, subs: list[Submission], token: str, model_failed: list[int]) -> int:
+    """Grade one assignment's claimed rows; when the model raises, find the row by halving the batch.
+
+    The row that raises on its own is charged a model failure (``submission_model_failed``)
+    and left for a later try; the others are graded. Database errors and time limits are
+    not the rows' fault: they propagate (the claims are given back).
+    """
+    try:
+        results = grade_batch(assignment, subs)
+    except (DatabaseError, SoftTimeLimitExceeded):
+        raise
+    except Exception:
+        if len(subs) == 1:
+            log.exception("submission %s: the grading model raised", subs[0].pk)
+            services.submission_model_failed(submission_id=subs[0].pk, token=token)
+            model_failed.append(subs[0].pk)
+            return 0
+        log.warning("a batch of %d raised; grading it in halves to find the row", len(subs), exc_info=True)
+        mid = len(subs) // 2
+        return _grade_group(assignment, subs[:mid], token, model_failed) + _grade_group(
+            assignment, subs[mid:], token, model_failed
+        )
+    written = 0
+    for result in results:
+        if result.mode == "failed":
+            services.submission_fail(submission_id=result.submission_id, token=token, reason=result.error)
+            continue
+        written += services.grade_write(token=token, result=result)
+    return written
+
+
+def grade_claimed(*, token: str, ids: list[int], model_failed: list[int] | None = None) -> int:
+    """Run the model once per assignment group of the claimed rows and write results.
+
+    ``model_failed`` collects the rows the model raised on (given back for a later try).
+    """
     delay = float(settings.GRADING_FAULT_DELAY_SECONDS)
     if delay:
-        time.sleep(delay)  # fault-injection hook for the worker-kill test
+        time.sleep(delay)  # fault-injection hook for the worker-kill tests (0 in production)
     subs = list(
         Submission.objects.filter(pk__in=ids, claim_token=token).select_related("assignment").prefetch_related("files")
     )
     by_assignment = defaultdict(list)
     for sub in subs:
         by_assignment[sub.assignment_id].append(sub)
-    written = 0
-    for group in by_assignment.values():
-        for result in grade_batch(group[0].assignment, group):
-            if result.mode == "failed":
-                services.submission_fail(submission_id=result.submission_id, token=token, reason=result.error)
-                continue
-            written += services.grade_write(token=token, result=result)
-    return written
+    failed = model_failed if model_failed is not None else []
+    return sum(_grade_group(group[0].assignment, group, token, failed) for group in by_assignment.values())
 
 
-def grade_pending_batches(*, hint_ids: list[int] | None = None, max_batches: int = 1000) -> int:
-    """Claim and grade batches until no pending row is left (or ``max_batches``)."""
+def grade_pending_batches(
+    *, hint_ids: list[int] | None = None, max_batches: int = 1000, budget_s: float | None = None
+) -> int:
+    """Claim and grade batches until no pending row is left, ``max_batches`` or ``budget_s`` seconds.
+
+    Each batch runs under a ``LeaseHeartbeat``. A run out of budget with rows still
+    pending wakes a fresh task instead of claiming more, so a long backlog never runs a
+    task into its hard time limit (which would kill the process mid-batch) and other
+    tasks get their turn. Rows the model raised on wait for a later wake-up.
+    """
+    started = time.monotonic()
     total = 0
+    model_failed: list[int] = []
     for _ in range(max_batches):
-        token, ids = services.submissions_claim(limit=settings.GRADING_BATCH_SIZE, hint_ids=hint_ids)
+        if budget_s is not None and time.monotonic() - started > budget_s:
+            left = list(
+                Submission.objects.filter(status=S.PENDING)
+                .exclude(pk__in=model_failed)
+                .values_list("pk", flat=True)[: settings.GRADING_BATCH_SIZE]
+            )
+            services.grading_enqueue(submission_ids=left)
+            break
+        token, ids = services.submissions_claim(
+            limit=settings.GRADING_BATCH_SIZE, hint_ids=hint_ids, exclude_ids=model_failed
+        )
         if not ids:
             break
         try:
-            total += grade_claimed(token=token, ids=ids)
+            with LeaseHeartbeat(token):
+                total += grade_claimed(token=token, ids=ids, model_failed=model_failed)
+        except SoftTimeLimitExceeded:
+            services.claims_release(token=token, ids=ids, lost=True)  # retried in a smaller batch
+            raise
         except Exception:
             services.claims_release(token=token, ids=ids)  # the retry (or the sweeper) picks them up again
             raise

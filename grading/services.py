@@ -48,19 +48,61 @@ HUMAN_DECISION_FIELDS = (
 )
 
 
-def submissions_claim(*, limit: int, hint_ids: list[int] | None = None) -> tuple[str, list[int]]:
-    """Move up to ``limit`` pending rows to running under a fresh claim token."""
+def _batch_cap(limit: int, lease_losses: int) -> int:
+    """How many rows may share a batch with a row whose worker was lost ``lease_losses`` times.
+
+    Halved per loss (32, 16, 8, ... 1): a batch that crashes its worker is split on each
+    retry, so one row that kills the process (a file that exhausts memory) ends up alone
+    and stops taking the others down with it.
+    """
+    return max(1, limit >> min(lease_losses, 30))
+
+
+#: A regrade starts the row's claim bookkeeping afresh (a new try, not a continuation).
+CLAIM_RESET = {
+    "status": S.PENDING,
+    "claim_token": "",
+    "lease_expires_at": None,
+    "claim_count": 0,
+    "lease_losses": 0,
+    "model_failures": 0,
+}
+
+
+def _lease_until(now):
+    return now + timedelta(seconds=settings.GRADING_LEASE_SECONDS)
+
+
+def submissions_claim(
+    *, limit: int, hint_ids: list[int] | None = None, exclude_ids: list[int] | None = None
+) -> tuple[str, list[int]]:
+    """Move up to ``limit`` pending rows (oldest first, ``hint_ids`` preferred) to running under a fresh token.
+
+    Rows that were in a batch whose worker died come in smaller batches (``_batch_cap``).
+    ``exclude_ids``: rows this worker just gave back after a model error, left for a
+    later try instead of being retried at once.
+    """
     token = uuid.uuid4().hex
     now = timezone.now()
     with transaction.atomic():
         qs = Submission.objects.filter(status=S.PENDING).order_by("submitted_at", "id")
+        if exclude_ids:
+            qs = qs.exclude(pk__in=exclude_ids)
         if connection.features.has_select_for_update_skip_locked:
             qs = qs.select_for_update(skip_locked=True)
-        ids: list[int] = []
+        candidates: list[tuple[int, int]] = []
         if hint_ids:
-            ids = list(qs.filter(pk__in=hint_ids).values_list("pk", flat=True)[:limit])
-        if len(ids) < limit:
-            ids += list(qs.exclude(pk__in=ids).values_list("pk", flat=True)[: limit - len(ids)])
+            candidates = list(qs.filter(pk__in=hint_ids).values_list("pk", "lease_losses")[:limit])
+        if len(candidates) < limit:
+            taken = [pk for pk, _ in candidates]
+            candidates += list(qs.exclude(pk__in=taken).values_list("pk", "lease_losses")[: limit - len(candidates)])
+        ids: list[int] = []
+        cap = limit
+        for pk, losses in candidates:
+            row_cap = min(cap, _batch_cap(limit, losses))
+            if len(ids) < row_cap:
+                ids.append(pk)
+                cap = row_cap
         if not ids:
             return token, []
         Submission.objects.filter(pk__in=ids, status=S.PENDING).update(
@@ -68,10 +110,21 @@ def submissions_claim(*, limit: int, hint_ids: list[int] | None = None) -> tuple
             claim_token=token,
             claimed_at=now,
             claim_count=F("claim_count") + 1,
-            lease_expires_at=now + timedelta(seconds=settings.GRADING_LEASE_SECONDS),
+            lease_expires_at=_lease_until(now),
         )
     claimed = list(Submission.objects.filter(claim_token=token, status=S.RUNNING).values_list("pk", flat=True))
     return token, claimed
+
+
+def claims_extend(*, token: str) -> int:
+    """Renew the lease of the rows still held under ``token`` (the worker's heartbeat while a batch runs).
+
+    Returns how many rows are still held: 0 means the claim was taken back (or is done)
+    and the heartbeat can stop.
+    """
+    return Submission.objects.filter(claim_token=token, status=S.RUNNING).update(
+        lease_expires_at=_lease_until(timezone.now())
+    )
 
 
 def _needs_review(result, policy: GradingPolicy | None) -> str:
@@ -180,11 +233,47 @@ def submission_fail(*, submission_id: int, token: str, reason: str) -> None:
     )
 
 
-def claims_release(*, token: str, ids: list[int]) -> int:
-    """Give claimed rows back (pending) after a failure, so a retry or the sweeper takes them."""
-    return Submission.objects.filter(pk__in=ids, claim_token=token, status=S.RUNNING).update(
-        status=S.PENDING, claim_token="", lease_expires_at=None
-    )
+def submission_model_failed(*, submission_id: int, token: str) -> str:
+    """The model raised on this row graded alone: count it; fail the row after ``MAX_MODEL_FAILURES``.
+
+    Below the limit the row goes back to pending for a later try (the sweeper wakes a
+    worker). Only this counts against a submission's tries: lost workers and expired
+    leases are counted in ``lease_losses`` instead. Returns the new status ("" if the
+    claim was lost).
+    """
+    limit = max(1, int(settings.MAX_MODEL_FAILURES))
+    with transaction.atomic():
+        sub = Submission.objects.select_for_update().filter(pk=submission_id, claim_token=token, status=S.RUNNING)
+        sub = sub.first()
+        if sub is None:
+            return ""
+        sub.model_failures += 1
+        if sub.model_failures >= limit:
+            sub.status = S.FAILED
+            sub.failure_reason = (
+                f"The grading model could not process this submission ({sub.model_failures} tries). "
+                "Your instructor can grade it by hand or have it regraded."
+            )
+            log.error("submission %s: failed after %d model errors", sub.pk, sub.model_failures)
+        else:
+            sub.status = S.PENDING
+        sub.claim_token = ""
+        sub.lease_expires_at = None
+        sub.save(update_fields=["status", "model_failures", "failure_reason", "claim_token", "lease_expires_at"])
+    return sub.status
+
+
+def claims_release(*, token: str, ids: list[int], lost: bool = False) -> int:
+    """Give claimed rows back (pending) so a retry or the sweeper takes them.
+
+    ``lost=True`` when the batch ended for a reason that may lie in the batch itself but
+    cannot be pinned on one row (it ran past its time limit): counted as a lease loss, so
+    the rows are retried in smaller batches.
+    """
+    changes = {"status": S.PENDING, "claim_token": "", "lease_expires_at": None}
+    if lost:
+        changes["lease_losses"] = F("lease_losses") + 1
+    return Submission.objects.filter(pk__in=ids, claim_token=token, status=S.RUNNING).update(**changes)
 
 
 def answer_text(sub: Submission) -> str:
@@ -199,16 +288,46 @@ def grading_enqueue(*, submission_ids: list[int]) -> None:
 
 
 def submissions_sweep() -> dict:
-    """Take back expired leases and re-enqueue pending rows whose wake-up was lost."""
+    """Take back expired leases and re-enqueue pending rows whose wake-up was lost.
+
+    An expired lease means its worker died (killed, out of memory, machine lost): the
+    heartbeat renews leases while a batch runs. That is counted in ``lease_losses``, not
+    as a grading try; such rows are retried in smaller batches (``_batch_cap``), logged as
+    errors from ``LEASE_LOSS_ALERT`` losses on and failed only at ``MAX_LEASE_LOSSES``.
+    """
     now = timezone.now()
-    expired = Submission.objects.filter(status=S.RUNNING, lease_expires_at__lt=now)
-    gave_up = expired.filter(claim_count__gte=settings.MAX_GRADING_ATTEMPTS).update(
-        status=S.FAILED,
-        claim_token="",
-        lease_expires_at=None,
-        failure_reason=f"Grading did not finish after {settings.MAX_GRADING_ATTEMPTS} attempts.",
+    expired_q = {"status": S.RUNNING, "lease_expires_at__lt": now}
+    expired = list(Submission.objects.filter(**expired_q).values_list("pk", flat=True)[:10_000])
+    gave_up = 0
+    max_losses = int(settings.MAX_LEASE_LOSSES or 0)
+    if expired and max_losses:
+        gave_up = Submission.objects.filter(pk__in=expired, lease_losses__gte=max_losses - 1, **expired_q).update(
+            status=S.FAILED,
+            claim_token="",
+            lease_expires_at=None,
+            lease_losses=F("lease_losses") + 1,
+            failure_reason=(
+                f"Grading stopped its worker {max_losses} times, also when this submission was graded alone; "
+                "your instructor can grade it by hand."
+            ),
+        )
+    # The WHERE is checked again row by row: a lease the heartbeat renewed meanwhile is kept.
+    reclaimed = Submission.objects.filter(pk__in=expired, **expired_q).update(
+        status=S.PENDING, claim_token="", lease_expires_at=None, lease_losses=F("lease_losses") + 1
     )
-    reclaimed = expired.update(status=S.PENDING, claim_token="", lease_expires_at=None)
+    suspects = list(
+        Submission.objects.filter(pk__in=expired, lease_losses__gte=settings.LEASE_LOSS_ALERT).values_list(
+            "pk", "lease_losses", "status"
+        )
+    )
+    for pk, losses, status in suspects:
+        log.error(
+            "submission %s: its worker was lost %d times while grading it (now %s); "
+            "if it keeps happening this file may crash the worker",
+            pk,
+            losses,
+            status,
+        )
     stale = list(
         Submission.objects.filter(
             status=S.PENDING, updated_at__lt=now - timedelta(seconds=settings.PENDING_REQUEUE_SECONDS)
@@ -556,9 +675,7 @@ def assignment_regrade(*, assignment_id: int, only_failed: bool = False) -> int:
         ids = list(
             Submission.objects.filter(assignment_id=assignment_id, status__in=statuses).values_list("pk", flat=True)
         )
-        Submission.objects.filter(pk__in=ids).update(
-            status=S.PENDING, claim_token="", lease_expires_at=None, claim_count=0, failure_reason=""
-        )
+        Submission.objects.filter(pk__in=ids).update(failure_reason="", **CLAIM_RESET)
         transaction.on_commit(lambda: grading_enqueue(submission_ids=ids))
     return len(ids)
 
@@ -577,9 +694,7 @@ def submissions_regrade_unreviewed(*, assignment_id: int) -> int:
             .exclude(pk__in=reviewed)
             .values_list("pk", flat=True)
         )
-        Submission.objects.filter(pk__in=ids).update(
-            status=S.PENDING, claim_token="", lease_expires_at=None, claim_count=0
-        )
+        Submission.objects.filter(pk__in=ids).update(**CLAIM_RESET)
         transaction.on_commit(lambda: grading_enqueue(submission_ids=ids))
     return len(ids)
 

@@ -9,18 +9,22 @@ from eduplatform.core.api import task
 from grading import pipeline, services
 
 GRADE_TIME_LIMIT = 660
+# A grading task claims no new batch after this long (a batch of 32 photos takes 50-80 s
+# on a CPU node): it wakes a fresh task instead of running into GRADE_TIME_LIMIT.
+GRADE_CLAIM_BUDGET = 300
 SWEEP_TIME_LIMIT = 120
 TRAIN_TIME_LIMIT = 1900
 
 
 @task("grading.grade_pending", time_limit=GRADE_TIME_LIMIT)
 def grade_pending(*, submission_ids: list[int] | None = None) -> int:
-    """Wake-up: claim and grade pending submissions in batches until none are left."""
-    return pipeline.grade_pending_batches(hint_ids=submission_ids)
+    """Wake-up: claim and grade pending submissions in batches until none are left (or the budget is spent)."""
+    return pipeline.grade_pending_batches(hint_ids=submission_ids, budget_s=GRADE_CLAIM_BUDGET)
 
 
 @task("grading.sweep_stuck", time_limit=SWEEP_TIME_LIMIT, max_retries=3)
 def sweep_stuck() -> dict:
+    """Beat, every minute, on the default queue (never behind grading work on ``gpu``)."""
     return services.submissions_sweep()
 
 
