@@ -210,7 +210,7 @@ CACHE_URL = os.environ.get("EDUPLATFORM_CACHE_URL", REDIS_URL)
 if CACHE_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "eduplatform.core.cache.ResilientRedisCache",  # a Redis outage is not a 500 (see there)
             "LOCATION": CACHE_URL,
             "KEY_PREFIX": os.environ.get("EDUPLATFORM_CACHE_PREFIX", "eduplatform"),
             "TIMEOUT": 300,
