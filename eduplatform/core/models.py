@@ -6,6 +6,7 @@ Models hold data and constraints only; writes go through ``services.py``.
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.db import models
@@ -202,8 +203,24 @@ class SubmissionFile(models.Model):
         ordering = ["id"]
 
 
+# Timestamps outside these bounds cannot be real learning events, and some cannot even be
+# read back (PostgreSQL stores years Python's datetime cannot hold, e.g. "0001-01-01T00:00+14:00"
+# is year 0 in UTC). Ingestion refuses them (eduplatform.core.xapi); rows stored before that
+# are quarantined by the default manager, so every reader (lists, analytics) skips them.
+READABLE_FROM = datetime(2000, 1, 1, tzinfo=UTC)
+READABLE_UNTIL = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+class ReadableEventManager(models.Manager):
+    def get_queryset(self):
+        return super().get_queryset().filter(timestamp__gte=READABLE_FROM, timestamp__lt=READABLE_UNTIL)
+
+
 class LearningEvent(models.Model):
-    """An xAPI-shaped statement. ``statement_id`` makes ingestion idempotent."""
+    """An xAPI-shaped statement. ``statement_id`` makes ingestion idempotent.
+
+    ``objects`` skips rows whose timestamp is out of bounds (see ``ReadableEventManager``);
+    ``all_objects`` sees every row (repairs, the admin's quarantine view)."""
 
     statement_id = models.UUIDField(unique=True)
     student = models.ForeignKey(Student, on_delete=models.CASCADE, null=True, blank=True, related_name="events")
@@ -218,6 +235,9 @@ class LearningEvent(models.Model):
     context = models.JSONField(default=dict, blank=True)
     timestamp = models.DateTimeField(db_index=True)
     stored_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ReadableEventManager()
+    all_objects = models.Manager()
 
     class Meta:
         ordering = ["timestamp", "id"]

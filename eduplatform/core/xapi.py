@@ -24,13 +24,14 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from eduplatform.core.limits import json_size, json_value_problem, text_problem
+from eduplatform.core.models import READABLE_FROM
 
 COURSE_EXT = "https://w3id.org/eduplatform/xapi/course-id"
 MAX_STATEMENTS_PER_REQUEST = 500
 MAX_STATEMENT_BYTES = 64 * 1024  # one statement as JSON
 MAX_PART_BYTES = 16 * 1024  # result, context
 MAX_PART_DEPTH = 8  # nesting inside result / context (extensions included)
-MIN_TIMESTAMP = datetime(2000, 1, 1, tzinfo=UTC)
+MIN_TIMESTAMP = READABLE_FROM  # the same bound the readers use (core.models)
 FUTURE_SLACK = timedelta(minutes=5)
 # Column sizes of LearningEvent (checked here, so nothing is truncated or refused by the database).
 VERB_MAX = 255

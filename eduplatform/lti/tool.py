@@ -8,6 +8,13 @@ Why not django-lti's defaults as they are:
 - ``requests`` has no default timeout; every call to a platform gets one here.
 - Launch failures become ``LaunchRejected`` with a message a person can act on,
   instead of a 500.
+- The id_token's shape is checked before any signature work (a body that is a list, a
+  nonce that is an object were 500s), and a signed token's claims are checked against
+  the columns they land in (a 10 KB id, NUL in a name, a 400-character e-mail address,
+  a context that is a string: each a 400, nothing provisioned).
+- The nonce is bound to the OIDC state: the login stores the nonce it issued with the
+  state, and a launch must bring that same pair (pylti1p3 alone accepts any nonce it
+  ever issued with any valid state).
 """
 
 from __future__ import annotations
@@ -20,11 +27,11 @@ from django.core.cache import caches
 from django.db import transaction
 from lti_tool.models import Key, LtiLaunch, LtiRegistration
 from lti_tool.utils import DjangoToolConfig
-from pylti1p3.contrib.django import DjangoCacheDataStorage, DjangoMessageLaunch
+from pylti1p3.contrib.django import DjangoCacheDataStorage, DjangoMessageLaunch, DjangoOIDCLogin
 from pylti1p3.exception import LtiException
 from pylti1p3.service_connector import REQUESTS_USER_AGENT, ServiceConnector
 
-from eduplatform.core.api import ApplicationError
+from eduplatform.core.api import ApplicationError, json_value_problem, text_problem
 from eduplatform.lti.conf import settings
 
 log = logging.getLogger(__name__)
@@ -53,8 +60,137 @@ def launch_data_storage() -> DjangoCacheDataStorage:
     return DjangoCacheDataStorage(cache_name=settings.CACHE)
 
 
+STATE_NONCE_PARAM = "eduplatform_nonce"
+MAX_TOKEN_CHARS = 64 * 1024
+LTI = "https://purl.imsglobal.org/spec/lti/claim/"
+# claim -> (kind, max length); "str" values must also be free of NUL/control characters.
+_CLAIM_RULES: dict[str, tuple[str, int]] = {
+    "iss": ("str", 255),
+    "sub": ("str", 255),
+    "nonce": ("str", 255),
+    "azp": ("str", 255),
+    "given_name": ("str", 150),
+    "family_name": ("str", 150),
+    "name": ("str", 500),
+    "email": ("str", 254),
+    "picture": ("str", 200),
+    LTI + "deployment_id": ("str", 255),
+    LTI + "message_type": ("str", 64),
+    LTI + "version": ("str", 16),
+    LTI + "target_link_uri": ("str", 2048),
+    LTI + "roles": ("list", 100),
+    LTI + "context": ("dict", 0),
+    LTI + "resource_link": ("dict", 0),
+    LTI + "custom": ("dict", 0),
+    LTI + "tool_platform": ("dict", 0),
+    LTI + "launch_presentation": ("dict", 0),
+    "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint": ("dict", 0),
+    "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice": ("dict", 0),
+    "https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings": ("dict", 0),
+}
+# Inside the dict claims: key -> max length (strings).
+_NESTED_RULES: dict[str, dict[str, int]] = {
+    LTI + "context": {"id": 255, "label": 255, "title": 500},
+    LTI + "resource_link": {"id": 255, "title": 500, "description": 10_000},
+    LTI + "tool_platform": {"guid": 255, "name": 500, "version": 500, "product_family_code": 500, "url": 200},
+    "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint": {"lineitems": 200, "lineitem": 200},
+    "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice": {"context_memberships_url": 200},
+}
+
+
+def _bad(message: str) -> LtiException:
+    return LtiException(f"Invalid id_token: {message}")
+
+
+def _check_str(value, where: str, max_len: int) -> None:
+    if not isinstance(value, str):
+        raise _bad(f"{where} must be a string")
+    if len(value) > max_len:
+        raise _bad(f"{where} is longer than {max_len} characters")
+    if text_problem(value) or any(ord(c) < 0x20 and c not in "\t\n\r" for c in value):
+        raise _bad(f"{where} contains control characters")
+
+
+def claims_check(body) -> None:
+    """Types and sizes of the claims the tool stores (see the module docstring)."""
+    if not isinstance(body, dict):
+        raise _bad("the payload is not a JSON object")
+    problem = json_value_problem(body, max_depth=16)
+    if problem:
+        raise _bad(problem)
+    aud = body.get("aud")
+    if not (isinstance(aud, str) or (isinstance(aud, list) and aud and all(isinstance(a, str) for a in aud))):
+        raise _bad("aud must be a string or a list of strings")
+    for claim, (kind, limit) in _CLAIM_RULES.items():
+        if claim not in body or body[claim] is None:
+            continue
+        value = body[claim]
+        name = claim.rsplit("/", 1)[-1]
+        if kind == "str":
+            _check_str(value, name, limit)
+        elif kind == "list":
+            if not isinstance(value, list) or len(value) > limit:
+                raise _bad(f"{name} must be a list of at most {limit} strings")
+            for item in value:
+                _check_str(item, name, 255)
+        elif not isinstance(value, dict):
+            raise _bad(f"{name} must be an object")
+        for key, max_len in _NESTED_RULES.get(claim, {}).items():
+            if value.get(key) is not None:
+                _check_str(value[key], f"{name}.{key}", max_len)
+    custom = body.get(LTI + "custom") or {}
+    if len(custom) > 100 or any(not isinstance(v, (str, int, float, bool)) for v in custom.values()):
+        raise _bad("custom must be an object of at most 100 plain values")
+    for key, value in custom.items():
+        _check_str(key, "custom key", 255)
+        if isinstance(value, str):
+            _check_str(value, f"custom.{key[:40]}", 4096)
+
+
+class ToolOIDCLogin(DjangoOIDCLogin):
+    """OIDC login that stores the nonce it issues with the state it issues (nonce bound to state)."""
+
+    def _generate_nonce(self) -> str:
+        nonce = super()._generate_nonce()
+        # Saved by pylti1p3 right after the nonce, under the state (in the shared cache).
+        self._state_params = {**(self._state_params or {}), STATE_NONCE_PARAM: nonce}
+        return nonce
+
+
 class ToolMessageLaunch(DjangoMessageLaunch):
-    """A message launch whose nonce can be used once."""
+    """A message launch whose shape is checked before signature work, whose nonce must be
+    the one issued with its state, and whose nonce can be used once."""
+
+    def validate_jwt_format(self) -> ToolMessageLaunch:
+        token = self._get_id_token()
+        if not isinstance(token, str) or len(token) > MAX_TOKEN_CHARS:
+            raise _bad(f"the id_token is not a string of at most {MAX_TOKEN_CHARS} characters")
+        super().validate_jwt_format()
+        if not isinstance(self._jwt.get("header"), dict):
+            raise _bad("the header is not a JSON object")
+        body = self._jwt.get("body")
+        if not isinstance(body, dict):
+            raise _bad("the payload is not a JSON object")
+        for claim in ("nonce", "iss"):
+            if not isinstance(body.get(claim), str) or not body[claim] or len(body[claim]) > 255:
+                raise _bad(f"{claim} must be a non-empty string")
+        aud = body.get("aud")
+        if not (isinstance(aud, str) or (isinstance(aud, list) and all(isinstance(a, str) for a in aud))):
+            raise _bad("aud must be a string or a list of strings")
+        return self
+
+    def validate_nonce(self) -> ToolMessageLaunch:
+        super().validate_nonce()
+        state = self._get_request_param("state")
+        params = self._session_service.get_state_params(state) if state else None
+        if not isinstance(params, dict) or params.get(STATE_NONCE_PARAM) != self._get_jwt_body().get("nonce"):
+            raise LtiException("Invalid Nonce")
+        return self
+
+    def validate_message(self) -> ToolMessageLaunch:
+        super().validate_message()
+        claims_check(self._get_jwt_body())
+        return self
 
     def save_launch_data(self) -> ToolMessageLaunch:
         # Runs after state, signature, registration, deployment and message checks passed.
@@ -120,7 +256,7 @@ def launch_validate(request) -> LtiLaunch:
     )
     try:
         message_launch.validate()
-    except (LtiException, KeyError, ValueError) as exc:
+    except (LtiException, KeyError, ValueError, TypeError, AttributeError) as exc:
         log.warning("LTI launch rejected: %s", exc)
         raise _rejection(exc) from exc
     return LtiLaunch(message_launch)

@@ -24,7 +24,6 @@ from lti_tool.constants import SESSION_KEY
 from lti_tool.models import LtiRegistration
 from lti_tool.utils import DjangoToolConfig
 from lti_tool.views import OIDCLoginInitView
-from pylti1p3.contrib.django import DjangoOIDCLogin
 from pylti1p3.exception import OIDCException
 
 from eduplatform.core import api as core_services
@@ -34,7 +33,11 @@ from eduplatform.lti.conf import settings
 from grading.api import grade_view_for
 
 log = logging.getLogger(__name__)
+# One salt per purpose: a token signed for the deep-link picker is refused by the submit
+# form and the other way round, and neither is valid for any other signed value of the site.
 FORM_SALT = "eduplatform.lti.form"
+SUBMIT_FORM = "submit"
+DEEP_LINK_FORM = "deep-link"
 
 
 def _error(request: HttpRequest, exc: ApplicationError) -> HttpResponse:
@@ -47,13 +50,17 @@ def _absolute(request: HttpRequest, name: str, **kwargs) -> str:
     return request.build_absolute_uri(reverse(f"eduplatform_lti:{name}", kwargs=kwargs or None))
 
 
-def _form_token(*, user_id: int, launch_id: str, **extra) -> str:
-    return signing.dumps({"u": user_id, "l": launch_id, **extra}, salt=FORM_SALT)
+def _salt(purpose: str) -> str:
+    return f"{FORM_SALT}.{purpose}"
 
 
-def _form_token_read(request: HttpRequest) -> dict:
+def _form_token(*, purpose: str, user_id: int, launch_id: str, **extra) -> str:
+    return signing.dumps({"u": user_id, "l": launch_id, **extra}, salt=_salt(purpose))
+
+
+def _form_token_read(request: HttpRequest, *, purpose: str) -> dict:
     try:
-        return signing.loads(request.POST.get("token", ""), salt=FORM_SALT, max_age=settings.FORM_MAX_AGE_SECONDS)
+        data = signing.loads(request.POST.get("token", ""), salt=_salt(purpose), max_age=settings.FORM_MAX_AGE_SECONDS)
     except signing.SignatureExpired as exc:
         raise ApplicationError(
             "This page has expired; open the tool again from the LMS.", code="lti_form_expired", status_code=400
@@ -62,6 +69,9 @@ def _form_token_read(request: HttpRequest) -> dict:
         raise ApplicationError(
             "This form was not issued by the tool.", code="lti_form_invalid", status_code=403
         ) from exc
+    if not isinstance(data, dict) or not isinstance(data.get("u"), int) or not isinstance(data.get("l"), str):
+        raise ApplicationError("This form was not issued by the tool.", code="lti_form_invalid", status_code=403)
+    return data
 
 
 @method_decorator((csrf_exempt, xframe_options_exempt), name="dispatch")
@@ -82,7 +92,7 @@ class LoginView(OIDCLoginInitView):
                 ),
             )
         tool.key_ensure_active()
-        oidc_login = DjangoOIDCLogin(
+        oidc_login = tool.ToolOIDCLogin(
             request, DjangoToolConfig(registration_uuid), launch_data_storage=tool.launch_data_storage()
         )
         try:
@@ -151,7 +161,12 @@ class LaunchView(View):
             raise tool.LaunchRejected(
                 "Only instructors and teaching assistants can add assignments.", code="lti_not_staff"
             )
-        token = _form_token(user_id=provisioned.user.pk, launch_id=lti_launch.get_launch_id(), c=provisioned.course.pk)
+        token = _form_token(
+            purpose=DEEP_LINK_FORM,
+            user_id=provisioned.user.pk,
+            launch_id=lti_launch.get_launch_id(),
+            c=provisioned.course.pk,
+        )
         return render(
             request,
             "eduplatform_lti/deep_link.html",
@@ -205,7 +220,7 @@ def _assignment_page(
         "message_is_error": status >= 400,
         "is_student": student is not None,
         "attempts_left": max(0, assignment.max_attempts - len(attempts)) if student else 0,
-        "token": _form_token(user_id=user.pk, launch_id=launch_id, a=assignment.pk),
+        "token": _form_token(purpose=SUBMIT_FORM, user_id=user.pk, launch_id=launch_id, a=assignment.pk),
         "submit_url": reverse("eduplatform_lti:submit"),
         "submission_count": assignment.submissions.count() if student is None else None,
         "admin_url": _admin_url() if student is None else "",
@@ -228,29 +243,31 @@ class DeepLinkResponseView(View):
 
     def post(self, request: HttpRequest) -> HttpResponse:
         try:
-            data = _form_token_read(request)
+            data = _form_token_read(request, purpose=DEEP_LINK_FORM)
             lti_launch = tool.launch_restore(request, data["l"])
             if not lti_launch.is_deep_link_launch:
                 raise ApplicationError("This session is not a Deep Linking request.", code="lti_not_deep_link")
-            course_id = data["c"]
-            if not Enrollment.objects.filter(
-                user_id=data["u"],
-                course_id=course_id,
-                unregistered_at__isnull=True,
-                role__in=[Enrollment.Role.INSTRUCTOR, Enrollment.Role.TA],
-            ).exists():
+            course_id = data.get("c")
+            user = get_user_model().objects.filter(pk=data["u"]).first()
+            if user is None or not isinstance(course_id, int) or not core_services.is_course_staff(user, course_id):
                 raise ApplicationError(
                     "Only the course's instructors can add assignments.", code="lti_not_staff", status_code=403
                 )
-            ids = [int(i) for i in request.POST.getlist("assignment") if i.isdigit()]
+            ids = [int(i) for i in request.POST.getlist("assignment") if i.isascii() and i.isdigit() and len(i) < 18]
             assignments = list(Assignment.objects.filter(course_id=course_id, pk__in=ids).order_by("id"))
             title = request.POST.get("new_title", "").strip()
+            instructions = request.POST.get("new_instructions", "").strip()
+            if core_services.text_problem(title + instructions) or len(instructions) > 20_000:
+                raise ApplicationError(
+                    "The title or instructions contain characters that cannot be stored, or are too long.",
+                    code="lti_invalid_text",
+                )
             if title:
                 assignments.append(
                     core_services.assignment_create(
                         course=Course.objects.get(pk=course_id),
                         title=title[:255],
-                        instructions=request.POST.get("new_instructions", "").strip(),
+                        instructions=instructions,
                     )
                 )
             if not assignments:
@@ -273,7 +290,7 @@ class SubmitView(View):
 
     def post(self, request: HttpRequest) -> HttpResponse:
         try:
-            data = _form_token_read(request)
+            data = _form_token_read(request, purpose=SUBMIT_FORM)
             user = get_user_model().objects.filter(pk=data["u"]).first()
             assignment = Assignment.objects.select_related("course").filter(pk=data.get("a")).first()
             student = Student.objects.filter(user=user).first() if user else None
