@@ -39,8 +39,10 @@ __all__ = [
     "f1_macro",
     "mae",
     "pearson_r",
+    "precision_binary",
     "precision_macro",
     "quadratic_weighted_kappa",
+    "recall_binary",
     "recall_macro",
     "regression_metrics",
     "rmse",
@@ -151,6 +153,20 @@ def f1_macro(y_true: ArrayLike, y_pred: ArrayLike) -> float:
     """Macro-averaged F1; 0 for classes with no predicted and no true items."""
     a, b = _labels(y_true, y_pred)
     return float(skm.f1_score(a, b, average="macro", zero_division=0))
+
+
+def precision_binary(y_true: ArrayLike, y_pred: ArrayLike) -> float:
+    """Precision of the positive class (1): of the items flagged, the share truly positive;
+    0 when nothing is flagged (an alert rule that never fires is not precise)."""
+    a, b = _labels(y_true, y_pred)
+    return float(skm.precision_score(np.asarray(a) == 1, np.asarray(b) == 1, zero_division=0))
+
+
+def recall_binary(y_true: ArrayLike, y_pred: ArrayLike) -> float:
+    """Recall of the positive class (1): of the truly positive items, the share flagged;
+    0 when there is no positive item."""
+    a, b = _labels(y_true, y_pred)
+    return float(skm.recall_score(np.asarray(a) == 1, np.asarray(b) == 1, zero_division=0))
 
 
 def _scores(y_true: ArrayLike, y_score: ArrayLike) -> tuple[np.ndarray, np.ndarray]:

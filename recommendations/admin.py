@@ -9,15 +9,22 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
 from eduplatform.core.admin import StaffCoursesMixin
-from eduplatform.core.api import ApplicationError, Course, Enrollment, is_course_staff
+from eduplatform.core.api import (
+    ApplicationError,
+    Course,
+    Enrollment,
+    enqueue_on_commit,
+    is_course_staff,
+    settings,
+)
 from eduplatform.core.api import staff_course_ids as core_staff_course_ids
-from recommendations import selectors, services
+from recommendations.mastery import selectors as mastery_selectors
+from recommendations.mastery import services as mastery_services
 from recommendations.models import (
     AssignmentSkill,
     BehaviourSnapshot,
@@ -33,6 +40,11 @@ from recommendations.models import (
     Skill,
     SkillPrerequisite,
 )
+from recommendations.paths import services as path_services
+from recommendations.resources import selectors as resource_selectors
+from recommendations.resources import services as resource_services
+from recommendations.risk import selectors as risk_selectors
+from recommendations.risk import services as risk_services
 
 
 class _CourseScopedAdmin(StaffCoursesMixin, admin.ModelAdmin):
@@ -124,12 +136,12 @@ class RiskEstimateAdmin(_CourseScopedAdmin):
         course = self._course(request, course_id)
         pattern = request.GET.get("pattern") or None
         only_risk = request.GET.get("at_risk") == "1"
-        rows = selectors.course_behaviour(
+        rows = risk_selectors.course_behaviour(
             user=request.user, course_id=course_id, pattern=pattern, at_risk=True if only_risk else None
         )
-        all_rows = selectors.course_behaviour(user=request.user, course_id=course_id)
-        hist = selectors.engagement_histogram([r["engagement"] for r in all_rows])
-        trend = selectors.course_trend(course_id=course_id)
+        all_rows = risk_selectors.course_behaviour(user=request.user, course_id=course_id)
+        hist = risk_selectors.engagement_histogram([r["engagement"] for r in all_rows])
+        trend = risk_selectors.course_trend(course_id=course_id)
         patterns = {}
         for r in all_rows:
             patterns[r["pattern"]] = patterns.get(r["pattern"], 0) + 1
@@ -145,8 +157,8 @@ class RiskEstimateAdmin(_CourseScopedAdmin):
             "pattern": pattern or "",
             "only_risk": only_risk,
             "hidden": hidden,
-            "confidence_threshold": selectors.risk_setting("RISK_CONFIDENCE_THRESHOLD"),
-            "alert_threshold": selectors.risk_setting("RISK_ALERT_THRESHOLD"),
+            "confidence_threshold": settings.RISK_CONFIDENCE_THRESHOLD,
+            "alert_threshold": settings.RISK_ALERT_THRESHOLD,
             "open_alerts": RiskAlert.objects.filter(course=course, resolved_at__isnull=True).count(),
             "pattern_choices": ["active", "passive", "struggling", "disengaged", "unknown"],
         }
@@ -154,14 +166,14 @@ class RiskEstimateAdmin(_CourseScopedAdmin):
 
     def student_detail(self, request, course_id: int, student_id: int):
         course = self._course(request, course_id)
-        body = selectors.student_risk(user=request.user, course_id=course_id, student_id=student_id)
+        body = risk_selectors.student_risk(user=request.user, course_id=course_id, student_id=student_id)
         history = list(reversed(body["history"]))
         ctx = {
             **self.admin_site.each_context(request),
             "title": f"Student #{student_id} in {course.code}",
             "course": course,
             "body": body,
-            "events": selectors.student_timeline(course_id=course_id, student_id=student_id),
+            "events": risk_selectors.student_timeline(course_id=course_id, student_id=student_id),
             "alerts": RiskAlert.objects.filter(course=course, student_id=student_id),
             "engagement_svg": _trend_svg(
                 [{"as_of": h["as_of"], "engagement": h["engagement"], "at_risk": None} for h in history]
@@ -190,7 +202,7 @@ class RiskAlertAdmin(_CourseScopedAdmin):
     def acknowledge(self, request, queryset):
         n = 0
         for alert in queryset.exclude(status=RiskAlert.Status.RESOLVED):
-            services.risk_alert_acknowledge(alert=alert, user=request.user)
+            risk_services.risk_alert_acknowledge(alert=alert, user=request.user)
             n += 1
         self.message_user(request, f"{n} alerts acknowledged.", messages.SUCCESS)
 
@@ -275,7 +287,9 @@ class _PrerequisiteFormSet(forms.BaseInlineFormSet):
             if not form.cleaned_data or form.cleaned_data.get("DELETE") or not form.cleaned_data.get("prerequisite"):
                 continue
             try:
-                services.skill_prerequisite_check(skill=self.instance, prerequisite=form.cleaned_data["prerequisite"])
+                mastery_services.skill_prerequisite_check(
+                    skill=self.instance, prerequisite=form.cleaned_data["prerequisite"]
+                )
             except ApplicationError as exc:
                 raise forms.ValidationError(exc.message) from None
 
@@ -371,29 +385,25 @@ class LearningResourceAdmin(_CourseScopedAdmin):
     def similar(self, obj) -> str:
         if not obj.pk or not obj.embedding:
             return "(not embedded yet)"
-        found = selectors.resources_similar(resource=obj, k=5)
+        found = resource_selectors.resources_similar(resource=obj, k=5)
         return "; ".join(f"{r.title} ({s:.2f})" for r, s in found) or "(none)"
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         obj = form.instance
-        from recommendations.tasks import embed_resources, recompute_paths_course
-
-        transaction.on_commit(lambda: embed_resources.delay(resource_ids=[obj.pk]))
-        transaction.on_commit(lambda: recompute_paths_course.delay(course_id=obj.course_id))
+        enqueue_on_commit("recommendations.embed_resources", resource_ids=[obj.pk])
+        enqueue_on_commit("recommendations.recompute_paths_course", course_id=obj.course_id)
 
     @admin.action(description="Compute transcripts and embeddings now (worker)")
     def embed_now(self, request, queryset):
-        from recommendations.tasks import embed_resources
-
         ids = list(queryset.values_list("pk", flat=True))
-        transaction.on_commit(lambda: embed_resources.delay(resource_ids=ids))
+        enqueue_on_commit("recommendations.embed_resources", resource_ids=ids)
         self.message_user(request, f"{len(ids)} resources queued for embedding.", messages.SUCCESS)
 
     def _pin(self, request, queryset, action: str) -> None:
         n = 0
         for resource in queryset:
-            services.resource_pin_set(resource=resource, action=action, user=request.user)
+            resource_services.resource_pin_set(resource=resource, action=action, user=request.user)
             n += 1
         self.message_user(request, f"{n} resources: {action} for their whole course.", messages.SUCCESS)
 
@@ -431,7 +441,7 @@ class ResourcePinAdmin(_CourseScopedAdmin):
 
     def save_model(self, request, obj, form, change):
         """Through the service: course taken from the resource, paths recomputed after commit."""
-        pin = services.resource_pin_set(
+        pin = resource_services.resource_pin_set(
             resource=obj.resource,
             action=obj.action,
             student=obj.student,
@@ -442,7 +452,7 @@ class ResourcePinAdmin(_CourseScopedAdmin):
         obj.pk, obj.course_id = pin.pk, pin.course_id
 
     def delete_model(self, request, obj):
-        services.resource_pin_remove(pin=obj)
+        resource_services.resource_pin_remove(pin=obj)
 
 
 @admin.register(Mastery)
@@ -484,7 +494,7 @@ class MasteryAdmin(_CourseScopedAdmin):
         course = Course.objects.filter(pk=course_id).first()
         if course is None or not is_course_staff(request.user, course_id):
             raise PermissionDenied
-        matrix = selectors.course_mastery_matrix(user=request.user, course_id=course_id)
+        matrix = mastery_selectors.course_mastery_matrix(user=request.user, course_id=course_id)
         rows = [
             {
                 "student": r["student"],
@@ -565,7 +575,7 @@ class LearningPathAdmin(_CourseScopedAdmin):
     def recompute(self, request, queryset):
         n = 0
         for p in queryset.filter(is_current=True).select_related("student", "course"):
-            services.learning_path_recompute(student=p.student, course=p.course)
+            path_services.learning_path_recompute(student=p.student, course=p.course)
             n += 1
         self.message_user(request, f"{n} paths recomputed.", messages.SUCCESS)
 
@@ -589,5 +599,5 @@ class KTModelRecordAdmin(admin.ModelAdmin):
         if queryset.count() != 1:
             self.message_user(request, "Choose exactly one model.", messages.ERROR)
             return
-        services.kt_model_serve(record=queryset.first())
+        mastery_services.kt_model_serve(record=queryset.first())
         self.message_user(request, "Model now serving; mastery is being recomputed.", messages.SUCCESS)

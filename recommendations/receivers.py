@@ -7,29 +7,24 @@
 * An xAPI "answered"/"scored" statement with a result (``result.success`` or a score)
   is one too.
 
-Receivers only enqueue ``recommendations.update_mastery`` after commit (ids, not
-instances); the task does the work on a worker and recomputes the learning path
-when mastery changed.
+Receivers only wake ``recommendations.update_mastery`` by name, after commit (ids, not
+instances); the task does the work on a worker and recomputes the learning path when
+mastery changed.
 """
 
 from __future__ import annotations
 
-from django.db import transaction
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
-from eduplatform.core.api import LearningEvent
+from eduplatform.core.api import LearningEvent, enqueue, enqueue_on_commit
 from grading.api import human_grade_saved
-from recommendations.behaviour import verb_name
-from recommendations.selectors import MASTERY_VERBS
+from recommendations.xapi import MASTERY_VERBS, verb_name
 
 
 @receiver(human_grade_saved, dispatch_uid="recommendations.mastery_on_human_grade")
 def _grade_to_mastery(sender, grade_id: int, **kwargs) -> None:
-    from recommendations.tasks import update_mastery
-
-    # Both signals are sent after commit already.
-    update_mastery.delay(grade_id=grade_id)
+    enqueue("recommendations.update_mastery", grade_id=grade_id)  # the signal is sent after commit already
 
 
 @receiver(post_save, sender=LearningEvent, dispatch_uid="recommendations.mastery_on_answer")
@@ -39,7 +34,4 @@ def _answer_to_mastery(sender, instance: LearningEvent, created: bool, **kwargs)
     result = instance.result if isinstance(instance.result, dict) else {}
     if "success" not in result and "score" not in result:
         return
-    from recommendations.tasks import update_mastery
-
-    event_id = instance.pk
-    transaction.on_commit(lambda: update_mastery.delay(event_id=event_id))
+    enqueue_on_commit("recommendations.update_mastery", event_id=instance.pk)

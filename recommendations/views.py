@@ -1,15 +1,24 @@
-"""Instructor-facing behaviour API: course overview, one student's risk, alerts. Thin."""
+"""REST views of the learner model: behaviour and risk for course staff, mastery and
+learning paths for students, the class mastery matrix and resource pins. Thin: one
+selector or service call each."""
 
 from __future__ import annotations
 
+import django_filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from eduplatform.core.api import NotFound
-from recommendations import selectors, services
+from eduplatform.core.api import NotFound, course_get, settings
+from recommendations.mastery import selectors as mastery_selectors
 from recommendations.models import ResourcePin, RiskAlert
+from recommendations.paths import selectors as path_selectors
+from recommendations.paths import services as path_services
+from recommendations.resources import selectors as resource_selectors
+from recommendations.resources import services as resource_services
+from recommendations.risk import selectors as risk_selectors
+from recommendations.risk import services as risk_services
 from recommendations.serializers import (
     CourseBehaviourQuerySerializer,
     CourseBehaviourSerializer,
@@ -33,7 +42,7 @@ class CourseBehaviour(APIView):
     def get(self, request, pk: int):
         q = CourseBehaviourQuerySerializer(data=request.query_params)
         q.is_valid(raise_exception=True)
-        rows = selectors.course_behaviour(
+        rows = risk_selectors.course_behaviour(
             user=request.user,
             course_id=pk,
             pattern=q.validated_data.get("pattern"),
@@ -43,8 +52,8 @@ class CourseBehaviour(APIView):
             CourseBehaviourSerializer(
                 {
                     "course": pk,
-                    "confidence_threshold": selectors.risk_setting("RISK_CONFIDENCE_THRESHOLD"),
-                    "alert_threshold": selectors.risk_setting("RISK_ALERT_THRESHOLD"),
+                    "confidence_threshold": settings.RISK_CONFIDENCE_THRESHOLD,
+                    "alert_threshold": settings.RISK_ALERT_THRESHOLD,
                     "results": rows,
                 }
             ).data
@@ -57,34 +66,44 @@ class StudentRisk(APIView):
 
     @extend_schema(responses={200: StudentRiskSerializer})
     def get(self, request, pk: int, student_id: int):
-        body = selectors.student_risk(user=request.user, course_id=pk, student_id=student_id)
+        body = risk_selectors.student_risk(user=request.user, course_id=pk, student_id=student_id)
         return Response(StudentRiskSerializer(body).data)
+
+
+class RiskAlertFilter(django_filters.FilterSet):
+    """Ids are plain numbers: a course or student you cannot see filters to nothing, exactly
+    like one that does not exist (no 400 that would tell the two apart)."""
+
+    course = django_filters.NumberFilter(field_name="course_id")
+    student = django_filters.NumberFilter(field_name="student_id")
+    status = django_filters.ChoiceFilter(choices=RiskAlert.Status.choices)
+
+    class Meta:
+        model = RiskAlert
+        fields = ["course", "status", "student"]
 
 
 class RiskAlertList(generics.ListAPIView):
     """Alerts in the courses you teach, newest crossing first."""
 
     serializer_class = RiskAlertSerializer
-    filterset_fields = ["course", "status", "student"]
+    filterset_class = RiskAlertFilter
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation
             return RiskAlert.objects.none()
-        return selectors.alerts_visible_to(self.request.user)
+        return risk_selectors.alerts_visible_to(self.request.user)
 
 
 class RiskAlertAcknowledge(APIView):
     @extend_schema(request=None, responses={200: RiskAlertSerializer})
     def post(self, request, pk: int):
-        alert = selectors.alert_get(user=request.user, alert_id=pk)
-        alert = services.risk_alert_acknowledge(alert=alert, user=request.user)
+        alert = risk_selectors.alert_get(user=request.user, alert_id=pk)
+        alert = risk_services.risk_alert_acknowledge(alert=alert, user=request.user)
         return Response(RiskAlertSerializer(alert).data)
 
 
-# =============================================================================
-# Learner model and learning paths (issue 6): my mastery, my path, step feedback,
-# the class mastery matrix and resource pins. Thin: one selector/service call each.
-# =============================================================================
+# ------------------------------------------------------------------ mastery, paths, pins
 
 
 class MyMastery(APIView):
@@ -96,7 +115,9 @@ class MyMastery(APIView):
         q = CourseQuerySerializer(data=request.query_params)
         q.is_valid(raise_exception=True)
         return Response(
-            MyMasterySerializer(selectors.my_mastery(user=request.user, course_id=q.validated_data["course"])).data
+            MyMasterySerializer(
+                mastery_selectors.my_mastery(user=request.user, course_id=q.validated_data["course"])
+            ).data
         )
 
 
@@ -108,8 +129,8 @@ class MyLearningPath(APIView):
     def get(self, request):
         q = CourseQuerySerializer(data=request.query_params)
         q.is_valid(raise_exception=True)
-        student, course = selectors.student_course_get(user=request.user, course_id=q.validated_data["course"])
-        path = services.learning_path_current_or_compute(student=student, course=course)
+        student, course = mastery_selectors.student_course_get(user=request.user, course_id=q.validated_data["course"])
+        path = path_services.learning_path_current_or_compute(student=student, course=course)
         return Response(LearningPathSerializer(path).data)
 
 
@@ -118,10 +139,10 @@ class LearningPathStepMark(APIView):
 
     @extend_schema(request=StepMarkInSerializer, responses={200: LearningPathStepSerializer})
     def post(self, request, pk: int):
-        step = selectors.path_step_get_for_owner(user=request.user, step_id=pk)
+        step = path_selectors.path_step_get_for_owner(user=request.user, step_id=pk)
         inp = StepMarkInSerializer(data=request.data)
         inp.is_valid(raise_exception=True)
-        step = services.path_step_mark(step=step, status=inp.validated_data["status"])
+        step = path_services.path_step_mark(step=step, status=inp.validated_data["status"])
         return Response(LearningPathStepSerializer(step).data)
 
 
@@ -130,7 +151,9 @@ class CourseMastery(APIView):
 
     @extend_schema(responses={200: CourseMasterySerializer})
     def get(self, request, pk: int):
-        return Response(CourseMasterySerializer(selectors.course_mastery_matrix(user=request.user, course_id=pk)).data)
+        return Response(
+            CourseMasterySerializer(mastery_selectors.course_mastery_matrix(user=request.user, course_id=pk)).data
+        )
 
 
 class CourseResourcePins(APIView):
@@ -139,18 +162,18 @@ class CourseResourcePins(APIView):
 
     @extend_schema(responses={200: ResourcePinSerializer(many=True)})
     def get(self, request, pk: int):
-        selectors.staff_course_get(user=request.user, course_id=pk)
-        return Response(ResourcePinSerializer(ResourcePin.objects.filter(course_id=pk), many=True).data)
+        course_get(user=request.user, course_id=pk, staff=True)
+        return Response(ResourcePinSerializer(resource_selectors.course_pins(course_id=pk), many=True).data)
 
     @extend_schema(request=ResourcePinSerializer, responses={200: ResourcePinSerializer})
     def post(self, request, pk: int):
-        selectors.staff_course_get(user=request.user, course_id=pk)
+        course_get(user=request.user, course_id=pk, staff=True)
         inp = ResourcePinSerializer(data=request.data)
         inp.is_valid(raise_exception=True)
         d = inp.validated_data
         if d["resource"].course_id != pk:
             raise NotFound(f"Resource {d['resource'].pk} not found.")
-        pin = services.resource_pin_set(
+        pin = resource_services.resource_pin_set(
             resource=d["resource"],
             action=d.get("action", ResourcePin.Action.PIN),
             student=d.get("student"),

@@ -38,7 +38,6 @@ __all__ = [
     "Weights",
     "candidate_skills",
     "difficulty_fit",
-    "find_cycle",
     "modality_preference",
     "recommend",
     "urgency",
@@ -222,35 +221,6 @@ def candidate_skills(
         else:
             candidates.append(s.id)
     return candidates, blocked, mastered
-
-
-def find_cycle(edges: Iterable[tuple[int, int]]) -> list[int] | None:
-    """A cycle in the graph skill -> prerequisite as a list of nodes (first == last), or None."""
-    graph: dict[int, list[int]] = {}
-    for a, b in edges:
-        graph.setdefault(a, []).append(b)
-        graph.setdefault(b, [])
-    state: dict[int, int] = {}  # 1 = on the stack, 2 = done
-    for root in sorted(graph):
-        if state.get(root):
-            continue
-        stack = [(root, iter(sorted(graph[root])))]
-        path = [root]
-        state[root] = 1
-        while stack:
-            node, children = stack[-1]
-            nxt = next(children, None)
-            if nxt is None:
-                state[node] = 2
-                stack.pop()
-                path.pop()
-            elif state.get(nxt) == 1:
-                return path[path.index(nxt) :] + [nxt]
-            elif not state.get(nxt):
-                state[nxt] = 1
-                stack.append((nxt, iter(sorted(graph[nxt]))))
-                path.append(nxt)
-    return None
 
 
 # ----------------------------------------------------------------------- recommend

@@ -1,4 +1,4 @@
-"""Knowledge tracing algorithms (plain Python, no database)."""
+"""Knowledge tracing algorithms (plain Python, no database) and the ``benchmark_kt`` command."""
 
 from __future__ import annotations
 
@@ -10,8 +10,6 @@ import pytest
 from multimodal.knowledge_tracing import (
     BKTModel,
     BKTParams,
-    DeepKTConfig,
-    DeepKTModel,
     EnsembleModel,
     Sequence,
     bkt_predict_correct,
@@ -19,6 +17,7 @@ from multimodal.knowledge_tracing import (
     evaluate,
     parse_dkvmn,
 )
+from multimodal.knowledge_tracing.deep import DeepKTConfig, DeepKTModel
 
 PARAMS = BKTParams(prior=0.3, learn=0.2, forget=0.1, guess=0.25, slip=0.1)
 
@@ -129,7 +128,7 @@ def test_bkt_caps_guess_and_slip_and_defaults_unseen_skills():
 def test_bkt_save_load_roundtrip(tmp_path):
     seqs = _simulate_bkt({1: BKTParams(), 3: BKTParams(guess=0.1)}, 50, 10, seed=4)
     model = BKTModel(max_iter=10).fit(seqs)
-    loaded = BKTModel.load(model.save(tmp_path / "bkt.json"))
+    loaded = BKTModel.load(model.save(tmp_path / "bkt"))
     assert loaded.version == model.version
     assert loaded.params_for(3) == model.params_for(3)
     np.testing.assert_allclose(loaded.predict_sequences(seqs[:5])[2], model.predict_sequences(seqs[:5])[2])
@@ -170,7 +169,7 @@ def test_deep_model_learns_on_tiny_synthetic_set(tmp_path):
     np.testing.assert_allclose(ensemble.predict_sequences(test[:2])[0], model.predict_sequences(test[:2])[0])
 
     model.metrics = {"auc": result["auc"]}
-    path = model.save(tmp_path / "dkt.pt")
+    path = model.save(tmp_path / "dkt")
     loaded = DeepKTModel.load(path, device="cpu")
     assert loaded.version == model.version and loaded.metrics == model.metrics
     np.testing.assert_allclose(

@@ -108,3 +108,14 @@ def test_bad_inputs_raise():
         mm.rmse([], [])
     with pytest.raises(ValueError):
         mm.mae([1, 2], [1])
+
+
+def test_binary_precision_and_recall_of_the_positive_class():
+    y = [1, 1, 0, 0, 1]
+    flagged = [1, 0, 1, 0, 1]
+    # flagged 3, of which 2 are positive; 3 positives, of which 2 are flagged
+    assert mm.precision_binary(y, flagged) == pytest.approx(2 / 3)
+    assert mm.recall_binary(y, flagged) == pytest.approx(2 / 3)
+    assert mm.precision_binary(y, [0, 0, 0, 0, 0]) == 0.0  # nothing flagged
+    assert mm.recall_binary([0, 0, 0], [1, 0, 1]) == 0.0  # nothing to find
+    assert mm.precision_binary([True, False], [True, True]) == 0.5  # booleans work too

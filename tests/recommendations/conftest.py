@@ -19,7 +19,7 @@ def learning_course(course_setup, fast_passwords):
     assignment tagged with Recursion, and resources of several kinds."""
     from django.utils import timezone
 
-    from recommendations import services
+    from recommendations.mastery import services
     from recommendations.models import LearningResource, Skill
 
     course = course_setup["course"]
@@ -54,3 +54,9 @@ def set_mastery(student, skill, p: float):
     Mastery.objects.update_or_create(
         student=student, skill=skill, defaults={"p_mastery": p, "n_attempts": 1, "model_version": "test"}
     )
+
+
+@pytest.fixture(autouse=True)
+def _artifacts_in_tmp(settings, tmp_path):
+    """Trained models (risk estimators, KT models) go to a per-test folder, not var/."""
+    settings.EDUPLATFORM_ARTIFACT_DIR = str(tmp_path / "artifacts")

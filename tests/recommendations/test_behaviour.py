@@ -1,4 +1,4 @@
-"""Behaviour features, engagement, patterns and the at-risk model on hand-made data (no database)."""
+"""Behaviour features, engagement, patterns and the at-risk estimator on hand-made data (no database)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ import math
 import numpy as np
 import pytest
 
-from recommendations import behaviour as B
-from recommendations.behaviour import Deadline, Event, Timeline
+from multimodal.risk import RiskEstimator, confidence_of, fit_risk_estimator, guardrail_evaluate
+from recommendations.risk.features import COUNT_LIKE, Deadline, Event, Timeline, compute_features, risk_reasons
+from recommendations.risk.patterns import Cohort, Pattern, classify_pattern, engagement_score
+from recommendations.xapi import resource_category
 
 
 def _timeline() -> Timeline:
@@ -50,7 +52,7 @@ def _timeline() -> Timeline:
 
 
 def test_features_of_a_hand_made_timeline():
-    f = B.compute_features(_timeline(), as_of=20.0)
+    f = compute_features(_timeline(), as_of=20.0)
     # activity counts by verb and resource type ("scored" is bookkeeping, not activity)
     assert f["events_total"] == 7
     assert (f["verb_viewed"], f["verb_answered"], f["verb_submitted"], f["verb_commented"]) == (3, 1, 2, 1)
@@ -88,7 +90,7 @@ def test_features_of_a_hand_made_timeline():
 
 def test_cutoff_uses_only_what_was_known():
     tl = _timeline()
-    early = B.compute_features(tl, as_of=9.0)  # before A2 was submitted and A3 was due
+    early = compute_features(tl, as_of=9.0)  # before A2 was submitted and A3 was due
     assert early["events_total"] == 5
     assert (early["deadlines_due"], early["submitted_on_time"], early["submitted_late"], early["deadlines_missed"]) == (
         2,
@@ -97,55 +99,55 @@ def test_cutoff_uses_only_what_was_known():
         1,
     )  # A2 not yet submitted at day 9: missed so far
     assert early["scores_count"] == 1 and early["score_mean"] == pytest.approx(0.8)
-    later = B.compute_features(tl, as_of=30.0)
+    later = compute_features(tl, as_of=30.0)
     assert later["events_total"] == 8  # the day-25 view is now known
     # a window limits activity, not deadlines or scores
-    windowed = B.compute_features(tl, as_of=20.0, window_days=10)
+    windowed = compute_features(tl, as_of=20.0, window_days=10)
     assert windowed["events_total"] == 2 and windowed["deadlines_missed"] == 1 and windowed["scores_count"] == 2
 
 
 def test_empty_timeline_and_withdrawal():
-    f = B.compute_features(Timeline(registered_day=2.0), as_of=10.0)
+    f = compute_features(Timeline(registered_day=2.0), as_of=10.0)
     assert f["events_total"] == 0 and f["days_since_activity"] == 8.0
     assert math.isnan(f["score_mean"]) and math.isnan(f["submission_rate"])
-    assert B.classify_pattern(f)[0] == B.Pattern.UNKNOWN
-    w = B.compute_features(Timeline(registered_day=-1.0, unregistered_day=4.0), as_of=10.0)
+    assert classify_pattern(f)[0] == Pattern.UNKNOWN
+    w = compute_features(Timeline(registered_day=-1.0, unregistered_day=4.0), as_of=10.0)
     assert w["withdrawn"] == 1 and w["days_enrolled"] == 4.0
-    assert B.engagement_score(w) == 0.0
-    assert B.classify_pattern(w)[0] == B.Pattern.DISENGAGED
+    assert engagement_score(w) == 0.0
+    assert classify_pattern(w)[0] == Pattern.DISENGAGED
     # an unregistration after the cut-off is not known yet
-    assert B.compute_features(Timeline(unregistered_day=40.0), as_of=10.0)["withdrawn"] == 0
+    assert compute_features(Timeline(unregistered_day=40.0), as_of=10.0)["withdrawn"] == 0
 
 
 def test_engagement_score_is_bounded_and_orders_students():
-    f = B.compute_features(_timeline(), as_of=20.0)
-    score = B.engagement_score(f)
+    f = compute_features(_timeline(), as_of=20.0)
+    score = engagement_score(f)
     assert 0 < score < 100
     busy = Timeline(
         events=[Event(d + 0.5, "viewed", "text") for d in range(20)], deadlines=[Deadline(5, 4.0), Deadline(10, 9.0)]
     )
-    assert B.engagement_score(B.compute_features(busy, as_of=20.0)) > score
+    assert engagement_score(compute_features(busy, as_of=20.0)) > score
     idle = Timeline(events=[Event(0.5, "viewed", "text")], deadlines=[Deadline(5, None), Deadline(10, None)])
-    assert B.engagement_score(B.compute_features(idle, as_of=20.0)) < score
+    assert engagement_score(compute_features(idle, as_of=20.0)) < score
 
 
 def test_patterns_name_their_drivers():
-    base = B.compute_features(_timeline(), as_of=20.0)
-    pattern, drivers = B.classify_pattern(base)
+    base = compute_features(_timeline(), as_of=20.0)
+    pattern, drivers = classify_pattern(base)
     # two of the last 14 days active and a missed deadline: present but passive
-    assert pattern == B.Pattern.PASSIVE
+    assert pattern == Pattern.PASSIVE
     assert {d["feature"] for d in drivers} >= {"active_days_recent", "deadlines_missed"}
     assert all(d["text"] for d in drivers)
 
     struggling = dict(base, score_mean=0.3, scores_failed=2.0, active_days_recent=6.0)
-    pattern, drivers = B.classify_pattern(struggling)
-    assert pattern == B.Pattern.STRUGGLING and drivers[0]["feature"] == "score_mean"
+    pattern, drivers = classify_pattern(struggling)
+    assert pattern == Pattern.STRUGGLING and drivers[0]["feature"] == "score_mean"
 
     gone = dict(base, days_since_activity=21.0, active_days_recent=0.0)
-    assert B.classify_pattern(gone)[0] == B.Pattern.DISENGAGED
+    assert classify_pattern(gone)[0] == Pattern.DISENGAGED
 
     busy = dict(base, active_days_recent=8.0, deadlines_missed=0.0, contributing_share=0.5)
-    assert B.classify_pattern(busy)[0] == B.Pattern.ACTIVE
+    assert classify_pattern(busy)[0] == Pattern.ACTIVE
 
 
 def _synthetic(n=400, seed=0, noise=1.0):
@@ -158,46 +160,46 @@ def _synthetic(n=400, seed=0, noise=1.0):
     return X, y, ["deadlines_missed", "score_mean", "noise"]
 
 
-def test_risk_model_fits_round_trips_and_explains():
+def test_risk_estimator_fits_round_trips_and_explains():
     X, y, names = _synthetic()
     X[::7, 1] = np.nan  # missing scores are imputed
-    model = B.fit_risk_model(X, y, names)
+    model = fit_risk_estimator(X, y, names, log_features=COUNT_LIKE)
     p = model.predict_proba(X)
     assert p.shape == (len(y),) and np.all((p >= 0) & (p <= 1)) and not np.isnan(p).any()
     from sklearn.metrics import roc_auc_score
 
     assert roc_auc_score(y, p) > 0.8
-    again = B.RiskModel.from_dict(model.to_dict())
+    again = RiskEstimator.from_dict(model.to_dict())
     np.testing.assert_allclose(again.predict_proba(X), p)
     risky = {"deadlines_missed": 4.0, "score_mean": 0.9, "noise": 0.0}
-    reasons = model.reasons(risky)
+    reasons = risk_reasons(model, risky)
     assert reasons[0]["feature"] == "deadlines_missed" and reasons[0]["text"] == "missed deadlines: 4"
     safe = {"deadlines_missed": 0.0, "score_mean": 0.95, "noise": 0.0}
     assert model.predict_proba(model.matrix([safe]))[0] < model.predict_proba(model.matrix([risky]))[0]
 
 
-def test_risk_model_needs_both_classes():
+def test_risk_estimator_needs_both_classes():
     X, _, names = _synthetic(n=20)
     with pytest.raises(ValueError, match="both"):
-        B.fit_risk_model(X, np.zeros(20, dtype=int), names)
+        fit_risk_estimator(X, np.zeros(20, dtype=int), names, log_features=COUNT_LIKE)
 
 
 def test_guardrail_accepts_a_good_model_and_rejects_noise():
     X, y, names = _synthetic(n=600, noise=0.5)
-    good = B.guardrail_evaluate(X, y, names, runs=10)
+    good = guardrail_evaluate(X, y, names, log_features=COUNT_LIKE, runs=10)
     assert good.accepted and len(good.scores) == 10 and good.mean >= 0.7 and good.std <= 0.05
     assert good.reason.startswith("accepted")
     rng = np.random.default_rng(1)
-    bad = B.guardrail_evaluate(X, rng.integers(0, 2, len(y)), names, runs=10)
+    bad = guardrail_evaluate(X, rng.integers(0, 2, len(y)), names, log_features=COUNT_LIKE, runs=10)
     assert not bad.accepted and "mean AUC" in bad.reason
-    tiny = B.guardrail_evaluate(X[:5], y[:5], names)
+    tiny = guardrail_evaluate(X[:5], y[:5], names, log_features=COUNT_LIKE)
     assert not tiny.accepted and "not enough" in tiny.reason
 
 
 def test_confidence_is_the_probability_of_the_called_class():
-    assert B.confidence_of(0.9) == pytest.approx(0.9)
-    assert B.confidence_of(0.2) == pytest.approx(0.8)
-    assert B.confidence_of(0.55) == pytest.approx(0.55)
+    assert confidence_of(0.9) == pytest.approx(0.9)
+    assert confidence_of(0.2) == pytest.approx(0.8)
+    assert confidence_of(0.55) == pytest.approx(0.55)
 
 
 @pytest.mark.parametrize(
@@ -213,33 +215,33 @@ def test_confidence_is_the_probability_of_the_called_class():
     ],
 )
 def test_resource_categories(object_type, category):
-    assert B.resource_category(object_type) == category
+    assert resource_category(object_type) == category
 
 
 def test_reasons_never_contradict_the_features_meaning():
     """Collinear features can get a coefficient of the 'wrong' sign; such a feature
     (or a context feature like the number of deadlines so far) is never a reason."""
     names = ["submission_rate", "deadlines_missed", "deadlines_due"]
-    model = B.RiskModel(names, [0.0] * 3, [0.5, 0.0, 0.0], [1.0] * 3, [2.0, 1.0, 1.0], 0.0)
-    reasons = model.reasons({"submission_rate": 1.0, "deadlines_missed": 2.0, "deadlines_due": 4.0})
+    model = RiskEstimator(names, [0.0] * 3, [0.5, 0.0, 0.0], [1.0] * 3, [2.0, 1.0, 1.0], 0.0)
+    reasons = risk_reasons(model, {"submission_rate": 1.0, "deadlines_missed": 2.0, "deadlines_due": 4.0})
     assert [r["feature"] for r in reasons] == ["deadlines_missed"]
 
 
 def test_patterns_adapt_to_how_the_course_is_run():
     """Assessment-only courses (one submission a month, no clicks) are quiet for weeks:
     the idle limit follows the course median, so only the outliers are disengaged."""
-    f = B.compute_features(
+    f = compute_features(
         Timeline(events=[Event(40.5, "submitted", "assessment")], deadlines=[Deadline(41, 40.5)]), as_of=60.0
     )
     assert f["days_since_activity"] == pytest.approx(19.5)
-    assert B.classify_pattern(f)[0] == B.Pattern.DISENGAGED  # by the absolute 14-day rule
-    quiet = B.Cohort.of(
+    assert classify_pattern(f)[0] == Pattern.DISENGAGED  # by the absolute 14-day rule
+    quiet = Cohort.of(
         [dict(f, days_since_activity=d, active_days_recent=0.0) for d in (10, 12, 15, 18, 20, 20, 22, 25, 30, 40)]
     )
     assert quiet.days_since_activity == 20
-    assert B.Cohort.of([f] * 9) == B.Cohort()  # too few to say what is typical
-    pattern, drivers = B.classify_pattern(f, quiet)
-    assert pattern == B.Pattern.ACTIVE
+    assert Cohort.of([f] * 9) == Cohort()  # too few to say what is typical
+    pattern, drivers = classify_pattern(f, quiet)
+    assert pattern == Pattern.ACTIVE
     gone = dict(f, days_since_activity=45.0)
-    pattern, drivers = B.classify_pattern(gone, quiet)
-    assert pattern == B.Pattern.DISENGAGED and "twice the course median" in drivers[0]["rule"]
+    pattern, drivers = classify_pattern(gone, quiet)
+    assert pattern == Pattern.DISENGAGED and "twice the course median" in drivers[0]["rule"]

@@ -19,7 +19,7 @@ from eduplatform.core.models import (
     Student,
     Submission,
 )
-from recommendations import selectors
+from recommendations.risk import selectors
 
 J13 = datetime(2013, 10, 1, tzinfo=UTC)
 J14 = datetime(2014, 10, 1, tzinfo=UTC)

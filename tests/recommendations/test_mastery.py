@@ -13,8 +13,9 @@ from django.utils import timezone
 
 from eduplatform.core.models import Submission
 from grading.models import Grade
-from recommendations import services
+from recommendations.mastery import services, training
 from recommendations.models import KTModelRecord, Mastery, SkillAttempt
+from recommendations.paths.services import learning_path_recompute
 
 # The default BKT parameters (EDUPLATFORM_KT_DEFAULT_PARAMS).
 PRIOR, LEARN, FORGET, GUESS, SLIP = 0.3, 0.1, 0.02, 0.2, 0.1
@@ -112,7 +113,7 @@ def test_unreleased_unreviewed_ai_grades_do_not_count(learning_course, eager_cel
 @pytest.mark.django_db
 def test_answered_statements_update_mastery(learning_course, api_for, eager_celery, django_capture_on_commit_callbacks):
     from eduplatform.core.xapi import COURSE_EXT
-    from recommendations.selectors import SKILLS_EXT
+    from recommendations.xapi import SKILLS_EXT
 
     lc = learning_course
     alice = lc["alice"].eduplatform_student
@@ -148,13 +149,13 @@ def test_answered_statements_update_mastery(learning_course, api_for, eager_cele
 def test_a_mastery_change_recomputes_the_learning_path(
     learning_course, eager_celery, django_capture_on_commit_callbacks
 ):
-    from recommendations.selectors import current_path
+    from recommendations.paths.selectors import current_path
     from tests.recommendations.conftest import set_mastery
 
     lc = learning_course
     alice = lc["alice"].eduplatform_student
     set_mastery(alice, lc["functions"], 0.97)
-    path = services.learning_path_recompute(student=alice, course=lc["course"])
+    path = learning_path_recompute(student=alice, course=lc["course"])
     assert {s.skill_id for s in path.steps.all()} == {lc["recursion"].pk}
     with django_capture_on_commit_callbacks(execute=True):
         for i in range(4):  # 0.30 -> 0.68 -> 0.90 -> 0.96 -> ...: mastered after three correct answers
@@ -204,7 +205,7 @@ def test_kt_training_serves_the_better_model_on_held_out_students(
     lc = learning_course
     settings.EDUPLATFORM_KT_MIN_STUDENTS = 20
     students = _synthetic_history(lc)
-    serving = services.kt_train_and_select(max_epochs=2, time_budget_s=30, folder=tmp_path)
+    serving = training.kt_train_and_select(max_epochs=2, time_budget_s=30, folder=tmp_path)
     rows = list(KTModelRecord.objects.order_by("kind"))
     assert [r.kind for r in rows] == ["bkt", "deep"]
     assert KTModelRecord.objects.filter(serving=True).get() == serving
@@ -229,5 +230,28 @@ def test_kt_training_serves_the_better_model_on_held_out_students(
 def test_kt_training_waits_for_enough_history(learning_course, settings):
     settings.EDUPLATFORM_KT_MIN_STUDENTS = 20
     _synthetic_history(learning_course, n_students=5)
-    assert services.kt_train_and_select() is None
+    assert training.kt_train_and_select() is None
     assert not KTModelRecord.objects.exists()
+
+
+@pytest.mark.slow
+@pytest.mark.django_db
+def test_with_a_deep_model_serving_the_web_writes_bkt_and_a_worker_the_deep_estimate(
+    learning_course, tmp_path, eager_celery, django_capture_on_commit_callbacks
+):
+    """The web process never loads torch: it writes the BKT estimate at once and wakes
+    ``recommendations.refresh_mastery``, whose worker replaces it with the deep model's."""
+    from multimodal.knowledge_tracing.deep import DeepKTConfig, DeepKTModel
+
+    lc = learning_course
+    _synthetic_history(lc, n_students=10, n_attempts=6)
+    seqs, _ = training.kt_training_sequences()
+    model = DeepKTModel(DeepKTConfig(emb_dim=8, hidden=8, max_epochs=1, refit=False), device="cpu").fit(seqs)
+    path = model.save(tmp_path / "dkt")
+    deep = KTModelRecord.objects.create(name="dkt", kind="deep", version=model.version, path=str(path), serving=True)
+    alice = lc["alice"].eduplatform_student
+    with django_capture_on_commit_callbacks(execute=True):
+        [m] = services.mastery_update_from_attempt(student=alice, assignment=lc["assignment"], correct=True)
+        assert m.model_version == "bkt-online:default"  # at once, from the web side
+    m.refresh_from_db()
+    assert m.model_version == deep.version and 0 <= m.p_mastery <= 1  # then from the worker

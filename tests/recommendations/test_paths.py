@@ -8,8 +8,9 @@ from datetime import datetime, timedelta
 import pytest
 from django.utils import timezone
 
-from recommendations import paths
-from recommendations.paths import ModalityActivity, ResourceInfo, SkillInfo
+from recommendations.mastery.rules import find_cycle
+from recommendations.paths import rules as paths
+from recommendations.paths.rules import ModalityActivity, ResourceInfo, SkillInfo
 from tests.recommendations.conftest import set_mastery
 
 NOW = datetime(2025, 3, 10, 9, 0)  # a Monday
@@ -134,8 +135,8 @@ def test_path_length_and_resources_per_skill_are_capped():
 
 
 def test_find_cycle():
-    assert paths.find_cycle([(1, 2), (2, 3)]) is None
-    assert paths.find_cycle([(1, 2), (2, 3), (3, 1)]) == [1, 2, 3, 1]
+    assert find_cycle([(1, 2), (2, 3)]) is None
+    assert find_cycle([(1, 2), (2, 3), (3, 1)]) == [1, 2, 3, 1]
 
 
 # ------------------------------------------------------------------ through the database
@@ -144,7 +145,7 @@ def test_find_cycle():
 @pytest.mark.django_db
 def test_prerequisite_cycles_and_self_loops_are_refused(learning_course):
     from eduplatform.core.errors import ApplicationError
-    from recommendations import services
+    from recommendations.mastery import services
     from recommendations.models import Skill
 
     lc = learning_course
@@ -159,8 +160,8 @@ def test_prerequisite_cycles_and_self_loops_are_refused(learning_course):
 
 @pytest.mark.django_db
 def test_recompute_writes_a_current_path_with_explanations(learning_course):
-    from recommendations import services
     from recommendations.models import LearningPath
+    from recommendations.paths import services
 
     lc = learning_course
     alice = lc["alice"].eduplatform_student
@@ -185,7 +186,8 @@ def test_recompute_writes_a_current_path_with_explanations(learning_course):
 def test_pins_and_excludes_honoured_with_student_overrides(
     learning_course, eager_celery, django_capture_on_commit_callbacks
 ):
-    from recommendations import services
+    from recommendations.paths import services
+    from recommendations.resources.services import resource_pin_set
 
     lc = learning_course
     alice, bob = lc["alice"].eduplatform_student, lc["bob"].eduplatform_student
@@ -193,10 +195,10 @@ def test_pins_and_excludes_honoured_with_student_overrides(
     for st in (alice, bob):
         set_mastery(st, lc["functions"], 0.97)
     with django_capture_on_commit_callbacks(execute=True):
-        services.resource_pin_set(resource=r["trees_video"], action="pin", user=lc["teacher"])
-        services.resource_pin_set(resource=r["recursion_video"], action="exclude", user=lc["teacher"])
+        resource_pin_set(resource=r["trees_video"], action="pin", user=lc["teacher"])
+        resource_pin_set(resource=r["recursion_video"], action="exclude", user=lc["teacher"])
         # Bob's own choice overrides the course-wide one
-        services.resource_pin_set(resource=r["recursion_video"], action="pin", student=bob, user=lc["teacher"])
+        resource_pin_set(resource=r["recursion_video"], action="pin", student=bob, user=lc["teacher"])
     ids = {}
     for st in (alice, bob):
         path = services.learning_path_recompute(student=st, course=lc["course"])
@@ -211,7 +213,7 @@ def test_pins_and_excludes_honoured_with_student_overrides(
 @pytest.mark.django_db
 def test_step_feedback_moves_the_modality_preference(learning_course, eager_celery, django_capture_on_commit_callbacks):
     from eduplatform.core.models import LearningEvent
-    from recommendations import selectors, services
+    from recommendations.paths import selectors, services
 
     lc = learning_course
     alice = lc["alice"].eduplatform_student
@@ -236,7 +238,8 @@ def test_step_feedback_moves_the_modality_preference(learning_course, eager_cele
 @pytest.mark.django_db
 def test_completed_statements_count_as_done(learning_course):
     from eduplatform.core.services import event_record
-    from recommendations import selectors
+    from recommendations.paths import selectors
+    from recommendations.xapi import iso_duration_minutes
 
     lc = learning_course
     alice = lc["alice"].eduplatform_student
@@ -250,13 +253,13 @@ def test_completed_statements_count_as_done(learning_course):
     )
     inputs = selectors.path_inputs(student=alice, course=lc["course"], now=timezone.now())
     assert rid in inputs["done"] and inputs["preference"]["video"] > 1
-    assert selectors.iso_duration_minutes("PT1H4M30S") == 64.5
+    assert iso_duration_minutes("PT1H4M30S") == 64.5
 
 
 @pytest.mark.django_db
 def test_similar_resources_by_embedding(learning_course):
-    from recommendations import selectors
     from recommendations.models import LearningResource
+    from recommendations.resources import selectors
 
     r = learning_course["resources"]
     vectors = {
@@ -280,8 +283,9 @@ def test_similar_resources_by_embedding(learning_course):
 @pytest.mark.slow
 @pytest.mark.django_db
 def test_resource_embeddings_with_the_text_encoder(learning_course):
-    from recommendations import selectors, services
     from recommendations.models import LearningResource
+    from recommendations.resources import embedding as services
+    from recommendations.resources import selectors
 
     lc = learning_course
     r = lc["resources"]

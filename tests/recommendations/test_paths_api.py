@@ -147,7 +147,7 @@ def test_admin_heat_map_only_for_course_staff(learning_course, client, django_us
     assert client.get(url).status_code == 403
     admin = django_user_model.objects.create_superuser("root", "r@example.edu", "pw")
     client.force_login(admin)
-    from recommendations import services
+    from recommendations.paths import services
 
     path = services.learning_path_recompute(student=lc["alice"].eduplatform_student, course=lc["course"])
     base = "/admin/eduplatform_recommendations"

@@ -13,9 +13,10 @@ import pytest
 from eduplatform.core import services as core
 from eduplatform.core.models import Enrollment, LearningEvent, Student
 from eduplatform.core.xapi import COURSE_EXT
-from recommendations import behaviour as B
-from recommendations import services
+from multimodal.risk import RiskEstimator
 from recommendations.models import BehaviourSnapshot, RiskAlert, RiskEstimate, RiskModel
+from recommendations.risk import services
+from recommendations.risk.features import RISK_FEATURES
 
 EVENTS = "/api/v1/events/"
 VIEWED = "http://id.tincanapi.com/verb/viewed"
@@ -147,8 +148,8 @@ def _view(setup, who, day):
 
 def _model(*, coef: dict[str, float], intercept: float, accepted: bool = True, cutoff_day: int = 0) -> RiskModel:
     """A hand-set model: risk rises with the named (raw, not log-scaled) features."""
-    names = list(B.RISK_FEATURES)
-    m = B.RiskModel(
+    names = list(RISK_FEATURES)
+    m = RiskEstimator(
         names,
         [0.0] * len(names),
         [0.0] * len(names),

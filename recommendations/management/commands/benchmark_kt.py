@@ -43,16 +43,18 @@ class Command(BaseCommand):
         parser.add_argument(
             "--save-dir",
             default=None,
-            help="save each trained model (with metrics) into this folder",
+            help="save each trained model (an artifact folder with its metrics) into this folder",
         )
 
     def handle(self, *args, **opts) -> None:
         from multimodal import knowledge_tracing as kt
+        from multimodal.knowledge_tracing.deep import DeepKTModel, machine_summary
+        from multimodal.knowledge_tracing.factory import MODEL_NAMES, make_model
 
         names = [n.strip() for n in opts["model"].split(",") if n.strip()]
-        unknown = sorted(set(names) - set(kt.MODEL_NAMES))
+        unknown = sorted(set(names) - set(MODEL_NAMES))
         if unknown:
-            raise CommandError(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(kt.MODEL_NAMES)}")
+            raise CommandError(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODEL_NAMES)}")
         try:
             train = kt.load_dkvmn(opts["train"])
             test = kt.load_dkvmn(opts["test"])
@@ -67,7 +69,7 @@ class Command(BaseCommand):
         if save_dir:
             save_dir.mkdir(parents=True, exist_ok=True)
         for name in names:
-            model = kt.make_model(
+            model = make_model(
                 name,
                 max_epochs=opts["max_epochs"],
                 time_budget_s=opts["time_budget"],
@@ -78,7 +80,7 @@ class Command(BaseCommand):
             t0 = time.perf_counter()
             model.fit(train)
             results[name] = row = self._score(kt, model, test, time.perf_counter() - t0)
-            if isinstance(model, kt.DeepKTModel):
+            if isinstance(model, DeepKTModel):
                 deep[name] = model
                 row["val_auc"] = model.train_summary["best_val_auc"]
                 row["epochs"] = model.train_summary["epochs"]
@@ -91,8 +93,7 @@ class Command(BaseCommand):
                 "test_file": str(opts["test"]),
             }
             if save_dir:
-                suffix = ".json" if isinstance(model, kt.BKTModel) else ".pt"
-                model.save(save_dir / f"{name}{suffix}")
+                model.save(save_dir / name)  # an artifact folder: model file + metadata.json
         if len(deep) > 1:
             # Plain average of the deep models: no weights tuned, so no test leakage.
             ens = kt.EnsembleModel(list(deep.values()))
@@ -115,7 +116,7 @@ class Command(BaseCommand):
                 "test_summary": kt.data_summary(test),
                 "protocol": "every test response predicted from the same student's preceding responses",
                 "date": datetime.now(UTC).isoformat(timespec="seconds"),
-                "machine": kt.machine_summary(),
+                "machine": machine_summary(),
             }
             Path(opts["json_out"]).write_text(json.dumps(report, indent=2))
             self.stdout.write(f"wrote {opts['json_out']}")

@@ -3,9 +3,9 @@
     python manage.py import_oulad ../shared/datasets/oulad_dev
     python manage.py benchmark_risk --cutoff-day 60 --json var/bench/risk.json
 
-Trains the same model the periodic task trains (``services.risk_model_fit``: the
-features ``behaviour.RISK_FEATURES`` computed from the product's database - events,
-submissions, enrolments - as known by the end of the cut-off day) on earlier
+Trains the same estimator the periodic task trains (``risk.services.risk_model_fit``:
+``multimodal.risk`` on the features ``risk.features.RISK_FEATURES`` computed from the
+product's database - events, submissions, enrolments - as known by the end of the cut-off day) on earlier
 presentations and evaluates on later ones. Default split: train on 2013B, 2013J,
 2014B; test on 2014J (all four modules AAA-DDD appear in the test set).
 
@@ -31,20 +31,15 @@ from pathlib import Path
 import numpy as np
 from django.core.management.base import BaseCommand, CommandError
 
-from eduplatform.core.api import Course
-from recommendations import behaviour, selectors, services
+from eduplatform.core.api import Course, settings
+from multimodal.metrics import average_precision, precision_binary, recall_binary, roc_auc
+from recommendations.risk import selectors, services
+from recommendations.xapi import LABEL_RULE
 
 CODE = re.compile(r"^(?P<module>[A-Z]+)-(?P<presentation>\d{4}[BJ])$")
 
 
 def _metrics(y: np.ndarray, p: np.ndarray, threshold: float, min_conf: float) -> dict:
-    from sklearn.metrics import (
-        average_precision_score,
-        precision_score,
-        recall_score,
-        roc_auc_score,
-    )
-
     y = np.asarray(y, dtype=int)
     pred = p >= threshold
     shown = np.maximum(p, 1 - p) >= min_conf
@@ -52,16 +47,16 @@ def _metrics(y: np.ndarray, p: np.ndarray, threshold: float, min_conf: float) ->
         "n": len(y),
         "positives": int(y.sum()),
         "positive_rate": round(float(y.mean()), 4),
-        "auc": round(float(roc_auc_score(y, p)), 4),
-        "average_precision": round(float(average_precision_score(y, p)), 4),
-        "precision": round(float(precision_score(y, pred, zero_division=0)), 4),
-        "recall": round(float(recall_score(y, pred, zero_division=0)), 4),
+        "auc": round(roc_auc(y, p), 4),
+        "average_precision": round(average_precision(y, p), 4),
+        "precision": round(precision_binary(y, pred), 4),
+        "recall": round(recall_binary(y, pred), 4),
         "flagged": int(pred.sum()),
         "shown_share": round(float(shown.mean()), 4),
     }
     if shown.any() and len(np.unique(y[shown])) == 2:
-        out["auc_shown"] = round(float(roc_auc_score(y[shown], p[shown])), 4)
-        out["precision_shown"] = round(float(precision_score(y[shown], pred[shown], zero_division=0)), 4)
+        out["auc_shown"] = round(roc_auc(y[shown], p[shown]), 4)
+        out["precision_shown"] = round(precision_binary(y[shown], pred[shown]), 4)
         out["recall_shown_of_all_positives"] = round(float((pred & shown & (y == 1)).sum() / max(1, y.sum())), 4)
     return out
 
@@ -100,8 +95,8 @@ class Command(BaseCommand):
         rows_test = selectors.risk_dataset(course_ids=ids["test"], cutoff_day=cutoff_day)
         t_features = time.perf_counter() - t0
         model, guard, summary = services.risk_model_fit(rows=rows_train, cutoff_day=cutoff_day)
-        threshold = float(selectors.risk_setting("RISK_ALERT_THRESHOLD"))
-        min_conf = float(selectors.risk_setting("RISK_CONFIDENCE_THRESHOLD"))
+        threshold = float(settings.RISK_ALERT_THRESHOLD)
+        min_conf = float(settings.RISK_CONFIDENCE_THRESHOLD)
 
         enrolled = [r for r in rows_test if r.enrolled_at_cutoff]
         X, y = services.risk_training_arrays(enrolled)
@@ -115,7 +110,7 @@ class Command(BaseCommand):
         # Withdrawal only (cheap): the same features, a model trained on the withdrawal label.
         tr = [r for r in rows_train if r.enrolled_at_cutoff]
         Xw, _ = services.risk_training_arrays(tr)
-        wmodel = behaviour.fit_risk_model(Xw, np.array([r.withdrew for r in tr]), behaviour.RISK_FEATURES)
+        wmodel = services.risk_estimator_fit(Xw, np.array([r.withdrew for r in tr]))
         yw = np.array([r.withdrew for r in enrolled])
         withdrawal = {
             "same_model": round(float(_auc(yw, p)), 4),
@@ -143,7 +138,7 @@ class Command(BaseCommand):
                 "rule": f"train on presentations {sorted(train_p)}, test on {sorted(test_p)}",
             },
             "cutoff_day": cutoff_day,
-            "label": selectors.LABEL_RULE + "; OULAD Fail/Withdrawn vs Pass/Distinction",
+            "label": LABEL_RULE + "; OULAD Fail/Withdrawn vs Pass/Distinction",
             "alert_threshold": threshold,
             "confidence_threshold": min_conf,
             "still_enrolled": headline,
@@ -205,9 +200,8 @@ class Command(BaseCommand):
 
 
 def _auc(y, p) -> float:
-    from sklearn.metrics import roc_auc_score
-
-    return roc_auc_score(y, p) if len(np.unique(y)) == 2 else float("nan")
+    """ROC AUC, NaN (not chance level) when the labels hold one class: a row to leave out."""
+    return roc_auc(y, p) if len(np.unique(y)) == 2 else float("nan")
 
 
 def _temporal_check(rows, codes: list[str], course_ids: list[int]) -> dict | None:
@@ -221,7 +215,7 @@ def _temporal_check(rows, codes: list[str], course_ids: list[int]) -> dict | Non
     if not val or len({r.at_risk for r in fit}) < 2 or len({r.at_risk for r in val}) < 2:
         return None
     X, y = services.risk_training_arrays(fit)
-    model = behaviour.fit_risk_model(X, y, behaviour.RISK_FEATURES)
+    model = services.risk_estimator_fit(X, y)
     Xv, yv = services.risk_training_arrays(val)
     return {
         "train": sorted({p for c, p in pres.items() if p != latest}),

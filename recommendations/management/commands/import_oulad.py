@@ -47,7 +47,7 @@ from eduplatform.core.api import (
     Student,
     Submission,
 )
-from recommendations.selectors import (
+from recommendations.xapi import (
     ACTIVITY_ASSESSMENT,
     ACTIVITY_COURSE,
     VERB_FAILED,

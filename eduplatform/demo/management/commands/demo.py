@@ -68,8 +68,7 @@ class Command(BaseCommand):
 
     def _report_learners(self) -> None:
         """Mastery and the first learning-path step per student (instructor-confirmed grades feed BKT)."""
-        from recommendations.api import behaviour_recompute_course
-        from recommendations.services import learning_path_recompute
+        from recommendations.api import behaviour_recompute_course, learning_path_recompute
 
         course = Course.objects.get(code="DEMO-101")
         self.stdout.write("\nlearning paths (first step) and behaviour:")
@@ -169,12 +168,11 @@ class Command(BaseCommand):
 
     def _learner_model(self, course, stack_assignment) -> None:
         """Skills with a prerequisite, tagged assignment, resources in several modalities."""
-        from recommendations.models import LearningResource, Skill
-        from recommendations.services import assignment_skill_tag, skill_prerequisite_add
+        from recommendations.api import assignment_skill_tag, resource_create, skill_create, skill_prerequisite_add
 
-        arrays = Skill.objects.create(course=course, name="Arrays and lists")
-        stacks = Skill.objects.create(course=course, name="Stacks (LIFO)")
-        queues = Skill.objects.create(course=course, name="Queues (FIFO)")
+        arrays = skill_create(course=course, name="Arrays and lists")
+        stacks = skill_create(course=course, name="Stacks (LIFO)")
+        queues = skill_create(course=course, name="Queues (FIFO)")
         skill_prerequisite_add(skill=stacks, prerequisite=arrays)
         skill_prerequisite_add(skill=queues, prerequisite=stacks)
         assignment_skill_tag(assignment=stack_assignment, skill=stacks)
@@ -185,10 +183,14 @@ class Command(BaseCommand):
             ("Podcast: queues around us", "audio", queues, 0.3),
             ("Reading: arrays refresher", "text", arrays, 0.2),
         ):
-            r = LearningResource.objects.create(
-                course=course, title=title, kind=kind, difficulty=difficulty, description=title.split(": ", 1)[1]
+            resource_create(
+                course=course,
+                title=title,
+                kind=kind,
+                difficulty=difficulty,
+                description=title.split(": ", 1)[1],
+                skills=[skill],
             )
-            r.skills.add(skill)
 
     def _report(self) -> None:
         from grading.api import current_grade_for
