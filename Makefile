@@ -3,6 +3,7 @@
 #   make test   install, then run the suite; with PostgreSQL + Redis reachable (always in CI) also the
 #               integration tests against real `celery worker` processes
 #   make bench  benchmarks on ../shared/datasets (tables on stdout, JSON in bench-results/)
+#   make chaos  fault injection: API submissions while workers are SIGKILLed and Redis restarts
 SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
@@ -10,10 +11,16 @@ PY := $(VENV)/bin/python
 DATASETS ?= ../shared/datasets
 PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/eduplatform
 REDIS_TEST_URL ?= redis://127.0.0.1:6379/15
+# make chaos: a database and a Redis of its own (the database is dropped and recreated; Redis is
+# started on this port and stopped at the end). `make test` runs a short one (CHAOS_CI_ARGS).
+CHAOS_DB_URL ?= postgres://postgres@127.0.0.1:5432/eduplatform_chaos
+CHAOS_REDIS_URL ?= redis://127.0.0.1:6390/0
+CHAOS_ARGS ?= --n 200 --post-seconds 90
+CHAOS_CI_ARGS ?= --n 60 --post-seconds 45
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install demo test test-unit test-integration browser-deps bench lint
+.PHONY: install demo test test-unit test-integration browser-deps bench lint chaos
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,12 +43,19 @@ browser-deps:
 test: install browser-deps
 	$(PY) -m pytest -m "not integration" -q
 	@if $(PY) .ci/services.py check "$(PG_TEST_URL)" "$(REDIS_TEST_URL)"; then \
-	  $(MAKE) --no-print-directory test-integration; \
+	  $(MAKE) --no-print-directory test-integration && \
+	  $(MAKE) --no-print-directory chaos CHAOS_ARGS="$(CHAOS_CI_ARGS)"; \
 	elif [ "$$CI" = "true" ]; then echo "CI: PostgreSQL/Redis unreachable; integration tests are required" >&2; exit 1; \
 	else echo "PostgreSQL/Redis not reachable: integration tests skipped (they run in CI)"; fi
 
 test-integration: install
 	DATABASE_URL=$(PG_TEST_URL) REDIS_URL=$(REDIS_TEST_URL) $(PY) -m pytest -m integration -q
+
+chaos: install
+	mkdir -p bench-results
+	DATABASE_URL=$(CHAOS_DB_URL) REDIS_URL=$(CHAOS_REDIS_URL) \
+	  DJANGO_SECRET_KEY=$$($(PY) -c "import secrets; print(secrets.token_urlsafe(50))") \
+	  $(PY) manage.py chaos $(CHAOS_ARGS) --json bench-results/chaos.json
 
 bench: install
 	mkdir -p bench-results

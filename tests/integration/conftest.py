@@ -1,24 +1,22 @@
-"""Real PostgreSQL + Redis + `celery worker` subprocesses.
+"""Real PostgreSQL + Redis + `celery worker` / `celery beat` / gunicorn subprocesses.
 
 These run when `make test` finds PostgreSQL and Redis (always in CI): the suite is
-started with DATABASE_URL/REDIS_URL set and ``-m integration``. Workers connect to
+started with DATABASE_URL/REDIS_URL set and ``-m integration``. Processes connect to
 pytest-django's test database, so tests use ``transaction=True`` to make rows visible.
+The processes come from ``grading.management.fleet`` (the same code ``manage.py chaos`` uses).
 """
 
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
-import time
+import shutil
 import uuid
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-WORKER_READY_TIMEOUT = 180
+from grading.management.fleet import CeleryBeat, CeleryWorker, RedisServer, WebServer, free_port, wait_until
+
+__all__ = ["wait_for"]
 
 
 def _require_services():
@@ -29,62 +27,9 @@ def _require_services():
         pytest.skip("integration tests need DATABASE_URL=postgres://... and REDIS_URL (make test sets them)")
 
 
-class Worker:
-    def __init__(self, name: str, env: dict, log_path: Path) -> None:
-        self.log_path = log_path
-        self.log = open(log_path, "wb")
-        cmd = [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "eduplatform",
-            "worker",
-            "-Q",
-            "gpu,default",
-            "-c",
-            "1",
-            "-n",
-            f"{name}@%h",
-            "--without-gossip",
-            "--without-mingle",
-            "--loglevel",
-            "INFO",
-        ]
-        self.proc = subprocess.Popen(
-            cmd, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-
-    def wait_ready(self) -> None:
-        deadline = time.monotonic() + WORKER_READY_TIMEOUT
-        while time.monotonic() < deadline:
-            text = self.log_path.read_text(errors="replace")
-            if " ready." in text:
-                return
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"worker exited early:\n{text[-3000:]}")
-            time.sleep(0.5)
-        raise TimeoutError(f"worker not ready in {WORKER_READY_TIMEOUT}s:\n{self.log_path.read_text()[-3000:]}")
-
-    def kill(self) -> None:
-        """SIGKILL the whole worker (main process and pool children), as an OOM killer would."""
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        self.log.close()
-
-
 @pytest.fixture
-def start_worker(transactional_db, tmp_path, settings):
-    """Start real workers against the test database and a dedicated Redis database."""
+def fleet_env(transactional_db, tmp_path, settings):
+    """Environment for child processes: the test database, the suite's Redis, files under tmp_path."""
     _require_services()
     import redis
     from django.db import connection
@@ -93,33 +38,70 @@ def start_worker(transactional_db, tmp_path, settings):
     settings.MEDIA_ROOT = str(tmp_path / "var" / "private-media")  # the workers read the same files
     db = connection.settings_dict
     db_url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-    workers: list[Worker] = []
+    return {
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "REDIS_URL": settings.REDIS_URL,
+        "EDUPLATFORM_VAR_DIR": str(tmp_path / "var"),
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+    }
 
-    def start(**extra_env: str) -> Worker:
-        env = {
-            **os.environ,
-            "DATABASE_URL": db_url,
-            "REDIS_URL": settings.REDIS_URL,
-            "EDUPLATFORM_VAR_DIR": str(tmp_path / "var"),
-            "HF_HUB_OFFLINE": "1",
-            **extra_env,
-        }
+
+@pytest.fixture
+def start_worker(fleet_env, tmp_path):
+    """Start real workers (queues gpu and default) against the test database."""
+    workers: list[CeleryWorker] = []
+
+    def start(*, queues: str = "gpu,default", wait: bool = True, **extra_env: str) -> CeleryWorker:
         name = f"test-{uuid.uuid4().hex[:8]}"
-        w = Worker(name, env, tmp_path / f"{name}.log")
-        workers.append(w)
-        w.wait_ready()
-        return w
+        w = CeleryWorker(name, {**fleet_env, **extra_env}, tmp_path / f"{name}.log", queues=queues)
+        workers.append(w.start())
+        return w.wait_ready() if wait else w
 
     yield start
     for w in workers:
         w.stop()
 
 
+@pytest.fixture
+def redis_server(tmp_path):
+    """A Redis of this test's own, on a free port, that the test may stop and start again."""
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed")
+    server = RedisServer(free_port(), tmp_path / "redis.log").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def start_beat(fleet_env, tmp_path):
+    beats: list[CeleryBeat] = []
+
+    def start(**extra_env: str) -> CeleryBeat:
+        beat = CeleryBeat({**fleet_env, **extra_env}, tmp_path / "beat.log", tmp_path / "beat-schedule")
+        beats.append(beat.start())
+        return beat
+
+    yield start
+    for beat in beats:
+        beat.stop()
+
+
+@pytest.fixture
+def start_web(fleet_env, tmp_path):
+    """gunicorn with the production config on a free 127.0.0.1 port."""
+    servers: list[WebServer] = []
+
+    def start(**extra_env: str) -> WebServer:
+        server = WebServer(free_port(), {**fleet_env, **extra_env}, tmp_path / "web.log")
+        servers.append(server.start())
+        return server.wait_ready()
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
 def wait_for(predicate, timeout: float = 120, interval: float = 0.3, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+    return wait_until(predicate, timeout, what, interval)
