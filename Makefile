@@ -20,7 +20,7 @@ CHAOS_CI_ARGS ?= --n 60 --post-seconds 45
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install demo test test-unit test-integration browser-deps bench lint chaos
+.PHONY: install demo serve test test-unit test-integration browser-deps bench lint chaos
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,9 +30,18 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 install: $(VENV)/.installed
 
-demo: install
-	$(PY) manage.py migrate --noinput -v0
-	$(PY) manage.py demo
+# A private random key for the local demo (never a fixed one): created once in var/.
+SECRET_FILE := var/secret_key
+$(SECRET_FILE):
+	mkdir -p var && (umask 077 && $(PYTHON) -c "import secrets; print(secrets.token_urlsafe(50))" > $@)
+
+demo: install $(SECRET_FILE)
+	DJANGO_SECRET_KEY_FILE=$(SECRET_FILE) $(PY) manage.py migrate --noinput -v0
+	DJANGO_SECRET_KEY_FILE=$(SECRET_FILE) $(PY) manage.py demo
+
+# The demo site on http://127.0.0.1:8000/ (embedded mode: SQLite, tasks run in-process).
+serve: install $(SECRET_FILE)
+	DJANGO_SECRET_KEY_FILE=$(SECRET_FILE) $(PY) manage.py runserver 127.0.0.1:8000
 
 # Debian's Chromium for the browser smoke test (Playwright drives it; it never downloads a browser).
 browser-deps:

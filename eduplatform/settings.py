@@ -54,12 +54,15 @@ INSTALLED_APPS = [
     "recommendations",
     "lti_tool",
     "eduplatform.lti",
+    "eduplatform.workspace",
     "eduplatform.demo",
 ]
 
 MIDDLEWARE = [
     "eduplatform.core.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # static files (the workspace's CSS/JS, admin, Swagger UI) served by the app itself, also with DEBUG off
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "eduplatform.lti.middleware.ContentSecurityPolicyMiddleware",
     "eduplatform.lti.middleware.LtiFrameCookiesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -323,3 +326,13 @@ for _name, _cast in (
 ):
     if os.environ.get(f"EDUPLATFORM_{_name}"):
         globals()[f"EDUPLATFORM_{_name}"] = _cast(os.environ[f"EDUPLATFORM_{_name}"])
+
+# --- the workspace pages -------------------------------------------------------------
+# The standalone project's own login page (a host LMS keeps its login and sets LOGIN_URL).
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "eduplatform_workspace:home"
+LOGOUT_REDIRECT_URL = "login"
+# Serve static files straight from the apps (no collectstatic needed for `make demo`);
+# a production deployment may run collectstatic into STATIC_ROOT as usual.
+WHITENOISE_USE_FINDERS = True
+Path(STATIC_ROOT).mkdir(parents=True, exist_ok=True)

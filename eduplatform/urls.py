@@ -2,9 +2,13 @@
 
 from django.contrib import admin
 from django.urls import include, path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="eduplatform_workspace:home", permanent=False)),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("workspace/", include("eduplatform.workspace.urls")),
     path("admin/", admin.site.urls),
     path("api/", include("eduplatform.rest.urls")),
     path("lti/", include("eduplatform.lti.urls")),

@@ -2,16 +2,36 @@
 
 from __future__ import annotations
 
+from grading.authoring import grading_policy_set, rubric_set
 from grading.models import Grade
 from grading.selectors import (
+    STATES,
+    answer_group_get,
+    answer_groups_for,
+    assignment_progress,
+    assignment_queue,
+    confidence_band,
+    course_id_of_grade,
+    course_id_of_group,
     current_grade_for,
     grade_attempt_for,
+    grade_for_review,
+    grade_state,
     grade_view_for,
+    gradebook,
+    next_to_review,
+    policy_for,
+    queue_neighbours,
     released_submission_ids,
+    rubric_for,
     submission_id_for_grade,
 )
 from grading.services import (
     HUMAN_STATES,
+    answer_group_grade,
+    answer_group_merge,
+    answer_group_remove_members,
+    answer_group_split,
     answer_text,
     assignment_regrade,
     grade_comment,
@@ -29,6 +49,27 @@ from grading.services import (
 from grading.signals import grade_released, human_grade_saved
 
 __all__ = [
+    "STATES",
+    "answer_group_grade",
+    "answer_group_merge",
+    "answer_group_remove_members",
+    "answer_group_split",
+    "answer_group_get",
+    "answer_groups_for",
+    "assignment_progress",
+    "assignment_queue",
+    "confidence_band",
+    "course_id_of_grade",
+    "course_id_of_group",
+    "grade_for_review",
+    "grade_state",
+    "gradebook",
+    "grading_policy_set",
+    "next_to_review",
+    "policy_for",
+    "queue_neighbours",
+    "rubric_for",
+    "rubric_set",
     "HUMAN_STATES",
     "Grade",
     "answer_text",

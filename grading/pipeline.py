@@ -38,6 +38,7 @@ from multimodal import feedback, registry
 log = logging.getLogger(__name__)
 S = Submission.Status
 MEDIA_HARD_FLAGS = frozenset({"blank_page", "no_speech"})  # nothing to grade in that file
+ANSWER_HARD_FLAGS = frozenset({"blank", "gibberish", "off_topic"})  # the grader's "not scored as normal"
 
 
 @dataclass
@@ -86,9 +87,57 @@ def _read_media(kind: str, files: list[tuple[int, Any]], prepared: list[_Prepare
             except (ValueError, OSError) as exc:
                 prepared[i].error = f"{kind} file could not be read: {exc}"
                 feats.append(None)
-    for (i, _), feat in zip(files, feats, strict=True):
+    for (i, f), feat in zip(files, feats, strict=True):
         if feat is not None:
             _apply_reading(kind, feat, prepared[i])
+            prepared[i].features.setdefault("readings", []).append(reading_record(kind, f.pk, feat))
+
+
+MAX_READING_LINES = 300  # OCR lines kept per photo for the review screen
+MAX_READING_WORDS = 3000  # recognised words (with timings) kept per recording
+LONG_PAUSE_S = 1.0
+
+
+def reading_record(kind: str, file_id: int, feat: Any) -> dict[str, Any]:
+    """What the machine read from one file, for the teacher's review screen and the student's "what we read".
+
+    Photos: the recognised lines with their boxes (pixel corners) and confidence.
+    Recordings: the transcript with word timings and the long pauses. Bounded in size.
+    """
+    if kind == "image":
+        lines = [
+            {
+                "text": ln.text,
+                "box": [[round(float(x), 1), round(float(y), 1)] for x, y in ln.box],
+                "confidence": round(float(ln.score), 3),
+            }
+            for ln in feat.ocr.lines[:MAX_READING_LINES]
+        ]
+        return {
+            "file_id": file_id,
+            "kind": kind,
+            "text": feat.ocr.text.strip(),
+            "lines": lines,
+            "model": feat.ocr.model,
+        }
+    words = [
+        {"text": w.text, "start": round(w.start, 2), "end": round(w.end, 2), "confidence": round(w.prob, 3)}
+        for w in feat.transcript.words[:MAX_READING_WORDS]
+    ]
+    pauses = [
+        {"start": a["end"], "end": b["start"], "seconds": round(b["start"] - a["end"], 2)}
+        for a, b in zip(words, words[1:], strict=False)
+        if b["start"] - a["end"] >= LONG_PAUSE_S
+    ]
+    return {
+        "file_id": file_id,
+        "kind": kind,
+        "text": feat.transcript.text.strip(),
+        "words": words,
+        "pauses": pauses,
+        "duration_s": round(feat.transcript.duration_s, 2),
+        "model": feat.transcript.model,
+    }
 
 
 def _apply_reading(kind: str, feat: Any, p: _Prepared) -> None:
@@ -179,7 +228,9 @@ def grader_for(assignment: Assignment):
 def _result(sub: Submission, p: _Prepared, r, grader) -> EngineResult:
     flags = list(dict.fromkeys([*r.flags, *p.flags]))
     media_hard = bool(MEDIA_HARD_FLAGS & set(flags))
-    score = None if media_hard else r.score  # an empty page or a silent recording is for the teacher
+    # Nothing to grade (an empty page, a silent recording, a blank, gibberish or off-topic answer): no AI
+    # score at all, so "accept" cannot turn the grader's placeholder minimum into a grade.
+    score = None if media_hard or (ANSWER_HARD_FLAGS & set(flags)) else r.score
     # When nothing was typed and the photo was empty or nothing was heard, the grader's
     # line about an empty or unreadable answer contradicts the note that says why.
     only_media_note = media_hard and not sub.text.strip()

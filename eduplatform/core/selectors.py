@@ -120,3 +120,31 @@ def events_visible_to(user) -> QuerySet[LearningEvent]:
         | Q(student__user=user, course_id__in=student_course_ids(user))
         | Q(course_id__in=staff_course_ids(user))
     )
+
+
+def display_name(user) -> str:
+    """How people are named on pages: the host user model's full name, else its username (never "Student #N")."""
+    if user is None:
+        return ""
+    full = getattr(user, "get_full_name", lambda: "")() or ""
+    return full.strip() or str(user.get_username())
+
+
+def staff_courses(user) -> QuerySet[Course]:
+    """The courses the user teaches now (instructor or TA); all courses for a superuser."""
+    if getattr(user, "is_superuser", False):
+        return Course.objects.all()
+    return Course.objects.filter(pk__in=staff_course_ids(user))
+
+
+def course_students(*, course_id: int) -> QuerySet[Student]:
+    """The course's current students, with their users (for names)."""
+    return (
+        Student.objects.filter(
+            user__eduplatform_enrollments__course_id=course_id,
+            user__eduplatform_enrollments__role=Enrollment.Role.STUDENT,
+            user__eduplatform_enrollments__unregistered_at__isnull=True,
+        )
+        .select_related("user")
+        .order_by("user__last_name", "user__first_name", "user__username")
+    )

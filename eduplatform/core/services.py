@@ -64,6 +64,30 @@ def enrollment_create(
     return enrollment
 
 
+def _assignment_fields(
+    *, modalities: Sequence[str], reference_answers: Sequence[str], key_points: Sequence[str], min_score, max_score
+) -> dict[str, Any]:
+    """The checked, normalised form of what a teacher authors (shared by create and update)."""
+    unknown = set(modalities) - {"text", "image", "audio"}
+    if unknown or not modalities:
+        raise ApplicationError(f"Unknown or missing modalities: {sorted(unknown) or 'none given'}.", field="modalities")
+    if float(max_score) <= float(min_score):
+        raise ApplicationError("The maximum score must be greater than the minimum score.", field="max_score")
+    clean = [str(t).strip() for t in reference_answers if str(t).strip()]
+    points = [str(t).strip() for t in key_points if str(t).strip()]
+    if any(len(t) > 5000 for t in clean + points):
+        raise ApplicationError("Reference answers and key points are limited to 5,000 characters each.")
+    return {
+        "accepts_text": "text" in modalities,
+        "accepts_image": "image" in modalities,
+        "accepts_audio": "audio" in modalities,
+        "reference_answers": clean,
+        "key_points": points,
+        "min_score": min_score,
+        "max_score": max_score,
+    }
+
+
 def assignment_create(
     *,
     course: Course,
@@ -77,25 +101,43 @@ def assignment_create(
     due_at: datetime | None = None,
     **fields: Any,
 ) -> Assignment:
-    unknown = set(modalities) - {"text", "image", "audio"}
-    if unknown or not modalities:
-        raise ApplicationError(f"Unknown or missing modalities: {sorted(unknown) or 'none given'}.")
-    if max_score <= min_score:
-        raise ApplicationError("max_score must be greater than min_score.")
-    return Assignment.objects.create(
-        course=course,
-        title=title,
-        instructions=instructions,
-        due_at=due_at,
-        accepts_text="text" in modalities,
-        accepts_image="image" in modalities,
-        accepts_audio="audio" in modalities,
-        reference_answers=list(reference_answers),
-        key_points=list(key_points),
+    checked = _assignment_fields(
+        modalities=modalities,
+        reference_answers=reference_answers,
+        key_points=key_points,
         min_score=min_score,
         max_score=max_score,
-        **fields,
     )
+    return Assignment.objects.create(
+        course=course, title=title, instructions=instructions, due_at=due_at, **checked, **fields
+    )
+
+
+def assignment_update(
+    *,
+    assignment: Assignment,
+    title: str,
+    instructions: str,
+    modalities: Sequence[str],
+    reference_answers: Sequence[str],
+    key_points: Sequence[str],
+    min_score,
+    max_score,
+    due_at: datetime | None = None,
+    **fields: Any,
+) -> Assignment:
+    """Change what the teacher authored. Existing grades keep their scores (a regrade is explicit)."""
+    checked = _assignment_fields(
+        modalities=modalities,
+        reference_answers=reference_answers,
+        key_points=key_points,
+        min_score=min_score,
+        max_score=max_score,
+    )
+    for name, value in {"title": title, "instructions": instructions, "due_at": due_at, **checked, **fields}.items():
+        setattr(assignment, name, value)
+    assignment.save()
+    return assignment
 
 
 def _check_files(assignment: Assignment, files: Sequence[Any]) -> list[CheckedFile]:

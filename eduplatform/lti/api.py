@@ -7,9 +7,9 @@ import logging
 from django.db import transaction
 
 from eduplatform.core.api import enqueue, enqueue_on_commit
-from eduplatform.lti.selectors import assignment_is_lti_linked
+from eduplatform.lti.selectors import assignment_is_lti_linked, lms_sync_states
 
-__all__ = ["lti_grade_released", "lti_roster_sync"]
+__all__ = ["lms_sync_states", "lti_grade_released", "lti_roster_sync"]
 
 log = logging.getLogger(__name__)
 

@@ -120,3 +120,22 @@ def assignment_is_lti_linked(*, submission_id: int | None = None, grade_id: int 
     if grade_id is not None:
         qs = qs.filter(pk=submission_id_for_grade(grade_id))
     return qs.exists()
+
+
+def lms_sync_states(*, assignment_ids: list[int], student_ids: list[int]) -> dict[tuple[int, int], str]:
+    """{(assignment id, student id): "Sent" / "Failed: reason" / "Pending"} for the gradebook; absent = not linked."""
+    from eduplatform.lti.models import LtiScoreSync
+
+    out: dict[tuple[int, int], str] = {}
+    rows = (
+        LtiScoreSync.objects.filter(line_item__assignment_id__in=assignment_ids, submission__student_id__in=student_ids)
+        .select_related("line_item", "submission")
+        .order_by("updated_at")
+    )
+    for sync in rows:
+        key = (sync.line_item.assignment_id, sync.submission.student_id)
+        text = sync.get_status_display()
+        if sync.status == LtiScoreSync.Status.FAILED and sync.last_error:
+            text += ": " + sync.last_error[:80]
+        out[key] = text
+    return out

@@ -14,7 +14,7 @@ from django.contrib.auth import get_user_model, login
 from django.core import signing
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils.decorators import method_decorator
 from django.views import View
@@ -207,6 +207,13 @@ def _assignment_page(
     request, *, assignment: Assignment, user, role: str, launch_id: str, message: str = "", status: int = 200
 ) -> HttpResponse:
 
+    if role != Enrollment.Role.STUDENT:
+        # Instructors and TAs work in the workspace: its review queue for this assignment, in the same
+        # (LMS iframe) session. A host without the workspace mounted keeps the summary page below.
+        try:
+            return redirect(reverse("eduplatform_workspace:queue", kwargs={"assignment_id": assignment.pk}))
+        except NoReverseMatch:
+            pass
     student = Student.objects.filter(user=user).first() if role == Enrollment.Role.STUDENT else None
     attempts = []
     if student is not None:

@@ -135,8 +135,7 @@ class Command(BaseCommand):
             if answer:
                 services.submission_create(assignment=text_a, student=students[name], text=answer)
         # The teacher works the review queue: accepts one AI grade, overrides another.
-        from grading.api import current_grade_for
-        from grading.services import grade_review
+        from grading.api import current_grade_for, grade_review
 
         for name, action, score in (("ada", "accept", None), ("cleo", "override", 1)):
             sub = Submission.objects.get(assignment=text_a, student=students[name])
@@ -146,6 +145,7 @@ class Command(BaseCommand):
                 action=action,
                 score=score,
                 comment="Reviewed in the demo.",
+                release=True,
             )
         services.submission_create(
             assignment=image_a,

@@ -1,0 +1,1 @@
+"""Views of the workspace: ``staff`` (instructors and TAs) and ``student`` (a student's own work)."""
