@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import django_filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from eduplatform.core.api import NotFound, assignments_visible_to, enqueue, is_course_staff
+from eduplatform.core.api import NotFound, assignments_visible_to, enqueue, is_course_staff, is_course_student
 from grading import selectors, services
 from grading.models import AnswerGroup, Grade
 from grading.serializers import (
@@ -23,14 +24,45 @@ from grading.serializers import (
 )
 
 
+class ReviewQueueFilter(django_filters.FilterSet):
+    """``?assignment=`` / ``?course=`` as everywhere else. Numbers, not model choices: an unknown id
+    and another course's id both give an empty list (no existence oracle)."""
+
+    assignment = django_filters.NumberFilter(field_name="submission__assignment_id")
+    course = django_filters.NumberFilter(field_name="submission__assignment__course_id")
+    # Deprecated aliases (v1 keeps them; answers carry a Deprecation header): removed in v2.
+    submission__assignment = django_filters.NumberFilter(field_name="submission__assignment_id")
+    submission__assignment__course = django_filters.NumberFilter(field_name="submission__assignment__course_id")
+
+    class Meta:
+        model = Grade
+        fields = ["assignment", "course"]
+
+
+DEPRECATED_FILTERS = {"submission__assignment": "assignment", "submission__assignment__course": "course"}
+
+
 class ReviewQueue(generics.ListAPIView):
+    """Grades waiting for a person, least confident first (courses you teach now)."""
+
     serializer_class = ReviewItemSerializer
-    filterset_fields = {"submission__assignment": ["exact"], "submission__assignment__course": ["exact"]}
+    filterset_class = ReviewQueueFilter
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation
             return Grade.objects.none()
         return selectors.review_queue(self.request.user)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        used = [old for old in DEPRECATED_FILTERS if old in request.query_params]
+        if used:
+            response["Deprecation"] = "true"
+            response["Link"] = '</api/v1/review-queue/>; rel="successor-version"'
+            response["Warning"] = ", ".join(
+                f'299 - "?{old}= is deprecated, use ?{DEPRECATED_FILTERS[old]}="' for old in used
+            )
+        return response
 
 
 class GradeReview(APIView):
@@ -78,6 +110,8 @@ class GradeRecheck(APIView):
     @extend_schema(request=RecheckInSerializer, responses={202: dict})
     def post(self, request, pk: int):
         grade = selectors.grade_get_for_student(user=request.user, grade_id=pk)
+        if not is_course_student(request.user, grade.submission.assignment.course_id):
+            raise NotFound(f"Grade {pk} not found.")  # withdrawn: the one current-enrolment rule
         inp = RecheckInSerializer(data=request.data)
         inp.is_valid(raise_exception=True)
         services.grade_recheck_request(grade=grade, user=request.user, reason=inp.validated_data["reason"])

@@ -416,3 +416,22 @@ def test_events_stay_untouched_by_unrelated_imports():
 
     assert xapi.VERB_MAX == 255 and xapi.OBJECT_ID_MAX == LearningEvent._meta.get_field("object_id").max_length
     assert xapi.OBJECT_TYPE_MAX == LearningEvent._meta.get_field("object_type").max_length
+
+
+@pytest.mark.django_db
+def test_review_queue_filters_by_assignment_and_course_and_warns_on_the_old_name(api_for, course_setup):
+    from eduplatform.core.models import Student
+    from eduplatform.core.services import submission_create
+    from grading.models import Grade
+
+    sub = submission_create(
+        assignment=course_setup["assignment"], student=Student.objects.get(user=course_setup["alice"]), text="LIFO"
+    )
+    grade = Grade.objects.create(submission=sub, model_version="m", mode="zero-shot", score=5, review_state="pending")
+    client = api_for(course_setup["teacher"])
+    a = course_setup["assignment"].pk
+    assert [g["id"] for g in client.get(f"/api/v1/review-queue/?assignment={a}").json()["results"]] == [grade.pk]
+    assert client.get(f"/api/v1/review-queue/?assignment={a + 1000}").json()["count"] == 0
+    assert client.get(f"/api/v1/review-queue/?course={course_setup['course'].pk}").json()["count"] == 1
+    old = client.get(f"/api/v1/review-queue/?submission__assignment={a}")
+    assert old.json()["count"] == 1 and old["Deprecation"] == "true" and "?assignment=" in old["Warning"]
