@@ -25,7 +25,8 @@ Callers who must tell "undefined" from "really chance" can check their inputs
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Hashable, Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -35,9 +36,15 @@ from sklearn import metrics as skm
 __all__ = [
     "accuracy",
     "average_precision",
+    "char_error_rate",
     "classification_metrics",
+    "edit_distance",
     "f1_macro",
     "mae",
+    "normalize_ocr_text",
+    "normalize_transcript",
+    "number_to_words",
+    "ordinal_to_words",
     "pearson_r",
     "precision_binary",
     "precision_macro",
@@ -48,6 +55,7 @@ __all__ = [
     "rmse",
     "roc_auc",
     "score_to_grid",
+    "word_error_rate",
 ]
 
 
@@ -246,3 +254,180 @@ def classification_metrics(y_true: ArrayLike, y_pred: ArrayLike, y_score: ArrayL
         if s.ndim == 1 or s.shape[1] <= 2:
             out["average_precision"] = average_precision(y_true, s if s.ndim == 1 else s[:, 1])
     return out
+
+
+# -- recognition (OCR, speech): character and word error rates ---------------------------
+#
+# Why our own normalisers: references such as speechocean762's are upper-case words with
+# digits spelled out ("ZERO THREE FIVE ONE") while Whisper writes "0351."; handwriting
+# labels carry the prompt's punctuation that writers drop. An error rate should count
+# recognition errors, not formatting, and no extra dependency is needed for that.
+
+_ONES = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+]
+_TENS = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+_SCALES = [(10**12, "trillion"), (10**9, "billion"), (10**6, "million"), (1000, "thousand")]
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_ORDINAL = re.compile(r"\b(\d+)(st|nd|rd|th)\b")
+_ORDINAL_WORDS = {
+    "one": "first",
+    "two": "second",
+    "three": "third",
+    "five": "fifth",
+    "eight": "eighth",
+    "nine": "ninth",
+    "twelve": "twelfth",
+}
+_PUNCT = re.compile(r"[^\w\s]|_")
+_SYMBOLS = {"%": " percent ", "&": " and ", "+": " plus ", "=": " equals ", "@": " at "}
+
+
+def number_to_words(n: int) -> str:
+    """Spell out a non-negative integer in English words, without "and" or hyphens:
+    ``number_to_words(2021) == "two thousand twenty one"``."""
+    if n < 0:
+        raise ValueError("number_to_words expects a non-negative integer")
+    if n < 20:
+        return _ONES[n]
+    if n < 100:
+        tens, ones = divmod(n, 10)
+        return _TENS[tens] + (f" {_ONES[ones]}" if ones else "")
+    if n < 1000:
+        hundreds, rest = divmod(n, 100)
+        return f"{_ONES[hundreds]} hundred" + (f" {number_to_words(rest)}" if rest else "")
+    for scale, word in _SCALES:
+        if n >= scale:
+            high, rest = divmod(n, scale)
+            return f"{number_to_words(high)} {word}" + (f" {number_to_words(rest)}" if rest else "")
+    raise AssertionError("unreachable")
+
+
+def ordinal_to_words(n: int) -> str:
+    """``ordinal_to_words(21) == "twenty first"``."""
+    *head, last = number_to_words(n).split()
+    if last in _ORDINAL_WORDS:
+        last = _ORDINAL_WORDS[last]
+    elif last.endswith("y"):
+        last = last[:-1] + "ieth"
+    else:
+        last += "th"
+    return " ".join([*head, last])
+
+
+def _spell_number(match: re.Match[str]) -> str:
+    token = match.group(0)
+    if "." in token and token.count(".") == 1 and "," not in token:  # 3.5 -> three point five
+        whole, frac = token.split(".")
+        return f" {number_to_words(int(whole))} point {' '.join(_ONES[int(d)] for d in frac)} "
+    digits = token.replace(",", "").replace(".", "")
+    if len(digits) > 1 and digits.startswith("0"):  # codes and phone numbers: digit by digit
+        return " " + " ".join(_ONES[int(d)] for d in digits) + " "
+    if len(digits) > 15:
+        return " " + " ".join(_ONES[int(d)] for d in digits) + " "
+    return f" {number_to_words(int(digits))} "
+
+
+def normalize_transcript(text: str) -> str:
+    """Speech transcripts: lower-case, drop apostrophes ("it's" = "its", a frequent
+    reference/ASR disagreement that is not a recognition error), spell out numbers,
+    strip punctuation, split hyphenated words, collapse spaces."""
+    text = (text or "").lower().replace("\u2019", "").replace("\u2018", "").replace("'", "")
+    for symbol, word in _SYMBOLS.items():
+        text = text.replace(symbol, word)
+    text = _ORDINAL.sub(lambda m: f" {ordinal_to_words(int(m.group(1)))} ", text)
+    text = _NUMBER.sub(_spell_number, text)
+    text = text.replace("-", " ")
+    text = _PUNCT.sub(" ", text)
+    return " ".join(text.split())
+
+
+def normalize_ocr_text(text: str) -> str:
+    """Recognised handwriting: lower-case, punctuation becomes a space, spaces collapsed.
+
+    Digits stay digits (a page says "1496", not "one thousand ..."), so a misread digit
+    costs one character, as it would to a reader.
+    """
+    text = (text or "").lower().replace("\u2019", "'").replace("\u2018", "'")
+    return " ".join(_PUNCT.sub(" ", text).split())
+
+
+def edit_distance(a: Sequence[Hashable], b: Sequence[Hashable]) -> int:
+    """Levenshtein distance (substitutions + deletions + insertions) of two sequences:
+    characters of two strings, or words of two token lists."""
+    if len(a) < len(b):
+        a, b = b, a
+    previous = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        current = [i] + [0] * len(b)
+        for j, y in enumerate(b, 1):
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != y))
+        previous = current
+    return previous[-1]
+
+
+Normalizer = Callable[[str], str]
+
+
+def _normalizer(normalize: bool | Normalizer, default: Normalizer) -> Normalizer:
+    if normalize is True:
+        return default
+    if normalize is False:
+        return lambda s: s or ""
+    return normalize
+
+
+def _pairs(refs: Sequence[str] | str, hyps: Sequence[str] | str) -> list[tuple[str, str]]:
+    refs = [refs] if isinstance(refs, str) else list(refs)
+    hyps = [hyps] if isinstance(hyps, str) else list(hyps)
+    if len(refs) != len(hyps):
+        raise ValueError(f"{len(refs)} references but {len(hyps)} hypotheses")
+    return list(zip(refs, hyps, strict=True))
+
+
+def word_error_rate(refs: Sequence[str] | str, hyps: Sequence[str] | str, normalize: bool | Normalizer = True) -> float:
+    """Corpus-level WER: total word edits / total reference words (so long utterances weigh
+    more than short ones, as in the usual ASR reporting). ``normalize=True`` uses
+    ``normalize_transcript``; pass ``normalize_ocr_text`` (or any function) for other text."""
+    prep = _normalizer(normalize, normalize_transcript)
+    edits = words = 0
+    for ref, hyp in _pairs(refs, hyps):
+        r, h = prep(ref).split(), prep(hyp).split()
+        edits += edit_distance(r, h)
+        words += len(r)
+    if words == 0:
+        raise ValueError("references contain no words; WER is undefined")
+    return edits / words
+
+
+def char_error_rate(refs: Sequence[str] | str, hyps: Sequence[str] | str, normalize: bool | Normalizer = True) -> float:
+    """Corpus-level CER: total character edits / total reference characters, after
+    ``normalize_ocr_text`` by default (case, spacing and punctuation do not count)."""
+    prep = _normalizer(normalize, normalize_ocr_text)
+    edits = chars = 0
+    for ref, hyp in _pairs(refs, hyps):
+        r, h = prep(ref), prep(hyp)
+        edits += edit_distance(r, h)
+        chars += len(r)
+    if chars == 0:
+        raise ValueError("references contain no characters; CER is undefined")
+    return edits / chars

@@ -9,7 +9,7 @@ stored artifacts can check that they agree on the layout.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
@@ -34,21 +34,43 @@ class OCRLine:
 
 @dataclass
 class OCRResult:
-    """All lines of one image, top-to-bottom as the detector returns them."""
+    """All lines of one image in reading order (rows top to bottom, left to right in a row).
 
-    text: str  # lines joined with "\n"; "" when nothing was read
+    ``text`` is what the grader reads: rows joined with "\n", fragments of one row with
+    a space, after correction against the assignment's vocabulary when one was given
+    (``corrections`` lists each ``(read, corrected)`` word pair, ``raw_text`` the text
+    before correction). ``lines`` keep the recogniser's own text, box and score for the
+    review screen. ``confidence`` is the character-weighted mean line score;
+    ``low_confidence`` says the read should go to a person.
+    """
+
+    text: str  # "" when nothing was read
     lines: list[OCRLine]
     seconds: float  # wall time of the OCR call
     model: str = ""  # e.g. "rapidocr-3.10.0"
+    raw_text: str = ""
+    corrections: list[tuple[str, str]] = field(default_factory=list)
+    confidence: float = 0.0
+    low_confidence: bool = False
+    deskew_deg: float = 0.0  # rotation applied before reading (0 = none)
 
-    FEATURE_NAMES: ClassVar[tuple[str, ...]] = ("ocr_lines", "ocr_chars", "ocr_mean_score")
+    FEATURE_NAMES: ClassVar[tuple[str, ...]] = ("ocr_lines", "ocr_chars", "ocr_mean_score", "ocr_confidence")
 
     @property
     def mean_score(self) -> float:
         return float(np.mean([line.score for line in self.lines])) if self.lines else 0.0
 
     def as_vector(self) -> np.ndarray:
-        return np.asarray([len(self.lines), len(self.text.replace("\n", "")), self.mean_score], dtype=np.float32)
+        return np.asarray(
+            [len(self.lines), len(self.text.replace("\n", "")), self.mean_score, self.confidence], dtype=np.float32
+        )
+
+    def lines_summary(self, max_lines: int = 200) -> list[dict[str, Any]]:
+        """JSON-safe lines for the review screen: text, integer box, score (bounded count)."""
+        return [
+            {"text": line.text[:500], "box": [[round(x), round(y)] for x, y in line.box], "score": round(line.score, 3)}
+            for line in self.lines[:max_lines]
+        ]
 
 
 @dataclass

@@ -7,15 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from multimodal.research.asr_eval import (
-    benchmark_asr,
-    normalize_text,
+from multimodal.metrics import (
+    edit_distance,
     number_to_words,
     ordinal_to_words,
-    read_transcripts,
-    word_edit_distance,
     word_error_rate,
 )
+from multimodal.metrics import normalize_transcript as normalize_text
+from multimodal.research.asr_eval import benchmark_asr, read_transcripts
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 SHARED_SPEECH = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "speech"
@@ -72,12 +71,12 @@ def test_normalize_text(raw, clean):
 
 def test_edit_distance_counts_each_operation():
     ref = ["the", "cat", "sat", "on", "the", "mat"]
-    assert word_edit_distance(ref, ref) == 0
-    assert word_edit_distance(ref, ["the", "cat", "sit", "on", "the", "mat"]) == 1  # substitution
-    assert word_edit_distance(ref, ["the", "cat", "on", "the", "mat"]) == 1  # deletion
-    assert word_edit_distance(ref, ["the", "fat", "cat", "sat", "on", "the", "mat"]) == 1  # insertion
-    assert word_edit_distance(ref, []) == 6
-    assert word_edit_distance([], ["extra"]) == 1
+    assert edit_distance(ref, ref) == 0
+    assert edit_distance(ref, ["the", "cat", "sit", "on", "the", "mat"]) == 1  # substitution
+    assert edit_distance(ref, ["the", "cat", "on", "the", "mat"]) == 1  # deletion
+    assert edit_distance(ref, ["the", "fat", "cat", "sat", "on", "the", "mat"]) == 1  # insertion
+    assert edit_distance(ref, []) == 6
+    assert edit_distance([], ["extra"]) == 1
 
 
 def test_word_error_rate_is_corpus_level():

@@ -205,3 +205,100 @@ def test_backbone_loads_only_local_weights(tmp_path):
     torch.save({"fc.weight": torch.zeros(2, 2)}, wrong)
     with pytest.raises(RuntimeError):
         ImageBackbone(wrong, device="cpu")
+
+
+# -- reading order, deskew, confidence, vocabulary correction ----------------------------
+
+
+def _line(text: str, x0: float, y0: float, x1: float, y1: float, score: float = 0.9, slope: float = 0.0):
+    from multimodal.types import OCRLine
+
+    dy = slope * (x1 - x0)
+    return OCRLine(text=text, box=[[x0, y0], [x1, y0 + dy], [x1, y1 + dy], [x0, y1]], score=score)
+
+
+def test_reading_order_joins_fragments_of_a_row_and_keeps_rows_apart():
+    from multimodal.image import reading_order
+
+    # Row 1 split into two fragments whose tops differ by 14 px (more than RapidOCR's
+    # 10-px rule); row 2 starts just under row 1 and is detected before row 1's tail.
+    lines = [
+        _line("Our London", 100, 10, 900, 80),
+        _line("business is good", 950, 24, 1800, 94),
+        _line("but Vienna", 100, 90, 1000, 160),
+    ]
+    rows = reading_order([lines[2], lines[1], lines[0]])
+    assert [[ln.text for ln in row] for row in rows] == [["Our London", "business is good"], ["but Vienna"]]
+
+
+def test_reading_order_follows_a_sloping_row():
+    from multimodal.image import reading_order
+
+    # A row sloping down by 0.05 (about 3 degrees): its right fragment sits 45 px lower.
+    left = _line("within a short", 100, 100, 900, 160, slope=0.05)
+    right = _line("time she", 950, 145, 1400, 205, slope=0.05)
+    below = _line("was walking", 100, 200, 900, 260, slope=0.05)
+    rows = reading_order([below, right, left])
+    assert [[ln.text for ln in row] for row in rows] == [["within a short", "time she"], ["was walking"]]
+
+
+def test_page_confidence_weighs_lines_by_length():
+    from multimodal.image import page_confidence
+
+    lines = [_line("a long line that was read well", 0, 0, 10, 10, 0.95), _line("x", 0, 20, 10, 30, 0.2)]
+    assert page_confidence(lines) > 0.9
+    assert page_confidence([]) == 0.0
+
+
+def test_vocabulary_correction_fixes_misreads_only_towards_the_vocabulary():
+    from multimodal.image import correct_with_vocabulary, vocabulary_from_texts
+
+    vocab = vocabulary_from_texts(["Photosynthesis turns light energy into chemical energy stored in glucose."])
+    text, fixes = correct_with_vocabulary("Photosyntesis turns light enengy into chemcal energy in glucse", vocab)
+    assert text == "Photosynthesis turns light energy into chemical energy in glucose"
+    assert ("Photosyntesis", "Photosynthesis") in fixes and len(fixes) == 4
+    # English words and short words are left alone, even when a vocabulary word is close
+    assert correct_with_vocabulary("the son shone", vocabulary_from_texts(["the sun shone"]))[0] == "the son shone"
+    # two fragments whose join is a vocabulary word are joined
+    assert correct_with_vocabulary("yellow road bed", vocabulary_from_texts(["yellow roadbed"]))[0] == "yellow roadbed"
+    # a tie between two vocabulary words is not guessed
+    assert correct_with_vocabulary("bxt", vocabulary_from_texts(["bat but"]))[0] == "bxt"
+    assert correct_with_vocabulary("anything", frozenset()) == ("anything", [])
+
+
+@pytest.mark.slow
+def test_ocr_keeps_lines_boxes_and_confidence(ocr):
+    result = ocr(PRINTED)
+    assert len(result.lines) == 3
+    assert all(len(line.box) == 4 and 0.5 <= line.score <= 1.0 for line in result.lines)
+    assert result.text.splitlines() == [line.text for line in result.lines]  # one row per line, in order
+    assert 0.8 < result.confidence <= 1.0 and not result.low_confidence
+    summary = result.lines_summary()
+    assert summary[0]["box"][0] == [round(v) for v in result.lines[0].box[0]]
+
+
+@pytest.mark.slow
+def test_ocr_with_vocabulary_keeps_raw_text(ocr):
+    vocab = ["Photosynthesis turns light energy", "into chemical energy stored in glucose."]
+    result = ocr(HANDWRITING_STYLE, vocabulary=vocab)
+    assert result.raw_text  # what the recogniser read, before correction
+    assert all(w in result.raw_text for w, _ in result.corrections)
+    assert _words(PAGE_LINES[0]) <= _words(result.text)
+
+
+@pytest.mark.slow
+def test_a_rotated_page_is_straightened_and_read(ocr):
+    page = load_image(PRINTED)
+    tilted = page.rotate(6, expand=True, fillcolor="white")
+    features = encode_images([tilted], ocr=ocr)[0]
+    assert features.ocr.deskew_deg == pytest.approx(-6, abs=1.0)
+    assert _words(PAGE_LINES[0]) <= _words(features.ocr.text)
+
+
+@pytest.mark.slow
+def test_encode_images_reads_a_batch_in_input_order(ocr):
+    blank = Image.new("RGB", (600, 400), "white")
+    feats = encode_images([PRINTED, blank, HANDWRITING_STYLE], ocr=ocr, batch_pixels=600 * 400 + 1)
+    assert feats[1].ocr.text == "" and feats[1].stats.blank
+    assert _words(PAGE_LINES[2]) <= _words(feats[0].ocr.text)
+    assert "glucose" in feats[2].ocr.text.lower()
