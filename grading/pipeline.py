@@ -395,15 +395,25 @@ def grade_pending_batches(
         )
         if not ids:
             break
+        batch_started = time.monotonic()
         try:
-            with LeaseHeartbeat(token):
-                total += grade_claimed(token=token, ids=ids, model_failed=model_failed)
+            with LeaseHeartbeat(token) as heartbeat:
+                written = grade_claimed(token=token, ids=ids, model_failed=model_failed)
         except SoftTimeLimitExceeded:
             services.claims_release(token=token, ids=ids, lost=True)  # retried in a smaller batch
             raise
         except Exception:
             services.claims_release(token=token, ids=ids)  # the retry (or the sweeper) picks them up again
             raise
+        total += written
+        log.info(
+            "claim %s: %d of %d rows written in %.1fs (%d lease renewals)",
+            token[:8],
+            written,
+            len(ids),
+            time.monotonic() - batch_started,
+            heartbeat.beats,
+        )
         hint_ids = None
     return total
 

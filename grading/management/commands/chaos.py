@@ -9,7 +9,9 @@ name must contain "chaos": it is dropped and created afresh) and a Redis of its 
 * N submissions (text, and every ``--photo-every``-th with a photo) are POSTed by
   students over ``--post-seconds``, while the pool process of a grading worker is
   SIGKILLed every few seconds (the OOM killer), one whole worker is SIGKILLed (and a new
-  one started), and Redis is restarted once (every queued message is lost);
+  one started), Redis is restarted once (every queued message is lost) and beat is
+  SIGKILLed and started again; like systemd's ``Restart=always``, the run starts a new
+  worker whenever one's main process has exited;
 * then it waits until every accepted submission is graded (``--timeout``) and checks:
   every POST a 201 and none a 5xx; every 201 graded exactly once (one Grade, one current);
   none failed; claim bookkeeping consistent (no token or lease left, no model failure
@@ -196,7 +198,14 @@ class Command(BaseCommand):
         web.wait_ready()
         self.stdout.write(f"started in {time.monotonic() - t_setup:.1f}s: {len(gpu)} gpu workers, sweeper, beat, web")
 
-        faults = {"child_kills": 0, "worker_kills": 0, "redis_restarts": 0, "events": []}
+        faults = {
+            "child_kills": 0,
+            "worker_kills": 0,
+            "worker_restarts": 0,
+            "redis_restarts": 0,
+            "beat_restarts": 0,
+            "events": [],
+        }
         posting_done = threading.Event()
         t0 = time.monotonic()
 
@@ -205,22 +214,24 @@ class Command(BaseCommand):
 
         def injector() -> None:
             post_s = opts["post_seconds"]
-            plan = [(0.35 * post_s, "worker"), (0.6 * post_s, "redis")]
+            plan = [(0.35 * post_s, "worker"), (0.6 * post_s, "redis"), (0.8 * post_s, "beat")]
             next_kill = t0 + self.rng.uniform(*opts["kill_every"])
             while not posting_done.wait(0.2):
                 now = time.monotonic()
                 if plan and now - t0 >= plan[0][0]:
                     _, what = plan.pop(0)
-                    if what == "worker":
-                        victim = next(w for w in gpu if w.alive())
-                        victim.kill()
+                    if what == "worker":  # the supervisor starts a new one
+                        with lock:
+                            victim = next(w for w in gpu if w.alive())
+                            victim.kill()
                         faults["worker_kills"] += 1
                         note(f"SIGKILL whole worker {victim.name}")
-                        new = CeleryWorker(
-                            f"{victim.name}r", {**victim.env}, self.var / f"{victim.name}-replacement.log"
-                        ).start()
-                        procs.append(new)
-                        gpu[gpu.index(victim)] = new
+                    elif what == "beat":
+                        beat.kill()
+                        note("SIGKILL beat")
+                        procs.append(beat.start())
+                        faults["beat_restarts"] += 1
+                        note("beat started again")
                     else:
                         redis.stop()
                         note("Redis stopped")
@@ -229,7 +240,8 @@ class Command(BaseCommand):
                         faults["redis_restarts"] += 1
                         note("Redis started (empty)")
                 if now >= next_kill:
-                    live = [w for w in gpu if w.alive() and w.pool_pids()]
+                    with lock:
+                        live = [w for w in gpu if w.alive() and w.pool_pids()]
                     if live:
                         worker = self.rng.choice(live)
                         pid = worker.kill_pool_process()
@@ -238,6 +250,22 @@ class Command(BaseCommand):
                             note(f"SIGKILL pool process {pid} of {worker.name}")
                     next_kill = now + self.rng.uniform(*opts["kill_every"])
 
+        lock = threading.Lock()
+        finished = threading.Event()
+
+        def supervisor() -> None:
+            """What systemd's Restart=always does for a worker whose main process exited."""
+            while not finished.wait(1.0):
+                with lock:
+                    for i, w in enumerate(gpu):
+                        if not w.alive():
+                            restarts = faults["worker_restarts"] = faults["worker_restarts"] + 1
+                            name = f"chaos-gpu{i}-{restarts}"
+                            gpu[i] = CeleryWorker(name, {**w.env}, self.var / f"{name}.log").start()
+                            procs.append(gpu[i])
+                            note(f"supervisor: {w.name} exited ({w.proc.returncode}); started {name}")
+
+        threading.Thread(target=supervisor, name="chaos-supervisor", daemon=True).start()
         statuses: dict[int, int] = {}
         accepted: list[int] = []
         errors: list[str] = []  # requests that got no HTTP answer, and the first answers that were not 201
@@ -277,7 +305,7 @@ class Command(BaseCommand):
             posting_done.set()
             thread.join(timeout=120)
         posted_s = time.monotonic() - t0
-        self.stdout.write(f"posted {n} in {posted_s:.1f}s; faults: " + "; ".join(faults["events"]))
+        self.stdout.write(f"posted {n} in {posted_s:.1f}s")
 
         from eduplatform.core.api import Submission
 
@@ -293,8 +321,11 @@ class Command(BaseCommand):
             timed_out = False
         except TimeoutError:
             timed_out = True
+        finally:
+            finished.set()
         drain_s = time.monotonic() - t0 - posted_s
-        stale_writes = sum(w.log_text().count("claim lost before write") for w in gpu)
+        self.stdout.write("faults and restarts:\n  " + "\n  ".join(faults["events"]))
+        stale_writes = sum(p.log_text().count("claim lost before write") for p in procs if isinstance(p, CeleryWorker))
         result = self._check(accepted, statuses, errors, timed_out)
         result.update(
             {
@@ -304,6 +335,8 @@ class Command(BaseCommand):
                 "child_kills": faults["child_kills"],
                 "worker_kills": faults["worker_kills"],
                 "redis_restarts": faults["redis_restarts"],
+                "beat_restarts": faults["beat_restarts"],
+                "worker_restarts": faults["worker_restarts"],
                 "fault_events": faults["events"],
                 "post_seconds": round(posted_s, 1),
                 "drain_seconds": round(drain_s, 1),
@@ -317,7 +350,7 @@ class Command(BaseCommand):
                 "loadavg_1min": round(os.getloadavg()[0], 2),
             }
         )
-        if faults["child_kills"] == 0 or faults["worker_kills"] == 0 or faults["redis_restarts"] == 0:
+        if not all(faults[k] for k in ("child_kills", "worker_kills", "redis_restarts", "beat_restarts")):
             result["problems"].append("not every fault was injected (run longer: --post-seconds)")
         return result
 
@@ -382,6 +415,7 @@ class Command(BaseCommand):
             f"chaos {verdict}: n={r['n']} photos={r['photos']} 201={r['accepted']} 5xx={r['server_errors']} "
             f"graded={r['graded']} failed={r['failed']} graded_once={r['graded_once']}/{r['accepted']} "
             f"child_kills={r['child_kills']} worker_kills={r['worker_kills']} redis_restarts={r['redis_restarts']} "
+            f"beat_restarts={r['beat_restarts']} worker_restarts={r['worker_restarts']} "
             f"rows_hit={r['rows_hit_by_kills']} lease_losses={r['lease_losses_total']} "
             f"stale_results_refused={r['stale_results_refused']} post_s={r['post_seconds']} "
             f"drain_s={r['drain_seconds']}"
