@@ -74,7 +74,7 @@ class AssignmentForm(forms.Form):
     def clean(self):
         data = super().clean()
         if not any(data.get(k) for k in ("accepts_text", "accepts_image", "accepts_audio")):
-            raise forms.ValidationError("Choose at least one way to answer (typed, photo or spoken).")
+            self.add_error(None, "Choose at least one way to answer (typed, photo or spoken).")
         lo, hi = data.get("min_score"), data.get("max_score")
         if lo is not None and hi is not None and hi <= lo:
             self.add_error("max_score", "The highest score must be above the lowest score.")

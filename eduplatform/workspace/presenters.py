@@ -34,6 +34,7 @@ LEVEL_WORDS = {
     "partial": "partly covered",
     "missing": "not found",
     "contradicted": "contradicted",
+    "unsure": "unsure (check it)",
 }
 
 
