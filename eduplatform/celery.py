@@ -1,8 +1,18 @@
 """The standalone project's Celery app (a host LMS uses its own; the tasks are shared_tasks).
 
-Workers: ``celery -A eduplatform worker -Q gpu`` (GPU nodes) / ``-Q default``.
-Loaded by the standalone entry points (manage.py, wsgi, asgi), never by importing
-the plugin, so a host's own workers do not load models they do not serve.
+Processes (each under a supervisor that restarts it, e.g. systemd ``Restart=always``):
+
+* ``celery -A eduplatform worker -Q gpu -c 1`` per GPU (or CPU grading node): grading and
+  model work; a pool process killed by the OOM killer is replaced and reports ready at
+  once while its models load in the background;
+* ``celery -A eduplatform worker -Q default`` (any node, at least one): the sweeper and
+  bookkeeping, never queued behind grading;
+* one ``celery -A eduplatform beat`` for the whole deployment.
+
+The worker options (start-up window, memory per child, broker timeouts) are the
+``CELERY_*`` settings in ``eduplatform/settings.py``. Loaded by the standalone entry
+points (manage.py, wsgi, asgi), never by importing the plugin, so a host's own workers
+do not load models they do not serve.
 """
 
 from __future__ import annotations
