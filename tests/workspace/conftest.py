@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.lti.conftest import browser, platform, tool  # noqa: F401  (the LMS test peer, for LTI launches)
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

@@ -13,7 +13,6 @@ from decimal import Decimal
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from tests.lti.conftest import browser, platform, tool  # noqa: F401  (the LMS test peer and the tool)
 from tests.lti.platform import INSTRUCTOR, LEARNER, Scenario
 from tests.lti.test_launch import place_assignment
 from tests.workspace.conftest import DEMO_AUDIO, FIXTURES, needs_chromium, wait_js
@@ -21,13 +20,13 @@ from tests.workspace.conftest import DEMO_AUDIO, FIXTURES, needs_chromium, wait_
 pytestmark = [pytest.mark.browser, pytest.mark.slow, needs_chromium, pytest.mark.django_db(transaction=True)]
 
 
-def _student_submits(platform, browser_cls, user_id, link, **files):
+def _student_submits(lms, browser_cls, user_id, link, **files):
     """A learner launches from the LMS (which enrols them), then their answer is stored."""
     from eduplatform.core import services
     from eduplatform.core.models import Assignment, Student
 
     page = browser_cls().get(
-        platform.start_url(
+        lms.start_url(
             Scenario(
                 user_id=user_id,
                 roles=LEARNER,
