@@ -80,7 +80,9 @@ from typing import Any
 import numpy as np
 
 from multimodal import feedback
+from multimodal import keypoints as kp
 from multimodal import text_features as tf
+from multimodal.chunking import chunk_text
 from multimodal.text import split_sentences
 from multimodal.traits import TraitResult, TraitSpec
 
@@ -114,8 +116,10 @@ ZS_SIM_RANGE = (0.25, 0.85)  # answer vs best reference
 CRITERION_RANGE = (0.30, 0.75)  # key point vs best answer sentence
 ZS_WEIGHTS = (0.5, 0.3, 0.2)  # semantic, key-point coverage, lexical overlap
 ZERO_SHOT_MAX_CONFIDENCE = 0.3
+# Without the shipped key-point classifier (multimodal/models/keypoint_nli.*): cosine rules.
 CRITERION_MET = 0.60  # similarity at which a key point counts as covered
 CRITERION_PARTIAL = 0.45
+CRITERION_MISSING = 0.25  # below this nothing in the answer is even loosely related
 
 # -- flags -------------------------------------------------------------------------
 # Off-topic needs every signal to agree: cosine to the question and references below
@@ -128,7 +132,7 @@ OFF_TOPIC_SIM = 0.12
 OFF_TOPIC_NEIGHBOUR_SIM = 0.30
 OFF_TOPIC_MIN_WORDS = 3
 COPY_RATIO = 0.90  # character-level similarity of normalised texts
-COPY_MIN_WORDS = 10  # a 3-word reference answered verbatim is a correct answer, not a copy
+COPY_MIN_WORDS = 10  # answers and references shorter than this are never "copies"
 TOO_SHORT_FRACTION = 0.2  # of the expected length (reference or good graded answers)
 TOO_SHORT_MIN_EXPECTED = 30  # words; short-answer questions: any length can be complete
 # Answers that say "no answer" in words are treated as blank.
@@ -146,25 +150,31 @@ CANDIDATES = ("ridge", "svr", "hgb", "knn", "extra_trees")
 SVR_MAX_ROWS = 5000  # SVR cost grows ~quadratically: skipped in "auto" above this
 ALPHA = 0.1  # conformal miscoverage: 90% intervals
 REVIEW_BELOW = 0.5  # needs_review below this confidence (the grading app may apply its own)
+FULL_SCORE_FRACTION = 0.85  # of the range: a confident score this high silences "missing" lines
 MIN_HALF_WIDTH = 0.025  # of the score range: never claim a score is pinned down exactly
 BLEND_GRID = tuple(np.round(np.linspace(0.0, 1.0, 11), 2))
 
 GENERIC_NAMES: tuple[str, ...] = (
-    "has_reference",
-    "ref_cos_max",
-    "ref_cos_mean",
-    "criteria_coverage_mean",
-    "criteria_coverage_min",
-    "criteria_met_fraction",
-    "token_precision",
-    "token_recall",
-    "token_f1",
-    "demoted_token_f1",
-    "length_ratio_log",
-    "zero_shot",
-    "question_cos",
-    "question_overlap",
-) + tuple(f"text_{n}" for n in tf.FEATURE_NAMES)
+    (
+        "has_reference",
+        "ref_cos_max",
+        "ref_cos_mean",
+        "criteria_coverage_mean",
+        "criteria_coverage_min",
+        "criteria_met_fraction",
+        "criteria_contradicted_max",
+        "token_precision",
+        "token_recall",
+        "token_f1",
+        "demoted_token_f1",
+        "length_ratio_log",
+        "zero_shot",
+        "question_cos",
+        "question_overlap",
+    )
+    + tuple(f"text_{n}" for n in tf.FEATURE_NAMES)
+    + tuple(f"writing_{n}" for n in tf.WRITING_FEATURE_NAMES)
+)
 
 WITHIN_NAMES: tuple[str, ...] = (
     "knn_score",
@@ -351,14 +361,21 @@ def _lin(x: float, lo: float, hi: float) -> float:
     return float(min(1.0, max(0.0, (x - lo) / (hi - lo))))
 
 
-def zero_shot_components(ref_cos_max: float, criteria_sims: Sequence[float], token_f1: float) -> dict[str, float]:
+def zero_shot_components(
+    ref_cos_max: float,
+    criteria_sims: Sequence[float],
+    token_f1: float,
+    *,
+    criteria_probabilities: Sequence[float] | None = None,
+) -> dict[str, float]:
     """The documented zero-shot mapping, as named parts in [0, 1].
 
     ``semantic`` = linear map of the best reference cosine from ``ZS_SIM_RANGE``;
-    ``coverage`` = mean over criteria of the linear map of their best sentence
-    cosine from ``CRITERION_RANGE``; ``lexical`` = content-word F1 with the best
-    reference. ``combined`` is their ``ZS_WEIGHTS`` average (weights of missing parts
-    are redistributed), monotone non-decreasing in every input.
+    ``coverage`` = mean over criteria of P(the answer states it) from the key-point
+    classifier (``criteria_probabilities``), or without it the linear map of their
+    best sentence cosine from ``CRITERION_RANGE``; ``lexical`` = content-word F1 with
+    the best reference. ``combined`` is their ``ZS_WEIGHTS`` average (weights of
+    missing parts are redistributed), monotone non-decreasing in every input.
     """
     parts: dict[str, float] = {}
     weights: dict[str, float] = {}
@@ -367,7 +384,10 @@ def zero_shot_components(ref_cos_max: float, criteria_sims: Sequence[float], tok
         weights["semantic"] = ZS_WEIGHTS[0]
         parts["lexical"] = float(token_f1)
         weights["lexical"] = ZS_WEIGHTS[2]
-    if len(criteria_sims):
+    if criteria_probabilities is not None and len(criteria_probabilities):
+        parts["coverage"] = float(np.mean(np.clip(criteria_probabilities, 0.0, 1.0)))
+        weights["coverage"] = ZS_WEIGHTS[1]
+    elif len(criteria_sims):
         parts["coverage"] = float(np.mean([_lin(s, *CRITERION_RANGE) for s in criteria_sims]))
         weights["coverage"] = ZS_WEIGHTS[1]
     if not parts:
@@ -378,7 +398,12 @@ def zero_shot_components(ref_cos_max: float, criteria_sims: Sequence[float], tok
 
 
 class _Embedder:
-    """Encodes every distinct text of a batch once, then serves vectors by text."""
+    """Encodes every distinct text of a batch once, then serves vectors by text.
+
+    ``answer`` gives a whole answer's vector: the re-normalised mean of its chunk
+    vectors (``multimodal.chunking``), so an essay counts whole and is never encoded
+    a second time as one long text.
+    """
 
     def __init__(self, encoder: Any, texts: Sequence[str]) -> None:
         unique = list(dict.fromkeys(t for t in texts))
@@ -386,18 +411,33 @@ class _Embedder:
         self.dim = vecs.shape[1] if len(unique) else 384
         self.index = {t: i for i, t in enumerate(unique)}
         self.vecs = np.asarray(vecs, dtype=np.float32)
+        self.encoder = encoder
 
     def __call__(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), np.float32)
+        missing = [t for t in dict.fromkeys(texts) if t not in self.index]
+        if missing:  # a text no plan foresaw: encode it rather than fail
+            extra = np.asarray(self.encoder.encode(missing), dtype=np.float32)
+            base = len(self.vecs)
+            for k, t in enumerate(missing):
+                self.index[t] = base + k
+            self.vecs = np.vstack([self.vecs, extra])
         return self.vecs[[self.index[t] for t in texts]]
+
+    def answer(self, text: str) -> np.ndarray:
+        chunks = self(chunk_text(text))
+        m = chunks.mean(axis=0)
+        return (m / max(float(np.linalg.norm(m)), 1e-9)).astype(np.float32)
 
 
 @lru_cache(maxsize=32768)
 def _text_stats(answer: str, domain: tuple[str, ...]) -> tuple[dict[str, float], tuple[str, ...]]:
-    """Text features and gibberish reasons of one answer (cached: cross-validation and
-    re-grading see the same answers many times; callers must not mutate the dict)."""
-    return tf.text_feature_dict(answer, domain), tuple(tf.gibberish_reasons(answer, domain))
+    """Text and writing features and gibberish reasons of one answer (cached: cross-validation
+    and re-grading see the same answers many times; callers must not mutate the dict)."""
+    feats = tf.text_feature_dict(answer, domain)
+    feats.update({f"writing_{k}": v for k, v in tf.writing_feature_dict(answer, domain).items()})
+    return feats, tuple(tf.gibberish_reasons(answer, domain))
 
 
 def _criteria_texts(item: GradingItem) -> list[str]:
@@ -410,6 +450,16 @@ def _criteria_texts(item: GradingItem) -> list[str]:
     return out
 
 
+def _abbreviations(item: GradingItem) -> dict[str, str]:
+    """Abbreviations the assignment itself defines ("last-in first-out (LIFO)")."""
+    return _abbreviations_cached((item.question, *item.reference_answers, *item.key_points, item.rubric))
+
+
+@lru_cache(maxsize=4096)
+def _abbreviations_cached(texts: tuple[str, ...]) -> dict[str, str]:
+    return kp.learn_abbreviations(texts)
+
+
 def _answer_units(item: GradingItem) -> list[str]:
     """The answer itself plus its sentences (evidence candidates)."""
     answer = item.answer.strip()
@@ -417,6 +467,112 @@ def _answer_units(item: GradingItem) -> list[str]:
         return []
     sentences = split_sentences(answer)
     return [answer] + [s for s in sentences if s != answer]
+
+
+def _consistent_criteria(criteria: list[CriterionResult], p: float, conf: float) -> list[CriterionResult]:
+    """No "missing" line beside a confident (near) full score.
+
+    When the learned model is confident the answer earns (almost) full marks, a key
+    point judged "missing" is more likely stated in words the classifier did not
+    recognise than absent: it becomes "unsure", which the student is not told about.
+    """
+    if p < FULL_SCORE_FRACTION or conf < REVIEW_BELOW:
+        return criteria
+    return [CriterionResult(**{**c.__dict__, "level": "unsure"}) if c.level == "missing" else c for c in criteria]
+
+
+# ------------------------------------------------------------ grades on the grid
+
+GRID_MIN_ANSWERS = 100  # out-of-fold predictions of a question needed to place its cut points
+GRID_MAX_LEVELS = 61
+
+
+def _grid_levels(y_raw: np.ndarray) -> np.ndarray | None:
+    """The integer grid a question is graded on (None for averaged / fractional scores)."""
+    if len(y_raw) == 0 or not np.allclose(y_raw, np.round(y_raw)):
+        return None
+    levels = np.unique(np.round(y_raw))
+    if len(levels) < 2 or len(levels) > GRID_MAX_LEVELS:
+        return None
+    return levels
+
+
+def _qwk_int(a: np.ndarray, b: np.ndarray, k: int) -> float:
+    """Quadratic weighted kappa of integer labels 0..k-1 (fast, for cut-point search)."""
+    conf = np.zeros((k, k))
+    np.add.at(conf, (a, b), 1.0)
+    n = conf.sum()
+    if n == 0:
+        return 0.0
+    i = np.arange(k)
+    w = (i[:, None] - i[None, :]) ** 2 / max(1, (k - 1) ** 2)
+    expected = np.outer(conf.sum(1), conf.sum(0)) / n
+    den = (w * expected).sum()
+    return float(1 - (w * conf).sum() / den) if den > 0 else 0.0
+
+
+def _fit_cuts(p: np.ndarray, target: np.ndarray, k: int) -> np.ndarray:
+    """Cut points on the normalised prediction maximising QWK against grid indices.
+
+    Coordinate ascent from the midpoints between the levels' mean predictions
+    (the "optimised rounder" of AES competitions); cut points stay ordered.
+    """
+    means = np.array([p[target == j].mean() if (target == j).any() else np.nan for j in range(k)])
+    means = np.maximum.accumulate(np.where(np.isnan(means), -np.inf, means))
+    means = np.where(np.isfinite(means), means, np.nanmin(p))
+    cuts = (means[:-1] + means[1:]) / 2
+    cuts = np.maximum.accumulate(cuts)
+    best = _qwk_int(target, np.searchsorted(cuts, p), k)
+    for _ in range(3):
+        for j in range(len(cuts)):
+            lo_b = cuts[j - 1] if j > 0 else float(p.min()) - 1e-6
+            hi_b = cuts[j + 1] if j + 1 < len(cuts) else float(p.max()) + 1e-6
+            for c in np.linspace(lo_b, hi_b, 41)[1:-1]:
+                trial = cuts.copy()
+                trial[j] = c
+                q = _qwk_int(target, np.searchsorted(trial, p), k)
+                if q > best + 1e-9:
+                    best, cuts = q, trial
+    return cuts
+
+
+def _fit_grid_maps(
+    keys: Sequence[str], y_raw: np.ndarray, lo: np.ndarray, hi: np.ndarray, p: np.ndarray, ok: np.ndarray
+) -> dict[str, dict[str, Any]]:
+    """Per question graded on an integer grid: cut points that turn the normalised
+    prediction into a grade, placed on out-of-fold predictions (see ``_fit_cuts``).
+
+    Kept only where, placed on one half of those predictions, they beat plain
+    rounding by QWK on the other half (both ways round).
+    """
+    by_key: dict[str, list[int]] = {}
+    for i, k in enumerate(keys):
+        if ok[i] and np.isfinite(p[i]):
+            by_key.setdefault(k, []).append(i)
+    out: dict[str, dict[str, Any]] = {}
+    for key, idx_list in by_key.items():
+        idx = np.asarray(idx_list)
+        if len(idx) < GRID_MIN_ANSWERS:
+            continue
+        levels = _grid_levels(y_raw[idx])
+        if levels is None:
+            continue
+        raw_levels = np.arange(levels.min(), levels.max() + 1)
+        k = len(raw_levels)
+        target = (np.round(y_raw[idx]) - raw_levels[0]).astype(int)
+        span = hi[idx[0]] - lo[idx[0]]
+        cont = lo[idx[0]] + span * p[idx]
+        plain = np.clip(np.round(cont) - raw_levels[0], 0, k - 1).astype(int)
+        half = np.random.default_rng(len(idx)).permutation(len(idx)) % 2 == 0
+        q_cuts = q_plain = 0.0
+        for a, b in ((half, ~half), (~half, half)):
+            c = _fit_cuts(p[idx][a], target[a], k)
+            q_cuts += _qwk_int(target[b], np.searchsorted(c, p[idx][b]), k) / 2
+            q_plain += _qwk_int(target[b], plain[b], k) / 2
+        if q_cuts > q_plain:
+            cuts = _fit_cuts(p[idx], target, k)
+            out[key] = {"cuts": cuts, "levels": raw_levels, "qwk_plain_cv": q_plain, "qwk_cuts_cv": q_cuts}
+    return out
 
 
 # ----------------------------------------------------------------- model helpers
@@ -735,6 +891,10 @@ class Grader:
     ``multimodal.text.TextEncoder``); by default the process-wide one from
     ``multimodal.registry`` (or a new ``TextEncoder`` if the registry is absent).
     ``model`` is "auto" (chosen by cross-validation) or one of ``CANDIDATES``.
+    ``keypoint_model`` judges key points: "default" is the shipped classifier
+    (``multimodal/models/keypoint_nli.joblib``; cosine rules if it is absent), None
+    forces the cosine rules, or pass a ``keypoints.KeypointModel``. A fitted grader
+    stores the one it was trained with, so its features never change under it.
     """
 
     def __init__(
@@ -747,9 +907,11 @@ class Grader:
         alpha: float = ALPHA,
         score_step: float | None = None,
         candidates: Sequence[str] = CANDIDATES,
+        keypoint_model: Any = "default",
     ) -> None:
         if model != "auto" and model not in CANDIDATES:
             raise ValueError(f"model must be 'auto' or one of {CANDIDATES}")
+        self.keypoint_model = kp.load_default_model() if keypoint_model == "default" else keypoint_model
         self._encoder = encoder
         self.model = model
         self.seed = seed
@@ -784,23 +946,37 @@ class Grader:
 
     @staticmethod
     def texts_to_encode(items: Sequence[GradingItem]) -> list[str]:
-        """Every text ``fit``/``predict`` will embed for ``items`` (for external caches)."""
+        """Every text ``fit``/``predict`` will embed for ``items`` (for external caches).
+
+        Answers are encoded as chunks (``multimodal.chunking``); answer spans and
+        their words only when there are criteria to judge: an essay without a rubric
+        or reference is encoded once, chunk by chunk, not once more per sentence.
+        """
         texts: list[str] = []
+        words: list[str] = []
+        by_key: dict[str, list[GradingItem]] = {}
         for it in items:
-            crit = _criteria_texts(it)
-            # sentences are only evidence for criteria: an essay without a rubric or
-            # reference is encoded once, not once per sentence
-            texts.extend((_answer_units(it) if crit else [it.answer.strip()]) or [""])
+            texts.extend(chunk_text(it.answer))
             if it.question.strip():
                 texts.append(it.question)
             texts.extend(it.reference_answers)
-            texts.extend(crit)
-        return list(dict.fromkeys(texts))
+            texts.extend(t for t, _ in it.exemplars)
+            by_key.setdefault(it.key + "\x1f" + "\x1f".join(_criteria_texts(it)), []).append(it)
+        for group in by_key.values():
+            crit = _criteria_texts(group[0])
+            if not crit:
+                continue
+            t, w = kp.texts_for_judgement(
+                [it.answer for it in group], crit, [group[0].question], _abbreviations(group[0])
+            )
+            texts.extend(t)
+            words.extend(w)
+        return list(dict.fromkeys([*texts, *words]))
 
     # -- analysis (no graded examples needed) -------------------------------------
     def _analyse(self, items: Sequence[GradingItem]) -> tuple[list[_Analysis], np.ndarray]:
         emb = _Embedder(self.encoder, self.texts_to_encode(items))
-        answers = emb([it.answer.strip() for it in items])
+        answers = np.vstack([emb.answer(it.answer) for it in items]) if items else np.zeros((0, emb.dim))
         analyses = []
         for i, it in enumerate(items):
             analyses.append(self._analyse_one(it, answers[i], emb))
@@ -816,28 +992,7 @@ class Grader:
         best = int(np.argmax(ref_cos)) if len(ref_cos) else -1
         q_cos = float(emb([it.question])[0] @ a_vec) if it.question.strip() else math.nan
 
-        criteria: list[CriterionResult] = []
-        crit_texts = _criteria_texts(it)
-        units = _answer_units(it)
-        if crit_texts:
-            if units:
-                sims = emb(crit_texts) @ emb(units).T  # (criteria, units)
-            else:
-                sims = np.zeros((len(crit_texts), 1))
-            for c, name in enumerate(crit_texts):
-                j = int(np.argmax(sims[c]))
-                s = float(sims[c, j])
-                level = "met" if s >= CRITERION_MET else "partial" if s >= CRITERION_PARTIAL else "missing"
-                evidence = ""
-                if units and s >= CRITERION_PARTIAL:
-                    # prefer a single sentence over the whole answer as evidence
-                    if j == 0 and len(units) > 1:
-                        j = 1 + int(np.argmax(sims[c, 1:]))
-                    evidence = units[j]
-                criteria.append(
-                    CriterionResult(name=name, met=level == "met", level=level, score=round(s, 4), evidence=evidence)
-                )
-
+        criteria = self._criteria(it, a_vec, emb)
         a_words = tf.content_words(answer)
         q_words = set(tf.content_words(it.question))
         token = (0.0, 0.0, 0.0)
@@ -859,7 +1014,10 @@ class Grader:
         length_ratio = math.log((len(words) + 1) / (expected + 1)) if refs else math.nan
         q_overlap = (sum(1 for w in a_words if w in q_words) / len(a_words)) if a_words and q_words else 0.0
         zs = zero_shot_components(
-            float(ref_cos.max()) if len(ref_cos) else math.nan, [c.score for c in criteria], token[2]
+            float(ref_cos.max()) if len(ref_cos) else math.nan,
+            [c.score for c in criteria],
+            token[2],
+            criteria_probabilities=[c.score for c in criteria] if self.keypoint_model is not None else None,
         )
 
         flags: list[str] = []
@@ -876,6 +1034,9 @@ class Grader:
             if gib:
                 flags.append("gibberish")
             long_refs = [r for r, n in zip(refs, ref_words_n, strict=True) if n >= COPY_MIN_WORDS]
+            # a concise answer is an answer, not a copy, however close to the reference
+            if len(words) < COPY_MIN_WORDS:
+                long_refs = []
             copy = max([_copy_ratio(answer, r) for r in long_refs] or [0.0])
             if copy >= COPY_RATIO:
                 flags.append("copied_reference")
@@ -910,6 +1071,56 @@ class Grader:
             off_topic_candidate=off_topic_candidate,
         )
 
+    def _criteria(self, it: GradingItem, a_vec: np.ndarray, emb: _Embedder) -> list[CriterionResult]:
+        """Key-point judgements (``multimodal.keypoints``); cosine rules without a model."""
+        crit_texts = _criteria_texts(it)
+        if not crit_texts:
+            return []
+        model = self.keypoint_model
+        if model is not None:
+            ctx = kp.PairContext(vec=emb, word_vec=emb)
+            judged = kp.judge_key_points(
+                it.answer,
+                crit_texts,
+                answer_vec=a_vec,
+                question=it.question,
+                abbreviations=_abbreviations(it),
+                ctx=ctx,
+                model=model,
+            )
+            return [
+                CriterionResult(
+                    name=j.point,
+                    met=j.level == "met",
+                    level=j.level,
+                    score=j.p_met,
+                    evidence=j.evidence,
+                    p_contradicted=j.p_contradicted,
+                    span=j.span,
+                )
+                for j in judged
+            ]
+        # no classifier shipped: cosine of the best answer sentence, never "missing"
+        # unless nothing is even loosely similar
+        units = _answer_units(it)
+        sims = emb(crit_texts) @ emb(units).T if units else np.zeros((len(crit_texts), 1))
+        out = []
+        for c, name in enumerate(crit_texts):
+            j = int(np.argmax(sims[c]))
+            sim = float(sims[c, j])
+            level = "met" if sim >= CRITERION_MET else "partial" if sim >= CRITERION_PARTIAL else "unsure"
+            if sim < CRITERION_MISSING:
+                level = "missing"
+            evidence = ""
+            if units and sim >= CRITERION_PARTIAL:
+                if j == 0 and len(units) > 1:  # prefer a single sentence over the whole answer
+                    j = 1 + int(np.argmax(sims[c, 1:]))
+                evidence = units[j]
+            out.append(
+                CriterionResult(name=name, met=level == "met", level=level, score=round(sim, 4), evidence=evidence)
+            )
+        return out
+
     def _generic_matrix(self, items: Sequence[GradingItem], an: Sequence[_Analysis]) -> np.ndarray:
         rows = []
         for it, a in zip(items, an, strict=True):
@@ -922,6 +1133,7 @@ class Grader:
                 float(np.mean(crit)) if crit else math.nan,
                 float(np.min(crit)) if crit else math.nan,
                 float(np.mean([c.met for c in a.criteria])) if crit else math.nan,
+                float(max(c.p_contradicted for c in a.criteria)) if crit else math.nan,
                 *(a.token if (has_ref or it.key_points) else (math.nan,) * 3),
                 a.demoted_f1 if has_ref else math.nan,
                 a.length_ratio_log,
@@ -929,6 +1141,7 @@ class Grader:
                 a.question_cos,
                 a.question_overlap,
                 *(a.text[n] for n in tf.FEATURE_NAMES),
+                *(a.text[f"writing_{n}"] for n in tf.WRITING_FEATURE_NAMES),
             ]
             rows.append(row)
         g = np.asarray(rows, dtype=np.float64)
@@ -1059,9 +1272,11 @@ class Grader:
         calib_a = self._calibrate(y, p_a, self._error_features_across(p_a, s_a, zs, g), ~np.isnan(p_a))
         within_kind = "+".join(within_kinds) if within_kinds else None
         across_kind = "+".join(across_kinds)
+        grid_maps = _fit_grid_maps(keys, y_raw, lo, hi, p_blend, ~np.isnan(p_w))
 
         self._state.update(
             {
+                "grid_maps": grid_maps,
                 "lambda": lam,
                 "memory": memory,
                 "within_kind": within_kind,
@@ -1394,6 +1609,9 @@ class Grader:
         flags = self._flags_final(it, a, nearest_sim, expected)
         span = it.max_score - it.min_score
         score = it.min_score + span * p
+        grid = st.get("grid_maps", {}).get(it.key) if has_w else None
+        if grid is not None:  # a grade on the question's grid, by its learned cut points
+            score = float(grid["levels"][int(np.searchsorted(grid["cuts"], p))])
         interval = (round(it.min_score + span * lower, 3), round(it.min_score + span * upper, 3))
         if flags:
             conf = 0.0
@@ -1406,6 +1624,7 @@ class Grader:
                 "within_prediction": round(it.min_score + span * p_w, 4) if has_w else None,
                 "across_prediction": round(it.min_score + span * p_a, 4),
                 "blend_within_weight": st["blend"] if has_w else 0.0,
+                "continuous_score": round(it.min_score + span * p, 4),
             }
         )
         if has_w:
@@ -1430,6 +1649,7 @@ class Grader:
                 f"questions; {n_here} graded answers of this question (within-question "
                 f"learning needs {MIN_GRADED}). "
             )
+        criteria = _consistent_criteria(a.criteria, p, conf)
         explanation = (
             how + f"Suggested {score:.2f} of {it.min_score:g}-{it.max_score:g}, 90% interval "
             f"{interval[0]:.2f}-{interval[1]:.2f}, confidence {conf:.2f}. "
@@ -1440,9 +1660,9 @@ class Grader:
             score=round(float(score), 3),
             confidence=round(float(conf), 3),
             mode="learned",
-            criteria=a.criteria,
+            criteria=criteria,
             flags=flags,
-            feedback=self._feedback(it, a, flags, expected),
+            feedback=self._feedback(it, a, flags, expected, criteria),
             explanation=explanation,
             features=feats,
             interval=interval,
@@ -1485,11 +1705,17 @@ class Grader:
         return " Flags: " + "; ".join(detail) + "." + tail
 
     @staticmethod
-    def _feedback(it: GradingItem, a: _Analysis, flags: list[str], expected: float) -> str:
+    def _feedback(
+        it: GradingItem,
+        a: _Analysis,
+        flags: list[str],
+        expected: float,
+        criteria: Sequence[CriterionResult] | None = None,
+    ) -> str:
         """Student-facing feedback, worded in ``multimodal.feedback``."""
         domain = [it.question, *it.reference_answers, *it.key_points]
         return feedback.answer_feedback(
-            criteria=a.criteria,
+            criteria=a.criteria if criteria is None else criteria,
             flags=flags,
             n_words=a.n_words,
             expected_words=expected,
@@ -1507,6 +1733,7 @@ class Grader:
             "alpha": self.alpha,
             "score_step": self.score_step,
             "seed": self.seed,
+            "keypoint_model": self.keypoint_model,  # a KeypointModel (pickled with the grader) or None
         }
 
     def _payload_bytes(self) -> bytes:
@@ -1526,6 +1753,7 @@ class Grader:
                 "version": self.version,
                 "created_at": self.created_at,
                 "encoder": self._encoder_name(),
+                "keypoint_model": self.keypoint_model.version if self.keypoint_model is not None else None,
                 "alpha": self.alpha,
                 "confidence_definition": (
                     "1 - (upper - lower) / (max_score - min_score) of a "
@@ -1574,7 +1802,13 @@ class Grader:
                 f"grader artifact {path}: {MODEL_FILE} digest {digest} does not match version {meta.get('version')!r}"
             )
         payload = joblib.load(io.BytesIO(data))
-        obj = cls(encoder, seed=payload["seed"], alpha=payload["alpha"], score_step=payload["score_step"])
+        obj = cls(
+            encoder,
+            seed=payload["seed"],
+            alpha=payload["alpha"],
+            score_step=payload["score_step"],
+            keypoint_model=payload.get("keypoint_model"),
+        )
         st = payload["state"]
         st["memory"] = {k: _QuestionMemory(**m) for k, m in st["memory"].items()}
         obj._state = st

@@ -452,3 +452,189 @@ def text_features(text: str, extra_words: Iterable[str] | None = None) -> np.nda
     """``FEATURE_NAMES`` for one text as a float32 vector (same order)."""
     d = text_feature_dict(text, extra_words)
     return np.asarray([d[name] for name in FEATURE_NAMES], dtype=np.float32)
+
+
+# ------------------------------------------------------------------ writing quality
+# Counts an essay rubric's analytic traits ask about (conventions, grammar, cohesion,
+# syntax, vocabulary, phraseology), all as rates so essays of any length compare.
+# They are proxies (patterns, not a parser): a learned model weighs them, and the
+# per-sentence versions pick the example sentence a feedback line quotes.
+
+WRITING_FEATURE_NAMES: tuple[str, ...] = (
+    "lower_sentence_start_ratio",  # sentences starting with a lower-case letter
+    "lowercase_i_ratio",  # "i" as a word, per word
+    "missing_apostrophe_ratio",  # "dont", "im", "thats"... per word
+    "space_before_punct_ratio",  # " ," " ." per sentence
+    "no_space_after_punct_ratio",  # ",word" ".Word" per sentence
+    "repeated_punct_ratio",  # "!!", "??", ",," per sentence
+    "run_on_ratio",  # sentences of 35+ words
+    "short_sentence_ratio",  # sentences under 5 words
+    "transition_rate",  # linking words and phrases per sentence
+    "transition_types",  # distinct ones used
+    "subordinator_rate",  # because/although/which/when... per sentence
+    "informal_rate",  # gonna, gotta, alot, u, cuz... per word
+    "grammar_pattern_rate",  # "a apple", "he have", "they was", "could of"... per sentence
+    "repeated_word_rate",  # "the the" per word
+    "mtld",  # measure of textual lexical diversity (length-robust)
+    "word_length_std",
+    "bigram_type_ratio",  # distinct word pairs / pairs
+    "paragraph_sentences_mean",
+    "spelling_errors_per_sentence",
+    "question_exclaim_ratio",
+)
+
+_TRANSITIONS = (
+    "however",
+    "therefore",
+    "moreover",
+    "furthermore",
+    "in addition",
+    "additionally",
+    "for example",
+    "for instance",
+    "in conclusion",
+    "to conclude",
+    "in summary",
+    "overall",
+    "first",
+    "firstly",
+    "second",
+    "secondly",
+    "third",
+    "finally",
+    "lastly",
+    "also",
+    "on the other hand",
+    "as a result",
+    "consequently",
+    "thus",
+    "hence",
+    "in contrast",
+    "nevertheless",
+    "although",
+    "even though",
+    "instead",
+    "meanwhile",
+    "similarly",
+    "likewise",
+    "in fact",
+    "indeed",
+    "besides",
+    "another reason",
+    "in my opinion",
+    "to sum up",
+    "because of this",
+    "otherwise",
+)
+_TRANSITION_RE = re.compile(
+    r"\b(" + "|".join(re.escape(t) for t in sorted(_TRANSITIONS, key=len, reverse=True)) + r")\b"
+)
+_SUBORDINATORS = frozenset(
+    "because although though which who whom whose when while whereas if unless since until after before that "
+    "where".split()
+)
+_MISSING_APOSTROPHE = frozenset(
+    "dont cant wont im thats doesnt didnt isnt arent wasnt werent ive youre theyre hes shes lets couldnt wouldnt "
+    "shouldnt hasnt havent whats theres youll ill youve weve theyve thats".split()
+)
+_INFORMAL = frozenset(
+    "gonna gotta wanna kinda sorta alot u ur cuz cause lol ok okay yeah stuff stuffs tho thru".split()
+)
+_GRAMMAR_PATTERNS = re.compile(
+    r"\b(?:a [aeiou]\w+|an [bcdfgjklmnpqrstvwxz]\w+|(?:he|she|it) (?:have|do|don't|dont|are|were)\b"
+    r"|(?:i|you|we|they) (?:has|does|doesn't|doesnt|is|was)\b|(?:could|would|should|must) of\b"
+    r"|more (?:better|worse|easier|harder|bigger|smaller)|most (?:best|worst)|(?:is|are|was|were) (?:\w+ )?can\b"
+    r"|(?:can|could|will|would|should|must|may|might) (?:\w+ed|\w+s)\b(?<!ss)|to (?:\w+ed)\b"
+    r"|(?:don't|dont|doesn't|doesnt|didn't|didnt) (?:\w+ed)\b|peoples|childrens|informations|advices|homeworks)"
+)
+_PUNCT_SPACE_BEFORE = re.compile(r"\s[,.;:!?](?!\d)")
+_PUNCT_NO_SPACE_AFTER = re.compile(r"[a-z][,;!?][A-Za-z]|[a-z]{2}\.[A-Z][a-z]")
+_REPEATED_PUNCT = re.compile(r"([!?,])\1+")
+
+
+def _mtld(words: list[str], threshold: float = 0.72) -> float:
+    """MTLD (McCarthy & Jarvis 2010), mean of the forward and backward passes."""
+    if len(words) < 10:
+        return float(len(set(words)))
+
+    def one_pass(ws: list[str]) -> float:
+        factors, types, count = 0.0, set(), 0
+        for w in ws:
+            types.add(w)
+            count += 1
+            if len(types) / count <= threshold:
+                factors += 1
+                types, count = set(), 0
+        if count:
+            ttr = len(types) / count
+            factors += (1 - ttr) / (1 - threshold) if ttr < 1 else 0.0
+        return len(ws) / factors if factors else float(len(ws))
+
+    return (one_pass(words) + one_pass(words[::-1])) / 2
+
+
+def sentence_writing_counts(sentence: str, extra_words: Iterable[str] | None = None) -> dict[str, float]:
+    """Error and style counts of one sentence (what an example sentence is chosen by)."""
+    words = tokenize_words(sentence)
+    lower = [w.lower() for w in words]
+    low = sentence.lower()
+    first = sentence.lstrip("\"'([ ")[:1]
+    return {
+        "words": float(len(words)),
+        "lower_start": float(first.isalpha() and first.islower()),
+        "lowercase_i": float(sum(1 for w in words if w == "i")),
+        "missing_apostrophe": float(sum(1 for w in lower if w in _MISSING_APOSTROPHE)),
+        "punctuation_spacing": float(
+            len(_PUNCT_SPACE_BEFORE.findall(sentence)) + len(_PUNCT_NO_SPACE_AFTER.findall(sentence))
+        ),
+        "repeated_punct": float(len(_REPEATED_PUNCT.findall(sentence))),
+        "spelling_errors": float(len(spelling_errors(sentence, extra_words))),
+        "grammar_patterns": float(len(_GRAMMAR_PATTERNS.findall(low))),
+        "informal": float(sum(1 for w in lower if w in _INFORMAL)),
+        "transitions": float(len(_TRANSITION_RE.findall(low))),
+        "subordinators": float(sum(1 for w in lower if w in _SUBORDINATORS)),
+        "repeated_words": float(sum(1 for a, b in zip(lower, lower[1:], strict=False) if a == b and a.isalpha())),
+        "long_words": float(sum(1 for w in words if len(w) >= 7)),
+        "mean_word_length": float(np.mean([len(w) for w in words])) if words else 0.0,
+    }
+
+
+def writing_feature_dict(text: str, extra_words: Iterable[str] | None = None) -> dict[str, float]:
+    """All ``WRITING_FEATURE_NAMES`` for one text."""
+    text = text or ""
+    sentences = _sentences(text)
+    n_sent = max(1, len(sentences))
+    words = tokenize_words(text)
+    lower = [w.lower() for w in words]
+    n_words = max(1, len(words))
+    per = [sentence_writing_counts(s, extra_words) for s in sentences] or [sentence_writing_counts("", extra_words)]
+
+    def total(key: str) -> float:
+        return float(sum(p[key] for p in per))
+
+    lengths = [p["words"] for p in per]
+    found = _TRANSITION_RE.findall(text.lower())
+    bigrams = list(zip(lower, lower[1:], strict=False))
+    paragraphs = _paragraphs(text)
+    return {
+        "lower_sentence_start_ratio": total("lower_start") / n_sent,
+        "lowercase_i_ratio": total("lowercase_i") / n_words,
+        "missing_apostrophe_ratio": total("missing_apostrophe") / n_words,
+        "space_before_punct_ratio": len(_PUNCT_SPACE_BEFORE.findall(text)) / n_sent,
+        "no_space_after_punct_ratio": len(_PUNCT_NO_SPACE_AFTER.findall(text)) / n_sent,
+        "repeated_punct_ratio": total("repeated_punct") / n_sent,
+        "run_on_ratio": sum(1 for n in lengths if n >= 35) / n_sent,
+        "short_sentence_ratio": sum(1 for n in lengths if 0 < n < 5) / n_sent,
+        "transition_rate": len(found) / n_sent,
+        "transition_types": float(len(set(found))),
+        "subordinator_rate": total("subordinators") / n_sent,
+        "informal_rate": total("informal") / n_words,
+        "grammar_pattern_rate": total("grammar_patterns") / n_sent,
+        "repeated_word_rate": total("repeated_words") / n_words,
+        "mtld": _mtld([w for w in lower if w[0].isalpha()]),
+        "word_length_std": float(np.std([len(w) for w in words])) if words else 0.0,
+        "bigram_type_ratio": len(set(bigrams)) / len(bigrams) if bigrams else 0.0,
+        "paragraph_sentences_mean": n_sent / max(1, len(paragraphs)),
+        "spelling_errors_per_sentence": total("spelling_errors") / n_sent,
+        "question_exclaim_ratio": (text.count("?") + text.count("!")) / n_sent,
+    }

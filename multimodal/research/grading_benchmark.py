@@ -46,6 +46,7 @@ from multimodal.grader import Grader, GradingItem
 
 __all__ = [
     "SPLITS",
+    "auto_release_share",
     "BenchRow",
     "CachedEncoder",
     "format_report",
@@ -67,9 +68,12 @@ class BenchRow:
     score: float
     min_score: float
     max_score: float
+    label: str = ""  # 3-way class where the CSV has a ``label`` column (SemEval)
+    split: str = ""  # the CSV's ``split`` column (e.g. unseen-answers / unseen-questions)
+    references: tuple[str, ...] = ()  # all reference answers (``all_reference_answers``, "|||"-joined)
 
     def item(self) -> GradingItem:
-        refs = [self.reference_answer] if self.reference_answer.strip() else []
+        refs = list(self.references) or ([self.reference_answer] if self.reference_answer.strip() else [])
         return GradingItem(
             answer=self.answer,
             question=self.question,
@@ -90,6 +94,7 @@ def read_grading_csv(path: str | os.PathLike[str]) -> list[BenchRow]:
             raise ValueError(f"{path}: missing columns {missing}; expected {list(CSV_COLUMNS)}")
         for line, r in enumerate(reader, start=2):
             try:
+                refs = tuple(x.strip() for x in (r.get("all_reference_answers") or "").split("|||") if x.strip())
                 row = BenchRow(
                     str(r["question_id"]),
                     r["question"] or "",
@@ -98,6 +103,9 @@ def read_grading_csv(path: str | os.PathLike[str]) -> list[BenchRow]:
                     float(r["score"]),
                     float(r["min_score"]),
                     float(r["max_score"]),
+                    label=(r.get("label") or "").strip().lower(),
+                    split=(r.get("split") or "").strip(),
+                    references=refs,
                 )
             except (TypeError, ValueError) as exc:
                 raise ValueError(f"{path}:{line}: {exc}") from exc
@@ -251,6 +259,24 @@ def _metrics_block(y: np.ndarray, p: np.ndarray, lo: np.ndarray, hi: np.ndarray,
     return out
 
 
+def auto_release_share(y: np.ndarray, p: np.ndarray, conf: np.ndarray, max_rmse: float = 0.5) -> float:
+    """Share of answers that can be released automatically at an RMSE of at most ``max_rmse``.
+
+    Answers are taken in order of decreasing confidence; the share is the longest
+    such prefix whose RMSE (in score points) stays within ``max_rmse``: what a
+    confidence threshold could release at that error rate.
+    """
+    y, p, conf = np.asarray(y, float), np.asarray(p, float), np.asarray(conf, float)
+    ok = np.isfinite(y) & np.isfinite(p)
+    y, p, conf = y[ok], p[ok], conf[ok]
+    if not len(y):
+        return math.nan
+    order = np.argsort(-conf, kind="stable")
+    cum = np.sqrt(np.cumsum((y[order] - p[order]) ** 2) / np.arange(1, len(y) + 1))
+    good = np.flatnonzero(cum <= max_rmse + 1e-12)
+    return float((good.max() + 1) / len(y)) if len(good) else 0.0
+
+
 def _confidence_report(
     y: np.ndarray, p: np.ndarray, conf: np.ndarray, lower: np.ndarray, upper: np.ndarray
 ) -> dict[str, float]:
@@ -268,7 +294,122 @@ def _confidence_report(
         "spearman_confidence_vs_abs_error": float(rho) if math.isfinite(rho) else None,
         "interval_coverage_90": float(np.mean((y >= lower - 1e-9) & (y <= upper + 1e-9))),
         "mean_interval_width": float(np.mean(upper - lower)),
+        "auto_release_share_at_rmse_0.5": auto_release_share(y, p, conf, 0.5),
     }
+
+
+def _evaluate(
+    rows: Sequence[BenchRow],
+    pred: np.ndarray,
+    conf: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    step: float,
+    *,
+    zero_shot: np.ndarray | None = None,
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """(overall, per_question, confidence) of predictions ``pred`` for ``rows``."""
+    y = np.array([r.score for r in rows])
+    lo = np.array([r.min_score for r in rows])
+    hi = np.array([r.max_score for r in rows])
+    per_question: dict[str, Any] = {}
+    qids = np.array([r.question_id for r in rows])
+    qwks = []
+    for q in dict.fromkeys(qids.tolist()):
+        m = qids == q
+        block = _metrics_block(y[m], pred[m], lo[m], hi[m], step)
+        block["auto_release_share_at_rmse_0.5"] = auto_release_share(y[m], pred[m], conf[m], 0.5)
+        if zero_shot is not None:
+            block["zero_shot_pearson"] = mm.pearson_r(y[m], zero_shot[m])
+        per_question[q] = block
+        qwks.append(block["qwk"])
+    pooled = _metrics_block(y, pred, lo, hi, step)
+    confidence = _confidence_report(y, pred, conf, lower, upper)
+    overall = {
+        "qwk_mean": float(np.mean(qwks)),
+        "qwk": float(np.mean(qwks)),  # same as qwk_mean (older name)
+        "qwk_pooled": pooled["qwk"],
+        "pearson": pooled["pearson"],
+        "rmse": pooled["rmse"],
+        "mae": pooled["mae"],
+        "auto_release_share_at_rmse_0.5": confidence["auto_release_share_at_rmse_0.5"],
+        "mean_confidence": confidence["mean_confidence"],
+        "zero_shot_pearson": mm.pearson_r(y, zero_shot) if zero_shot is not None else None,
+        "mean_per_question_pearson": float(np.mean([b["pearson"] for b in per_question.values()])),
+    }
+    return overall, per_question, confidence
+
+
+def _grade(
+    items: Sequence[GradingItem],
+    y: np.ndarray,
+    tr: np.ndarray,
+    te: np.ndarray,
+    *,
+    encoder: Any,
+    model: str,
+    seed: int,
+    step: float,
+) -> tuple[Grader, list[Any], float, float]:
+    grader = Grader(encoder, model=model, seed=seed, score_step=step)
+    t0 = time.perf_counter()
+    grader.fit([items[i] for i in tr], y[tr])
+    t1 = time.perf_counter()
+    results = grader.predict([items[i] for i in te])
+    return grader, results, t1 - t0, time.perf_counter() - t1
+
+
+def _sem_rows(rows: Sequence[BenchRow], idx: Sequence[int]) -> list[Any]:
+    from multimodal.research.keypoint_training import SemRow
+
+    return [
+        SemRow(
+            question_id=rows[i].question_id,
+            question=rows[i].question,
+            references=list(rows[i].references) or ([rows[i].reference_answer] if rows[i].reference_answer else []),
+            answer=rows[i].answer,
+            label=rows[i].label,
+            split=rows[i].split,
+        )
+        for i in idx
+    ]
+
+
+def _classify(
+    rows: Sequence[BenchRow], tr: np.ndarray, te: np.ndarray, *, encoder: Any, seed: int, log: Callable[[str], None]
+) -> np.ndarray:
+    """3-way labels of ``te``: the key-point classifier and answer labeller fitted on ``tr`` only."""
+    from multimodal.research import keypoint_training as kt
+
+    train = [r for r in _sem_rows(rows, tr) if r.label in kt.LABEL_TO_PAIR and r.references]
+    test = _sem_rows(rows, te)
+    ctx = kt.build_context(encoder, [*train, *test])
+    model, meta = kt.fit_keypoint_model(train, ctx, seed=seed, log=lambda _m: None)
+    oof = meta.pop("_oof_judgements")
+    labeller = kt.AnswerLabeller(model, seed=seed).fit(train, ctx, oof)
+    log(f"  classification: key-point model fitted on {len(train)} answers, thresholds {model.thresholds.__dict__}")
+    return labeller.predict(test, ctx, kt.judgement_matrix(test, ctx, model))
+
+
+def _classification_block(rows: Sequence[BenchRow], labels: np.ndarray) -> dict[str, Any]:
+    from multimodal.research.keypoint_training import classification_report
+
+    y = [r.label for r in rows]
+    out = classification_report(y, list(labels))
+    splits = sorted({r.split for r in rows if r.split})
+    out["per_split"] = {
+        sp: classification_report(
+            [y[i] for i, r in enumerate(rows) if r.split == sp],
+            [labels[i] for i, r in enumerate(rows) if r.split == sp],
+        )
+        for sp in splits
+    }
+    out["method"] = (
+        "key-point entailment classifier against every reference answer (multimodal.keypoints, trained on the "
+        "training rows only) + answer labeller (gradient boosting on the judgements and, for questions with "
+        "labelled training answers, their nearest answers' labels)"
+    )
+    return out
 
 
 def _run_split(
@@ -283,6 +424,7 @@ def _run_split(
     zero_shot: np.ndarray | None,
     model: str,
     log: Callable[[str], None],
+    classify: bool = False,
 ) -> dict[str, Any]:
     n = len(rows)
     y = np.array([r.score for r in rows])
@@ -292,19 +434,15 @@ def _run_split(
     conf = np.zeros(n)
     lower, upper = lo.copy(), hi.copy()
     baseline = np.full(n, np.nan)
+    labels = np.empty(n, dtype=object)
     flags: dict[str, int] = {}
     fit_s = predict_s = 0.0
     chosen: list[dict[str, Any]] = []
     for f, te in enumerate(_folds(rows, split, folds, seed)):
         tr = np.setdiff1d(np.arange(n), te)
-        grader = Grader(encoder, model=model, seed=seed, score_step=step)
-        t0 = time.perf_counter()
-        grader.fit([items[i] for i in tr], y[tr])
-        t1 = time.perf_counter()
-        results = grader.predict([items[i] for i in te])
-        t2 = time.perf_counter()
-        fit_s += t1 - t0
-        predict_s += t2 - t1
+        grader, results, t_fit, t_pred = _grade(items, y, tr, te, encoder=encoder, model=model, seed=seed, step=step)
+        fit_s += t_fit
+        predict_s += t_pred
         for i, r in zip(te, results, strict=True):
             pred[i] = r.score
             conf[i] = r.confidence
@@ -312,6 +450,8 @@ def _run_split(
                 lower[i], upper[i] = r.interval
             for fl in r.flags:
                 flags[fl] = flags.get(fl, 0) + 1
+        if classify:
+            labels[te] = _classify(rows, tr, te, encoder=encoder, seed=seed, log=log)
         # baseline: mean training score of the same question (within) / of all (across)
         tr_q: dict[str, list[float]] = {}
         for i in tr:
@@ -326,7 +466,7 @@ def _run_split(
                 "within_model": s.get("within_model"),
                 "across_model": s.get("across_model"),
                 "blend_within_weight": s.get("blend_within_weight"),
-                "fit_seconds": round(t1 - t0, 2),
+                "fit_seconds": round(t_fit, 2),
                 "n_train": len(tr),
                 "n_test": len(te),
             }
@@ -334,47 +474,34 @@ def _run_split(
         log(
             f"  [{split}] fold {f + 1}: n_train={len(tr)} n_test={len(te)} "
             f"within={s.get('within_model')} across={s.get('across_model')} "
-            f"blend={s.get('blend_within_weight')} fit {t1 - t0:.1f}s predict {t2 - t1:.1f}s"
+            f"blend={s.get('blend_within_weight')} fit {t_fit:.1f}s predict {t_pred:.1f}s"
         )
-
-    per_question: dict[str, Any] = {}
-    qids = np.array([r.question_id for r in rows])
-    qwks = []
-    for q in dict.fromkeys(qids.tolist()):
-        m = qids == q
-        block = _metrics_block(y[m], pred[m], lo[m], hi[m], step)
-        if zero_shot is not None:
-            block["zero_shot_pearson"] = mm.pearson_r(y[m], zero_shot[m])
-        per_question[q] = block
-        qwks.append(block["qwk"])
-    pooled = _metrics_block(y, pred, lo, hi, step)
-    overall = {
-        "qwk": float(np.mean(qwks)),
-        "qwk_pooled": pooled["qwk"],
-        "pearson": pooled["pearson"],
-        "rmse": pooled["rmse"],
-        "mae": pooled["mae"],
-        "zero_shot_pearson": mm.pearson_r(y, zero_shot) if zero_shot is not None else None,
-        "baseline_pearson": mm.pearson_r(y, baseline),
-        "baseline_rmse": mm.rmse(y, baseline),
-        "baseline": (
-            "training mean of the same question"
-            if split == "within-question"
-            else "training mean of all other questions"
-        ),
-        "mean_per_question_pearson": float(np.mean([b["pearson"] for b in per_question.values()])),
-        "answers_per_second_predict": n / predict_s if predict_s else None,
-        "fit_seconds_total": round(fit_s, 2),
-        "predict_seconds_total": round(predict_s, 2),
-    }
-    return {
+    overall, per_question, confidence = _evaluate(rows, pred, conf, lower, upper, step, zero_shot=zero_shot)
+    overall.update(
+        {
+            "baseline_pearson": mm.pearson_r(y, baseline),
+            "baseline_rmse": mm.rmse(y, baseline),
+            "baseline": (
+                "training mean of the same question"
+                if split == "within-question"
+                else "training mean of all other questions"
+            ),
+            "answers_per_second_predict": n / predict_s if predict_s else None,
+            "fit_seconds_total": round(fit_s, 2),
+            "predict_seconds_total": round(predict_s, 2),
+        }
+    )
+    out = {
         "split": split,
         "overall": overall,
-        "confidence": _confidence_report(y, pred, conf, lower, upper),
+        "confidence": confidence,
         "flags": flags,
         "folds": chosen,
         "per_question": per_question,
     }
+    if classify:
+        out["classification"] = _classification_block(rows, labels)
+    return out
 
 
 def _machine() -> str:
@@ -447,17 +574,29 @@ def run_benchmark(
 
     groups_report = _answer_groups_report(rows, items, enc, step)
 
+    classify = all(r.label for r in rows)
     splits = list(SPLITS) if split == "both" else [split]
     results = {}
     for sp in splits:
         log(f"{sp}: {folds}-fold cross-validation")
         results[sp] = _run_split(
-            rows, items, sp, folds=folds, seed=seed, step=step, encoder=enc, zero_shot=zero_shot, model=model, log=log
+            rows,
+            items,
+            sp,
+            folds=folds,
+            seed=seed,
+            step=step,
+            encoder=enc,
+            zero_shot=zero_shot,
+            model=model,
+            log=log,
+            classify=classify,
         )
     primary = results[splits[0]]
     out: dict[str, Any] = {
         "overall": primary["overall"],
         "per_question": primary["per_question"],
+        **({"classification": primary["classification"]} if classify else {}),
         "n": len(rows),
         "n_questions": n_q,
         "split": split,
@@ -482,39 +621,158 @@ def run_benchmark(
     return out
 
 
+def run_train_test(
+    train_csv: str | os.PathLike[str],
+    test_csv: str | os.PathLike[str],
+    *,
+    seed: int = 0,
+    cache_dir: str | os.PathLike[str] | None = None,
+    model: str = "auto",
+    step: float | None = None,
+    encoder: Any = None,
+    groups: bool = True,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Fit the grader on ``train_csv``, grade ``test_csv``; metrics on the test rows only.
+
+    Questions of the test file that have graded answers in the training file are
+    graded with them (within-question); the others from their reference answers and
+    the other questions (across-question). With a ``label`` column in both files the
+    3-way label of every test answer is predicted too (``classification``).
+    """
+    train = read_grading_csv(train_csv)
+    test = read_grading_csv(test_csv)
+    rows = [*train, *test]
+    step = step or infer_score_step([r.score for r in rows])
+    items = [r.item() for r in rows]
+    tr = np.arange(len(train))
+    te = np.arange(len(train), len(rows))
+    seen = {r.question_id for r in train}
+    log(
+        f"train {train_csv}: {len(train)} answers, {len(seen)} questions; test {test_csv}: {len(test)} answers, "
+        f"{len({r.question_id for r in test})} questions ({sum(r.question_id in seen for r in test)} answers to "
+        f"questions seen in training); score step {step:g}"
+    )
+    enc = CachedEncoder(encoder, cache_dir)
+    t0 = time.perf_counter()
+    texts = Grader.texts_to_encode(items)
+    enc.encode(texts, progress=True)
+    encode_s = time.perf_counter() - t0
+    log(f"embeddings: {len(texts)} texts, {enc.encoded} encoded now in {enc.encode_seconds:.1f}s ({encode_s:.1f}s)")
+    y = np.array([r.score for r in rows])
+    grader, results, t_fit, t_pred = _grade(items, y, tr, te, encoder=enc, model=model, seed=seed, step=step)
+    log(
+        f"fit {t_fit:.1f}s ({grader.summary.get('within_model')} / {grader.summary.get('across_model')}), "
+        f"predict {t_pred:.1f}s"
+    )
+    pred = np.array([r.score if r.score is not None else np.nan for r in results], dtype=float)
+    conf = np.array([r.confidence for r in results], dtype=float)
+    lower = np.array([r.interval[0] if r.interval else r_.min_score for r, r_ in zip(results, test, strict=True)])
+    upper = np.array([r.interval[1] if r.interval else r_.max_score for r, r_ in zip(results, test, strict=True)])
+    overall, per_question, confidence = _evaluate(test, pred, conf, lower, upper, step)
+    seen_mask = np.array([r.question_id in seen for r in test])
+    for name, m in (("seen_questions", seen_mask), ("unseen_questions", ~seen_mask)):
+        if m.any():
+            o, _, _ = _evaluate(
+                [r for r, k in zip(test, m, strict=True) if k], pred[m], conf[m], lower[m], upper[m], step
+            )
+            overall[name] = {
+                k: o[k] for k in ("qwk_mean", "qwk_pooled", "pearson", "rmse", "auto_release_share_at_rmse_0.5")
+            } | {"n": int(m.sum())}
+    flags: dict[str, int] = {}
+    for r in results:
+        for fl in r.flags:
+            flags[fl] = flags.get(fl, 0) + 1
+    overall.update(
+        {
+            "n": len(test),
+            "fit_seconds": round(t_fit, 2),
+            "predict_seconds": round(t_pred, 2),
+            "answers_per_second_predict": len(test) / t_pred if t_pred else None,
+        }
+    )
+    out: dict[str, Any] = {
+        "overall": overall,
+        "per_question": per_question,
+        "confidence": confidence,
+        "flags": flags,
+        "train": str(train_csv),
+        "test": str(test_csv),
+        "n_train": len(train),
+        "n": len(test),
+        "n_questions": len(per_question),
+        "score_step": step,
+        "seed": seed,
+        "model": grader.summary,
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": _machine(),
+        "encoder": enc.name,
+        "timing": {
+            "embedding_seconds": round(encode_s, 2),
+            "texts_embedded": len(texts),
+            "texts_encoded_now": enc.encoded,
+        },
+    }
+    if all(r.label for r in train) and all(r.label for r in test):
+        t0 = time.perf_counter()
+        labels = _classify(rows, tr, te, encoder=enc, seed=seed, log=log)
+        out["classification"] = _classification_block(test, labels)
+        out["timing"]["classification_seconds"] = round(time.perf_counter() - t0, 2)
+    if groups:
+        out["answer_groups"] = _answer_groups_report(test, [items[i] for i in te], enc, step)
+    return out
+
+
+GROUP_TOLERANCE = 0.5  # points; on integer grids this means "the same score"
+
+
 def _answer_groups_report(
     rows: Sequence[BenchRow], items: Sequence[GradingItem], encoder: CachedEncoder, step: float
 ) -> dict[str, Any]:
-    """How much grading work answer groups save, and how uniform their true scores are.
+    """How many grading actions answer groups save, and whether one grade fits each group.
 
-    Per question, answers are grouped at the default threshold; a group's members
-    are compared with the score its representative received (what one grade for the
-    whole group would give them).
+    Per question, answers are grouped with the product defaults
+    (``multimodal.answer_groups``); every non-representative member of a group of 2+
+    is compared with the human score of its representative (the grade the teacher
+    would give the whole group): ``share_within_tolerance`` is the share within
+    ``GROUP_TOLERANCE`` points. ``grading_actions`` = number of groups (singletons
+    included); the purity estimate is compared with that realised share.
     """
-    from multimodal.answer_groups import DEFAULT_THRESHOLD, answer_groups
+    from multimodal.answer_groups import DEFAULT_THRESHOLD, MIN_JACCARD, answer_groups
+    from multimodal.chunking import embed_chunked
 
     by_q: dict[str, list[int]] = {}
     for i, r in enumerate(rows):
         by_q.setdefault(r.question_id, []).append(i)
-    n_groups = grouped = 0
-    deviations: list[float] = []
+    n_groups = grouped = multi = within = 0
+    purity_sum = 0.0
+    t0 = time.perf_counter()
     for idx in by_q.values():
-        texts = [items[i].answer.strip() for i in idx]
-        emb = encoder.encode(texts)
+        texts = [items[i].answer for i in idx]
+        emb = embed_chunked(encoder, texts).vectors
         y = np.array([rows[i].score for i in idx])
-        for g in answer_groups(texts, emb, threshold=DEFAULT_THRESHOLD):
+        for g in answer_groups(texts, emb):
             n_groups += 1
             if len(g.members) > 1:
+                multi += 1
                 grouped += len(g.members)
-                others = [m for m in g.members if m != g.representative]
-                deviations.extend(np.abs(y[others] - y[g.representative]).tolist())
-    dev = np.asarray(deviations)
+                others = g.members[1:]
+                within += int(np.sum(np.abs(y[others] - y[g.representative]) <= GROUP_TOLERANCE + 1e-9))
+                purity_sum += g.purity * len(others)
+    n = len(rows)
+    n_members = grouped - multi
     return {
         "threshold": DEFAULT_THRESHOLD,
-        "groups_per_answer": n_groups / len(rows),
-        "answers_in_shared_groups": grouped / len(rows),
-        "mean_abs_score_diff_to_representative": float(dev.mean()) if len(dev) else None,
-        "within_one_step_of_representative": float(np.mean(dev <= step + 1e-9)) if len(dev) else None,
+        "min_jaccard": MIN_JACCARD,
+        "tolerance": GROUP_TOLERANCE,
+        "n": n,
+        "answers_in_shared_groups": grouped / n if n else None,
+        "groups_of_two_or_more": multi,
+        "share_within_tolerance": within / n_members if n_members else None,
+        "mean_purity_estimate": purity_sum / n_members if n_members else None,
+        "grading_actions": n_groups,
+        "actions_saved_share": 1 - n_groups / n if n else None,
+        "seconds": round(time.perf_counter() - t0, 2),
     }
 
 
@@ -526,8 +784,88 @@ def _fmt(v: Any, nd: int = 3) -> str:
     return str(v)
 
 
+def _per_question_lines(tag: str, per_question: dict[str, Any]) -> list[str]:
+    lines = ["", f"[{tag}] per question: qid  n  QWK  r  RMSE  auto@0.5  zero-shot r"]
+    for q, b in per_question.items():
+        lines.append(
+            f"  {q:>12} {b['n']:5d} {_fmt(b['qwk'])} {_fmt(b['pearson'])} {_fmt(b['rmse'])} "
+            f"{_fmt(b.get('auto_release_share_at_rmse_0.5'), 2)} {_fmt(b.get('zero_shot_pearson'))}"
+        )
+    return lines
+
+
+def _overall_lines(tag: str, o: dict[str, Any], c: dict[str, Any]) -> list[str]:
+    return [
+        "",
+        f"[{tag}] overall: QWK (mean per question) {_fmt(o['qwk_mean'])}  QWK pooled {_fmt(o['qwk_pooled'])}  "
+        f"Pearson r {_fmt(o['pearson'])}  RMSE {_fmt(o['rmse'])}  MAE {_fmt(o['mae'])}",
+        f"[{tag}] confidence: mean {_fmt(c['mean_confidence'])}  RMSE low-confidence half "
+        f"{_fmt(c['rmse_low_confidence_half'])} vs high half {_fmt(c['rmse_high_confidence_half'])}  "
+        f"Spearman(conf, |err|) {_fmt(c['spearman_confidence_vs_abs_error'])}  90% interval coverage "
+        f"{_fmt(c['interval_coverage_90'])} (mean width {_fmt(c['mean_interval_width'])})  "
+        f"auto-release share at RMSE 0.5: {_fmt(c['auto_release_share_at_rmse_0.5'], 3)}",
+    ]
+
+
+def _classification_lines(tag: str, cl: dict[str, Any] | None) -> list[str]:
+    if not cl:
+        return []
+    lines = [
+        f"[{tag}] 3-way labels: accuracy {_fmt(cl['accuracy'])}  macro F1 {_fmt(cl['macro_f1'])}  weighted F1 "
+        f"{_fmt(cl['weighted_f1'])}  per label F1 " + ", ".join(f"{k} {_fmt(v)}" for k, v in cl["per_label_f1"].items())
+    ]
+    for sp, b in cl.get("per_split", {}).items():
+        lines.append(
+            f"[{tag}]   split {sp}: n={b['n']} accuracy {_fmt(b['accuracy'])} macro F1 {_fmt(b['macro_f1'])} "
+            f"weighted F1 {_fmt(b['weighted_f1'])}"
+        )
+    return lines
+
+
+def _groups_lines(ag: dict[str, Any] | None) -> list[str]:
+    if not ag:
+        return []
+    return [
+        "",
+        f"answer groups: {_fmt(ag['answers_in_shared_groups'], 3)} of answers are in a group of 2+; of those, "
+        f"{_fmt(ag['share_within_tolerance'], 3)} have the same human score as their group's representative "
+        f"(within {ag['tolerance']:g}); the teacher grades {ag['grading_actions']} times instead of {ag['n']} "
+        f"({_fmt(ag['actions_saved_share'], 3)} saved); mean purity estimate {_fmt(ag['mean_purity_estimate'], 3)}",
+    ]
+
+
 def format_report(result: dict[str, Any], per_question: bool = True) -> str:
-    """Human-readable tables for the command's stdout."""
+    """Human-readable tables for the command's stdout (cross-validation or train/test)."""
+    if "splits" not in result:  # train -> test
+        lines = [
+            f"grading benchmark  train {result['train']} ({result['n_train']})  ->  test {result['test']} "
+            f"(n={result['n']}, questions={result['n_questions']})  step={result['score_step']:g}",
+            f"date {result['date']}  machine {result['machine']}",
+        ]
+        if per_question:
+            lines += _per_question_lines("test", result["per_question"])
+        o = result["overall"]
+        lines += _overall_lines("test", o, result["confidence"])
+        for name in ("seen_questions", "unseen_questions"):
+            if name in o:
+                b = o[name]
+                lines.append(
+                    f"[test] {name.replace('_', ' ')} (n={b['n']}): QWK mean {_fmt(b['qwk_mean'])}  r "
+                    f"{_fmt(b['pearson'])}  RMSE {_fmt(b['rmse'])}"
+                )
+        lines += _classification_lines("test", result.get("classification"))
+        lines.append(
+            f"[test] flags {result['flags'] or 'none'}  fit {o['fit_seconds']}s  predict "
+            f"{_fmt(o['answers_per_second_predict'], 1)} answers/s"
+        )
+        lines += _groups_lines(result.get("answer_groups"))
+        t = result["timing"]
+        lines += [
+            "",
+            f"embeddings: {t['texts_embedded']} texts ({t['texts_encoded_now']} encoded now), "
+            f"{t['embedding_seconds']}s",
+        ]
+        return "\n".join(lines)
     lines = [
         (
             f"grading benchmark  {result['csv']}  n={result['n']} "
@@ -537,47 +875,21 @@ def format_report(result: dict[str, Any], per_question: bool = True) -> str:
         f"date {result['date']}  machine {result['machine']}",
     ]
     for sp, res in result["splits"].items():
-        o, c = res["overall"], res["confidence"]
+        o = res["overall"]
         if per_question:
-            lines.append("")
-            lines.append(f"[{sp}] per question: qid  n  QWK  r  RMSE  zero-shot r")
-            for q, b in res["per_question"].items():
-                lines.append(
-                    f"  {q:>8} {b['n']:4d} {_fmt(b['qwk'])} {_fmt(b['pearson'])} "
-                    f"{_fmt(b['rmse'])} {_fmt(b.get('zero_shot_pearson'))}"
-                )
-        lines.append("")
-        lines.append(
-            f"[{sp}] overall: QWK (mean per question) {_fmt(o['qwk'])}  QWK pooled "
-            f"{_fmt(o['qwk_pooled'])}  Pearson r {_fmt(o['pearson'])}  RMSE {_fmt(o['rmse'])}  "
-            f"MAE {_fmt(o['mae'])}"
-        )
+            lines += _per_question_lines(sp, res["per_question"])
+        lines += _overall_lines(sp, o, res["confidence"])
         lines.append(
             f"[{sp}] zero-shot Pearson r {_fmt(o['zero_shot_pearson'])}  baseline "
             f"({o['baseline']}) r {_fmt(o['baseline_pearson'])} RMSE {_fmt(o['baseline_rmse'])}"
         )
-        lines.append(
-            f"[{sp}] confidence: mean {_fmt(c['mean_confidence'])}  RMSE low-confidence half "
-            f"{_fmt(c['rmse_low_confidence_half'])} vs high half "
-            f"{_fmt(c['rmse_high_confidence_half'])}  Spearman(conf, |err|) "
-            f"{_fmt(c['spearman_confidence_vs_abs_error'])}  90% interval coverage "
-            f"{_fmt(c['interval_coverage_90'])} (mean width {_fmt(c['mean_interval_width'])})"
-        )
+        lines += _classification_lines(sp, res.get("classification"))
         lines.append(
             f"[{sp}] flags {res['flags'] or 'none'}  fit {o['fit_seconds_total']}s  predict "
             f"{_fmt(o['answers_per_second_predict'], 1)} answers/s"
         )
     t = result["timing"]
-    ag = result.get("answer_groups")
-    if ag:
-        lines.append("")
-        lines.append(
-            f"answer groups (threshold {ag['threshold']}): {_fmt(ag['groups_per_answer'], 2)} "
-            f"groups per answer, {_fmt(ag['answers_in_shared_groups'], 2)} of answers share a "
-            f"group; their true score is within one grid step of the representative's for "
-            f"{_fmt(ag['within_one_step_of_representative'], 2)} (mean |diff| "
-            f"{_fmt(ag['mean_abs_score_diff_to_representative'], 2)})"
-        )
+    lines += _groups_lines(result.get("answer_groups"))
     lines.append("")
     lines.append(
         f"embeddings: {t['texts_embedded']} texts ({t['texts_encoded_now']} encoded now, "
