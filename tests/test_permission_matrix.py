@@ -183,6 +183,13 @@ RULES: dict[str, Rule] = {
     "eduplatform_workspace:groups": Rule(get=STAFF_PAGE, kw=lambda w: {"assignment_id": w.assignment.pk}),
     "eduplatform_workspace:group-action": Rule(post=STAFF_PAGE, kw=lambda w: {"group_id": w.group.pk}),
     "eduplatform_workspace:review": Rule(get=STAFF_PAGE, kw=lambda w: {"grade_id": w.grade.pk}),
+    "eduplatform_workspace:behaviour": Rule(get=STAFF_PAGE, kw=lambda w: {"course_id": w.course.pk}),
+    "eduplatform_workspace:alerts": Rule(get=STAFF_PAGE, kw=lambda w: {"course_id": w.course.pk}),
+    "eduplatform_workspace:alert-ack": Rule(
+        post=STAFF_PAGE,
+        kw=lambda w: {"course_id": w.course.pk, "alert_id": w.alert.pk},
+    ),
+    "eduplatform_workspace:mastery": Rule(get=STAFF_PAGE, kw=lambda w: {"course_id": w.course.pk}),
     "eduplatform_workspace:file": Rule(get=OWNER_PAGE, kw=lambda w: {"file_id": w.file.pk}),
     "eduplatform_workspace:student-home": Rule(get=LOGGED_IN_PAGE),
     "eduplatform_workspace:student-submission": Rule(get=OWN_STUDENT_PAGE, kw=lambda w: {"submission_id": w.sub.pk}),

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from eduplatform.workspace.views import staff, student
+from eduplatform.workspace.views import analytics, staff, student
 
 app_name = "eduplatform_workspace"
 
@@ -11,6 +11,10 @@ urlpatterns = [
     path("courses/<int:course_id>/", staff.course, name="course"),
     path("courses/<int:course_id>/gradebook/", staff.gradebook, name="gradebook"),
     path("courses/<int:course_id>/assignments/new/", staff.assignment_edit, name="assignment-new"),
+    path("courses/<int:course_id>/behaviour/", analytics.behaviour, name="behaviour"),
+    path("courses/<int:course_id>/alerts/", analytics.alerts, name="alerts"),
+    path("courses/<int:course_id>/alerts/<int:alert_id>/seen/", analytics.alert_acknowledge, name="alert-ack"),
+    path("courses/<int:course_id>/mastery/", analytics.mastery, name="mastery"),
     path("assignments/<int:assignment_id>/", staff.queue, name="queue"),
     path("assignments/<int:assignment_id>/edit/", staff.assignment_edit, name="assignment-edit"),
     path("assignments/<int:assignment_id>/release/", staff.release_assignment, name="release"),
