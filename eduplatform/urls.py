@@ -18,4 +18,5 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
 ]
 
+handler404 = "eduplatform.core.middleware.page_not_found"
 handler500 = "eduplatform.core.middleware.server_error"

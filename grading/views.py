@@ -8,7 +8,14 @@ from rest_framework import generics
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from eduplatform.core.api import NotFound, assignments_visible_to, enqueue, is_course_staff, is_course_student
+from eduplatform.core.api import (
+    IdFilter,
+    NotFound,
+    assignments_visible_to,
+    enqueue,
+    is_course_staff,
+    is_course_student,
+)
 from grading import selectors, services
 from grading.models import AnswerGroup, Grade
 from grading.serializers import (
@@ -28,11 +35,11 @@ class ReviewQueueFilter(django_filters.FilterSet):
     """``?assignment=`` / ``?course=`` as everywhere else. Numbers, not model choices: an unknown id
     and another course's id both give an empty list (no existence oracle)."""
 
-    assignment = django_filters.NumberFilter(field_name="submission__assignment_id")
-    course = django_filters.NumberFilter(field_name="submission__assignment__course_id")
+    assignment = IdFilter(field_name="submission__assignment_id")
+    course = IdFilter(field_name="submission__assignment__course_id")
     # Deprecated aliases (v1 keeps them; answers carry a Deprecation header): removed in v2.
-    submission__assignment = django_filters.NumberFilter(field_name="submission__assignment_id")
-    submission__assignment__course = django_filters.NumberFilter(field_name="submission__assignment__course_id")
+    submission__assignment = IdFilter(field_name="submission__assignment_id")
+    submission__assignment__course = IdFilter(field_name="submission__assignment__course_id")
 
     class Meta:
         model = Grade

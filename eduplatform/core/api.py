@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from eduplatform.core.conf import artifact_dir, settings
 from eduplatform.core.errors import ApplicationError, Conflict, NotFound, PayloadTooLarge, error_body
+from eduplatform.core.filters import IdFilter
 from eduplatform.core.limits import json_value_problem, text_problem
 from eduplatform.core.lrs import statement_json
 from eduplatform.core.models import (
@@ -69,6 +70,7 @@ __all__ = [
     "Conflict",
     "Course",
     "Enrollment",
+    "IdFilter",
     "LearningEvent",
     "Modality",
     "NotFound",

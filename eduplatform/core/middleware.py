@@ -73,8 +73,26 @@ def client_ip(request: HttpRequest) -> str:
     return hops[-n] if len(hops) >= n else remote
 
 
+def _api_path(request: HttpRequest) -> bool:
+    return "/api/" in request.path
+
+
+def page_not_found(request: HttpRequest, exception=None, *args, **kwargs):
+    """handler404: under /api/ (a URL that matches no route, e.g. ``/submissions/-1/``) the API's
+    error shape; elsewhere Django's page."""
+    if _api_path(request):
+        return JsonResponse({"detail": "Not found.", "code": "not_found", "field": None, "errors": []}, status=404)
+    from django.views.defaults import page_not_found as django_page_not_found
+
+    return django_page_not_found(request, exception)
+
+
 def server_error(request: HttpRequest, *args, **kwargs):
-    """handler500: the API's error shape (with the request id to quote) instead of an HTML page."""
+    """handler500: under /api/ the API's error shape (with the request id to quote); elsewhere Django's page."""
+    if not _api_path(request):
+        from django.views.defaults import server_error as django_server_error
+
+        return django_server_error(request)
     rid = getattr(request, "request_id", None) or _request_id.get()
     return JsonResponse(
         {

@@ -2,8 +2,8 @@
 
 Views document their own successes and domain errors (``extend_schema``); this hook
 adds what applies everywhere, so no operation answers a status its schema does not list:
-401 (no or bad credentials), 403, 404 on paths with ids, 400 where there is input,
-405/406/415, 413 where a body is accepted, 429 (throttles) and 500.
+401 (no or bad credentials), 403, 404 (ids, pages), 400 where there is input,
+405/406/415, 409 and 413 where a body is accepted, 429 (throttles) and 500.
 """
 
 from __future__ import annotations
@@ -55,20 +55,17 @@ def postprocess_error_responses(result, generator, request, public):
     components = result.setdefault("components", {}).setdefault("schemas", {})
     components["Error"] = ERROR_SCHEMA
     ref = {"$ref": "#/components/schemas/Error"}
-    for path, item in result.get("paths", {}).items():
+    for item in result.get("paths", {}).values():
         for method, op in item.items():
             if method not in ("get", "post", "put", "patch", "delete"):
                 continue
             responses = op.setdefault("responses", {})
-            statuses = ["401", "403", "405", "406", "429", "500"]
-            if "{" in path:
-                statuses.append("404")
+            # 404: unknown or invisible ids, and list pages past the end (`?page=`).
+            statuses = ["401", "403", "404", "405", "406", "429", "500"]
             if op.get("parameters") or method != "get":
                 statuses.append("400")
-            if method in ("post", "put", "patch"):
-                statuses += ["413", "415"]
-            if op.get("security") == [{}] or {} in (op.get("security") or []):
-                pass  # anonymous allowed: 401 still possible with a bad token
+            if method in ("post", "put", "patch", "delete"):
+                statuses += ["409", "413", "415"]
             for code in statuses:
                 responses.setdefault(
                     code, {"description": _DESCRIPTIONS[code], "content": {"application/json": {"schema": ref}}}

@@ -24,7 +24,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from eduplatform.core import api as core
-from eduplatform.core.api import ApplicationError, Assignment, Course, LearningEvent, NotFound, Submission
+from eduplatform.core.api import ApplicationError, Assignment, Course, IdFilter, LearningEvent, NotFound, Submission
 from eduplatform.rest.serializers import (
     AssignmentSerializer,
     CourseSerializer,
@@ -136,7 +136,7 @@ class CourseDetail(generics.RetrieveAPIView):
 
 
 class AssignmentFilter(django_filters.FilterSet):
-    course = django_filters.NumberFilter(field_name="course_id")
+    course = IdFilter(field_name="course_id")
 
     class Meta:
         model = Assignment
@@ -163,9 +163,9 @@ class AssignmentDetail(generics.RetrieveAPIView):
 
 
 class SubmissionFilter(django_filters.FilterSet):
-    assignment = django_filters.NumberFilter(field_name="assignment_id")
-    course = django_filters.NumberFilter(field_name="assignment__course_id")
-    student = django_filters.NumberFilter(field_name="student_id")
+    assignment = IdFilter(field_name="assignment_id")
+    course = IdFilter(field_name="assignment__course_id")
+    student = IdFilter(field_name="student_id")
 
     class Meta:
         model = Submission
@@ -241,9 +241,10 @@ class SubmissionFileDownload(APIView):
 
     @extend_schema(
         responses={
-            (200, "application/octet-stream"): OpenApiResponse(
-                OpenApiTypes.BINARY, description="The file; Content-Type is its checked type."
+            (200, content_type): OpenApiResponse(
+                OpenApiTypes.BINARY, description="The file, as the checked type it was stored as."
             )
+            for content_type in EXTENSIONS
         }
     )
     def get(self, request, pk: int, file_id: int):
@@ -264,7 +265,7 @@ class SubmissionFileDownload(APIView):
 
 
 class EventFilter(django_filters.FilterSet):
-    course = django_filters.NumberFilter(field_name="course_id")
+    course = IdFilter(field_name="course_id")
     verb = django_filters.CharFilter(field_name="verb", max_length=255)
 
     class Meta:
