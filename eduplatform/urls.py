@@ -15,7 +15,11 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # Swagger UI and Redoc from local assets (drf-spectacular-sidecar): nothing from a CDN.
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path(
+        "api/redoc/",
+        SpectacularRedocView.as_view(url_name="schema", template_name="eduplatform_core/api_redoc.html"),
+        name="redoc",
+    ),
 ]
 
 handler404 = "eduplatform.core.middleware.page_not_found"

@@ -93,6 +93,7 @@ class ContentSecurityPolicyMiddleware:
             "img-src 'self' data: blob:",
             "font-src 'self' data:",
             "connect-src 'self'",
+            "worker-src 'self' blob:",  # Redoc's search runs in a worker built from a blob
             "object-src 'none'",
             "base-uri 'self'",
             "form-action " + " ".join(["'self'", *(platform_origins() if framable else [])]),
