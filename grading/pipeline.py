@@ -65,25 +65,32 @@ class _Prepared:
     notes: list[str] = field(default_factory=list)  # feedback about the medium (pace, legibility)
     features: dict[str, Any] = field(default_factory=dict)
     error: str = ""
+    delivery: list[dict] = field(default_factory=list)  # pace / pausing / clarity of recordings
+    maths: Any = None  # multimodal.maths.MathsJudgement for number / expression answers
 
 
 # -- preprocess ------------------------------------------------------------------------
 
 
-def _read_media(kind: str, files: list[tuple[int, Any]], prepared: list[_Prepared]) -> None:
-    """Read all files of one medium in one call; a file that fails is retried alone so it fails only its owner."""
+def _read_media(
+    kind: str, files: list[tuple[int, Any]], prepared: list[_Prepared], vocabularies: list[Any] | None = None
+) -> None:
+    """Read all files of one medium of the whole claimed batch in one call (OCR: one recogniser pass
+    over every page's lines; ASR: one warm model); a file that fails is retried alone so it fails only
+    its owner. ``vocabularies`` (per submission: the assignment's words) correct OCR and bias ASR."""
     from multimodal.audio import encode_audio
     from multimodal.image import encode_images
 
     read = encode_images if kind == "image" else encode_audio
     paths = [Path(f.file.path) for _, f in files]
+    vocabs = [vocabularies[i] if vocabularies else None for i, _ in files]
     try:
-        feats = read(paths)
+        feats = read(paths, vocabularies=vocabs)
     except (ValueError, OSError):
         feats = []
-        for (i, _), path in zip(files, paths, strict=True):
+        for path, vocab, (i, _) in zip(paths, vocabs, files, strict=True):
             try:
-                feats.extend(read([path]))
+                feats.extend(read([path], vocabularies=[vocab]))
             except (ValueError, OSError) as exc:
                 prepared[i].error = f"{kind} file could not be read: {exc}"
                 feats.append(None)
@@ -119,6 +126,11 @@ def reading_record(kind: str, file_id: int, feat: Any) -> dict[str, Any]:
             "text": feat.ocr.text.strip(),
             "lines": lines,
             "model": feat.ocr.model,
+            "confidence": round(float(feat.ocr.confidence), 3),
+            "low_confidence": bool(feat.ocr.low_confidence),
+            "corrections": [list(c) for c in feat.ocr.corrections[:MAX_READING_LINES]],
+            "raw_text": feat.ocr.raw_text.strip() if feat.ocr.corrections else "",
+            "deskew_deg": feat.ocr.deskew_deg,
         }
     words = [
         {"text": w.text, "start": round(w.start, 2), "end": round(w.end, 2), "confidence": round(w.prob, 3)}
@@ -137,6 +149,9 @@ def reading_record(kind: str, file_id: int, feat: Any) -> dict[str, Any]:
         "pauses": pauses,
         "duration_s": round(feat.transcript.duration_s, 2),
         "model": feat.transcript.model,
+        "confidence": round(feat.transcript.confidence, 3),
+        "no_speech_reason": feat.transcript.reason,
+        "truncated": feat.transcript.truncated,
     }
 
 
@@ -144,33 +159,115 @@ def _apply_reading(kind: str, feat: Any, p: _Prepared) -> None:
     if kind == "image":
         text = feat.ocr.text.strip()
         p.features.setdefault("images", []).append(_medium_summary(feat, "ocr_model"))
+        low = bool(text) and feat.ocr.low_confidence and feat.stats.readable
         if feat.stats.blank:
             p.flags.append("blank_page")
         elif not feat.stats.readable:
             p.flags.append("unreadable_image")
-        p.notes += feedback.photo_notes(blank=feat.stats.blank, readable=feat.stats.readable)
+        elif low:
+            p.flags.append("low_ocr_confidence")  # a person checks what was read before it counts
+        p.notes += feedback.photo_notes(blank=feat.stats.blank, readable=feat.stats.readable, low_confidence=low)
     else:
-        text = feat.transcript.text.strip()
+        from multimodal.audio import delivery_criteria
+
+        transcript = feat.transcript
+        text = transcript.text.strip()
         p.features.setdefault("audio", []).append(_medium_summary(feat, "asr_model"))
         if not text:
             p.flags.append("no_speech")
+        if transcript.timed_out:
+            p.flags.append("asr_time_limit")
+        delivery = delivery_criteria(feat.fluency, transcript)
+        p.delivery += delivery
         p.notes += feedback.speech_notes(
-            has_speech=bool(text), wpm=feat.fluency.wpm, long_pauses=feat.fluency.pauses_gt_1
+            has_speech=bool(text),
+            wpm=feat.fluency.wpm,
+            long_pauses=feat.fluency.pauses_gt_1,
+            truncated_minutes=round(transcript.duration_s / 60, 1) if transcript.truncated else 0.0,
+            unclear=any(c["name"] == "Clarity" and c["level"] == "missing" for c in delivery),
         )
     if text:
         p.extracted = (p.extracted + "\n" + text).strip()
 
 
+def assignment_vocabulary(assignment: Assignment) -> list[str]:
+    """The assignment's own texts (question, references, key points, rubric): OCR corrects towards
+    their words and speech recognition is biased with them."""
+    return [assignment.instructions or assignment.title, *assignment.reference_answers, *criteria_texts(assignment)]
+
+
 def preprocess(subs: list[Submission]) -> list[_Prepared]:
-    """Turn files into text + medium features: OCR for images, ASR + fluency for audio."""
+    """Turn files into text + medium features: OCR for images, ASR + fluency for audio, for the
+    whole claimed batch at once; maths answers are read and compared by value."""
+    from multimodal.image import vocabulary_from_texts
+
     prepared = [_Prepared(answer=s.text) for s in subs]
+    texts: dict[int, list[str]] = {}
+    for s in subs:
+        if s.assignment_id not in texts:
+            texts[s.assignment_id] = assignment_vocabulary(s.assignment)
+    words = {pk: vocabulary_from_texts(t) for pk, t in texts.items()}
     for kind in ("image", "audio"):
         files = [(i, f) for i, s in enumerate(subs) for f in s.files.all() if f.kind == kind]
         if files:
-            _read_media(kind, files, prepared)
+            vocabs = [words[s.assignment_id] if kind == "image" else texts[s.assignment_id] for s in subs]
+            _read_media(kind, files, prepared, vocabs)
     for p in prepared:
         p.answer = "\n".join(t for t in (p.answer.strip(), p.extracted) if t)
+    _judge_maths(subs, prepared)
     return prepared
+
+
+def _judge_maths(subs: list[Submission], prepared: list[_Prepared]) -> None:
+    """Number / expression answers: a typed final answer is compared by value; a photographed one is
+    read by the maths recogniser (all photos of the batch in one call) and compared when it is sure."""
+    from multimodal import maths
+
+    wanted = [i for i, s in enumerate(subs) if s.assignment.answer_format != "text" and not prepared[i].error]
+    if not wanted:
+        return
+    photos = [(i, f) for i in wanted if not subs[i].text.strip() for f in subs[i].files.all() if f.kind == "image"]
+    readings: dict[int, Any] = {}
+    if photos:
+        readings = _read_maths_photos(photos)
+    for i in wanted:
+        expected = subs[i].assignment.expected_answer
+        if subs[i].text.strip():
+            judgement = maths.judge(subs[i].text, expected, source="typed")
+        elif i in readings:
+            r = readings[i]
+            judgement = maths.judge(r.text, expected, source="handwriting", confidence=r.confidence)
+        elif prepared[i].extracted:  # a recording: the transcript, as typed text
+            judgement = maths.judge(prepared[i].extracted, expected, source="typed")
+        else:
+            continue
+        prepared[i].maths = judgement
+        prepared[i].features["maths"] = {
+            "status": judgement.status,
+            "answer": judgement.answer,
+            "shown": judgement.shown,
+            "source": judgement.source,
+            "confidence": judgement.confidence,
+            **({"model": readings[i].model} if i in readings else {}),
+        }
+
+
+def _read_maths_photos(photos: list[tuple[int, Any]]) -> dict[int, Any]:
+    """The last photo of each submission (the final answer), read in one batch."""
+    from multimodal.image import load_image
+
+    last: dict[int, Any] = {}
+    for i, f in photos:
+        last[i] = f
+    reader = registry.get_maths_reader()
+    images, owners = [], []
+    for i, f in last.items():
+        try:
+            images.append(load_image(Path(f.file.path)))
+            owners.append(i)
+        except (ValueError, OSError):
+            continue  # the OCR pass already reported an unreadable file
+    return dict(zip(owners, reader.read(images), strict=True)) if images else {}
 
 
 def _medium_summary(feat, model_key: str) -> dict[str, Any]:
@@ -226,6 +323,8 @@ def grader_for(assignment: Assignment):
 
 
 def _result(sub: Submission, p: _Prepared, r, grader) -> EngineResult:
+    if p.maths is not None:
+        return _maths_result(sub, p, r, grader)
     flags = list(dict.fromkeys([*r.flags, *p.flags]))
     media_hard = bool(MEDIA_HARD_FLAGS & set(flags))
     # Nothing to grade (an empty page, a silent recording, a blank, gibberish or off-topic answer): no AI
@@ -241,7 +340,9 @@ def _result(sub: Submission, p: _Prepared, r, grader) -> EngineResult:
         r.mode,
         score,
         0.0 if score is None else r.confidence,
-        criteria=[c.__dict__ for c in r.criteria],
+        # Delivery (pace, pausing, clarity) is evidence next to the content criteria; it does not
+        # change the score: no teacher-graded delivery exists to learn or check a combination on.
+        criteria=[c.__dict__ for c in r.criteria] + [{**c, "kind": "delivery"} for c in p.delivery],
         flags=flags,
         feedback=student_text,
         explanation=r.explanation,
@@ -249,7 +350,66 @@ def _result(sub: Submission, p: _Prepared, r, grader) -> EngineResult:
             **{k: (None if v is None else round(float(v), 4)) for k, v in r.features.items()},
             **p.features,
             **({"interval": list(r.interval)} if r.interval else {}),
+            **_delivery_features(p),
         },
+        extracted_text=p.extracted,
+    )
+
+
+def _delivery_features(p: _Prepared) -> dict[str, Any]:
+    from multimodal.audio import delivery_score
+
+    value = delivery_score(p.delivery)
+    return {} if value is None else {"delivery_score": round(value, 3)}
+
+
+#: Confidence of a value comparison of a typed answer (the comparison is exact; what can be
+#: wrong is the teacher's expected value or an answer in an unexpected form).
+MATHS_TYPED_CONFIDENCE = 0.95
+
+
+def _maths_result(sub: Submission, p: _Prepared, r, grader) -> EngineResult:
+    """A number / expression answer: full marks when equivalent, the minimum when a typed answer
+    differs; a handwritten answer that differs or was not read goes to a person."""
+    judgement = p.maths
+    assignment = sub.assignment
+    flags = [f for f in p.flags if f != "low_ocr_confidence"]  # the maths read has its own confidence
+    score: float | None
+    if judgement.status == "equivalent":
+        score = float(assignment.max_score)
+        confidence = MATHS_TYPED_CONFIDENCE if judgement.source == "typed" else judgement.confidence
+    elif judgement.status == "different" and judgement.source == "typed":
+        score, confidence = float(assignment.min_score), MATHS_TYPED_CONFIDENCE
+    else:
+        score, confidence = None, 0.0
+        flags.append("maths_unreadable" if judgement.status == "unreadable" else "maths_check")
+    if MEDIA_HARD_FLAGS & set(flags):
+        score, confidence = None, 0.0
+    criteria = [
+        {
+            "name": f"Final answer equals {assignment.expected_answer}",
+            "met": judgement.status == "equivalent",
+            "level": {"equivalent": "met", "different": "missing"}.get(judgement.status, "unsure"),
+            "score": 1.0 if judgement.status == "equivalent" else 0.0,
+            "evidence": judgement.shown,
+        }
+    ]
+    notes = feedback.maths_notes(status=judgement.status, shown=judgement.shown, source=judgement.source)
+    return EngineResult(
+        sub.pk,
+        f"maths-equivalence+{r.model_version or grader.version}",
+        "maths",
+        score,
+        confidence,
+        criteria=criteria,
+        flags=list(dict.fromkeys(flags)),
+        feedback=feedback.combine(notes, [n for n in p.notes if n != feedback.HARD_TO_READ_PHOTO]),
+        explanation=(
+            f"Final answer read as {judgement.shown!r} ({judgement.source}"
+            + (f", recogniser confidence {judgement.confidence:.2f}" if judgement.source == "handwriting" else "")
+            + f"); expected {assignment.expected_answer!r}: {judgement.status}."
+        ),
+        features={**p.features},
         extracted_text=p.extracted,
     )
 

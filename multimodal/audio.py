@@ -9,8 +9,9 @@ variation (monotone vs. expressive reading).
 
 from __future__ import annotations
 
+import re
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,6 +27,17 @@ MIN_SECONDS = 0.3
 
 DEFAULT_ASR_NAME = "whisper-tiny.en"
 DEFAULT_BEAM_SIZE = 5
+
+# Hallucination guards (see ``ASRModel``).
+MAX_SECONDS = 600.0  # a recording is cut here (EDUPLATFORM_MAX_AUDIO_SECONDS on the Django side)
+TIME_LIMIT_S = 120.0  # decoding of one recording stops here; the transcript so far is kept
+NO_SPEECH_PROB = 0.6  # Whisper's defaults for "nobody spoke"...
+LOG_PROB_MIN = -1.0  # ...together with low confidence in the words
+COMPRESSION_RATIO_MAX = 2.4  # repetition loops ("beep beep beep ...") compress well
+SILENCE_DBFS = -60.0  # loudest frames below this: digital silence / dead microphone
+DEFAULT_BIAS = "hotwords"  # how the assignment's vocabulary reaches the decoder
+BIAS_MAX_WORDS = 40
+_PROMPT_WORD = re.compile(r"[A-Za-z][A-Za-z'-]+")
 
 # Fluency analysis constants.
 HOP_S = 0.01  # energy frame hop
@@ -43,8 +55,8 @@ PITCH_RESOLUTION = 0.25  # semitones per pitch bin (librosa's default 0.1 is ~3x
 # -- loading -------------------------------------------------------------------
 
 
-def load_audio(path: str | Path, sr: int = SAMPLE_RATE) -> tuple[np.ndarray, int]:
-    """Decode a file to float32 mono at ``sr`` Hz.
+def load_audio(path: str | Path, sr: int = SAMPLE_RATE, max_seconds: float | None = None) -> tuple[np.ndarray, int]:
+    """Decode a file to float32 mono at ``sr`` Hz (at most ``max_seconds`` of it when given).
 
     librosa (libsndfile: WAV, FLAC, OGG, MP3) first, then PyAV (the decoder
     faster-whisper ships: M4A/AAC, WebM/Opus from phones). Raises
@@ -63,7 +75,7 @@ def load_audio(path: str | Path, sr: int = SAMPLE_RATE) -> tuple[np.ndarray, int
     errors = []
     try:
         with sf.SoundFile(p) as handle:  # a SoundFile keeps librosa off audioread
-            y, _ = librosa.load(handle, sr=sr, mono=True)
+            y, _ = librosa.load(handle, sr=sr, mono=True, duration=max_seconds)
     except Exception as exc:  # noqa: BLE001 - libsndfile raises several types
         errors.append(f"libsndfile: {exc}")
     if y is None:
@@ -71,6 +83,8 @@ def load_audio(path: str | Path, sr: int = SAMPLE_RATE) -> tuple[np.ndarray, int
             from faster_whisper.audio import decode_audio
 
             y = decode_audio(str(p), sampling_rate=sr)
+            if max_seconds is not None:
+                y = y[: int(max_seconds * sr)]
         except Exception as exc:  # noqa: BLE001 - PyAV raises many types
             errors.append(f"ffmpeg/PyAV: {exc}")
     if y is None:
@@ -96,11 +110,21 @@ def default_asr_model_path() -> Path:
 
 
 class ASRModel:
-    """faster-whisper over a local CTranslate2 model directory.
+    """faster-whisper over a local CTranslate2 model directory, guarded against hallucination.
 
     int8 on CPU, float16 on CUDA (chosen by ``pick_device``, and only when the
     installed CTranslate2 can see a GPU). ``beam_size`` defaults to 5 (Whisper's
     standard decoding).
+
+    Whisper writes text for any sound ("Beep beep beep" for a tone, "Thank you." for
+    noise) and, decoding 30-s windows with temperature fallback, can spend minutes on a
+    few seconds of it. So every recording is (1) cut to ``max_seconds``; (2) passed
+    through Silero VAD (shipped with faster-whisper): no voiced region, no decoding;
+    (3) decoded at temperature 0 only, with segments dropped when Whisper itself says
+    there is no speech (``no_speech_prob`` high and ``avg_logprob`` low) or when their
+    compression ratio shows a repetition loop; (4) stopped at ``time_limit_s`` (the
+    transcript so far is kept and marked). The outcome is in ``Transcript.no_speech`` /
+    ``reason``.
     """
 
     def __init__(
@@ -110,6 +134,9 @@ class ASRModel:
         compute_type: str | None = None,
         beam_size: int | None = None,
         cpu_threads: int = 0,
+        max_seconds: float = MAX_SECONDS,
+        time_limit_s: float = TIME_LIMIT_S,
+        vad: bool = True,
     ) -> None:
         path = Path(model_path) if model_path else default_asr_model_path()
         if not (path / "model.bin").is_file():
@@ -124,39 +151,128 @@ class ASRModel:
         self.device = dev if index is None else f"{dev}:{index}"
         self.compute_type = compute_type or ("float16" if dev == "cuda" else "int8")
         self.beam_size = int(beam_size or DEFAULT_BEAM_SIZE)
+        self.max_seconds = float(max_seconds)
+        self.time_limit_s = float(time_limit_s)
+        self.vad = bool(vad)  # off only to measure what it does
         self.path = path
         self.name = DEFAULT_ASR_NAME if path == _packaged_asr_path() else f"whisper:{path.name}"
         self.model = WhisperModel(
             str(path), device=dev, device_index=index or 0, compute_type=self.compute_type, cpu_threads=cpu_threads
         )
+        self.multilingual = bool(getattr(self.model, "model", None) and self.model.model.is_multilingual)
 
-    def transcribe(self, audio: np.ndarray | str | Path, beam_size: int | None = None) -> Transcript:
-        """Recognise one recording (an array at 16 kHz, or a path) with word timings."""
+    def transcribe(
+        self,
+        audio: np.ndarray | str | Path,
+        beam_size: int | None = None,
+        *,
+        vocabulary: Iterable[str] | None = None,
+        bias: str = DEFAULT_BIAS,
+    ) -> Transcript:
+        """Recognise one recording (an array at 16 kHz, or a path) with word timings.
+
+        ``vocabulary`` (the assignment's words) biases the decoder towards them:
+        ``bias="hotwords"`` (faster-whisper's hotwords prompt) or ``"prompt"`` (Whisper's
+        initial prompt); ``"none"`` ignores it. See the README for what each measured.
+        """
         if not isinstance(audio, np.ndarray):
-            audio, _ = load_audio(audio)
+            audio, _ = load_audio(audio, max_seconds=self.max_seconds)
         start = time.perf_counter()
+        duration = len(audio) / SAMPLE_RATE
+        truncated = duration > self.max_seconds
+        if truncated:
+            audio = audio[: int(self.max_seconds * SAMPLE_RATE)]
+        base = {"language": "en", "duration_s": duration, "model": self.name, "truncated": truncated}
+        if not has_signal(audio):
+            return Transcript(
+                text="", words=[], **base, seconds=time.perf_counter() - start, no_speech=True, reason="silence"
+            )
+        prompt = bias_prompt(vocabulary) if vocabulary and bias != "none" else None
         segments, info = self.model.transcribe(
             audio,
+            language=None if self.multilingual else "en",
             beam_size=beam_size or self.beam_size,
             word_timestamps=True,
             condition_on_previous_text=False,  # stops repetition loops on long answers
+            temperature=0.0,  # no sampling fallback: it is where long hallucinations come from
+            vad_filter=self.vad,
+            vad_parameters=None,  # faster-whisper's defaults; 500 ms / 200 ms pads clipped words on the fixture
+            no_speech_threshold=NO_SPEECH_PROB,
+            log_prob_threshold=LOG_PROB_MIN,
+            compression_ratio_threshold=COMPRESSION_RATIO_MAX,
+            hotwords=prompt if bias == "hotwords" else None,
+            initial_prompt=prompt if bias == "prompt" else None,
         )
         words: list[Word] = []
         texts: list[str] = []
+        dropped = 0
+        timed_out = False
         for seg in segments:  # a generator: decoding happens while iterating
-            texts.append(seg.text.strip())
-            for w in seg.words or ():
-                words.append(
-                    Word(text=w.word.strip(), start=float(w.start), end=float(w.end), prob=float(w.probability))
-                )
+            if _hallucinated(seg):
+                dropped += 1
+            else:
+                texts.append(seg.text.strip())
+                for w in seg.words or ():
+                    words.append(
+                        Word(text=w.word.strip(), start=float(w.start), end=float(w.end), prob=float(w.probability))
+                    )
+            if time.perf_counter() - start > self.time_limit_s:
+                timed_out = True
+                break
+        text = " ".join(t for t in texts if t)
+        reason = "time_limit" if timed_out else ("" if text else ("no_speech" if dropped else "no_voice"))
         return Transcript(
-            text=" ".join(t for t in texts if t),
+            **{**base, "language": info.language},
+            text=text,
             words=words,
-            language=info.language,
-            duration_s=len(audio) / SAMPLE_RATE,
             seconds=time.perf_counter() - start,
-            model=self.name,
+            no_speech=not text,
+            reason=reason,
+            timed_out=timed_out,
         )
+
+
+def _hallucinated(seg) -> bool:
+    """Whisper's own signs that a segment is not speech: it thinks nobody spoke and is
+    unsure of the words, or the text repeats itself (high compression ratio)."""
+    if seg.no_speech_prob > NO_SPEECH_PROB and seg.avg_logprob < LOG_PROB_MIN:
+        return True
+    return seg.compression_ratio > COMPRESSION_RATIO_MAX
+
+
+def has_signal(y: np.ndarray, sr: int = SAMPLE_RATE) -> bool:
+    """Whether a recording holds anything louder than digital silence / a dead microphone
+    (RMS of its loudest 10-ms frames above ``SILENCE_DBFS``). Cheap: run before the models."""
+    if y.size == 0:
+        return False
+    hop = int(0.01 * sr)
+    n = y.size // hop
+    if n == 0:
+        return bool(np.abs(y).max() > 10 ** (SILENCE_DBFS / 20))
+    frames = y[: n * hop].reshape(n, hop)
+    rms = np.sqrt(np.mean(np.square(frames, dtype=np.float64), axis=1))
+    return bool(20 * np.log10(max(float(np.percentile(rms, 95)), 1e-10)) > SILENCE_DBFS)
+
+
+def bias_prompt(vocabulary: Iterable[str], max_words: int = BIAS_MAX_WORDS) -> str:
+    """The assignment's distinctive words as a short decoder prompt: content words
+    (no stop words), most frequent first, at most ``max_words`` (Whisper's prompt is
+    limited to about 224 tokens, and a long prompt slows every window)."""
+    from collections import Counter
+
+    from multimodal.text_features import STOPWORDS
+
+    counts: Counter[str] = Counter()
+    first: dict[str, int] = {}
+    for text in vocabulary:
+        for word in _PROMPT_WORD.findall(text or ""):
+            key = word.lower()
+            if key in STOPWORDS or len(key) < 3:
+                continue
+            counts[key] += 1
+            first.setdefault(key, len(first))
+    ranked = sorted(counts, key=lambda w: (-counts[w], first[w]))[:max_words]
+    return " ".join(ranked)
 
 
 def _packaged_asr_path() -> Path | None:
@@ -293,6 +409,66 @@ def fluency_features(transcript: Transcript, y: np.ndarray, sr: int = SAMPLE_RAT
     )
 
 
+# -- delivery (speaking assignments) ---------------------------------------------------
+
+#: Bands for the delivery criteria: (met if inside, partial if inside, else missing).
+#: Pace follows the feedback's 90-180 wpm band (conversational English is ~120-160);
+#: pausing counts pauses > 1 s per minute of speaking; clarity is the recogniser's mean
+#: word probability. Set from the literature and the shared clips, NOT validated against
+#: human delivery ratings (none are available): the criteria are evidence for the
+#: teacher and feedback for the student; they do not change the score.
+PACE_WPM = ((90.0, 180.0), (70.0, 210.0))
+LONG_PAUSES_PER_MIN = (3.0, 6.0)
+CLARITY_PROB = (0.7, 0.5)
+
+
+def delivery_criteria(fluency: FluencyFeatures, transcript: Transcript) -> list[dict]:
+    """Pace, pausing and clarity of a spoken answer as criteria (name, level, evidence, value).
+
+    ``level`` is met / partial / missing in the grader's vocabulary; nothing is judged
+    when nothing was heard (an empty list).
+    """
+    if transcript.no_speech or not transcript.words:
+        return []
+    wpm = fluency.wpm
+    (lo, hi), (lo2, hi2) = PACE_WPM
+    pace = "met" if lo <= wpm <= hi else ("partial" if lo2 <= wpm <= hi2 else "missing")
+    span_min = max(fluency.duration_s, 1e-6) / 60.0
+    per_min = fluency.pauses_gt_1 / span_min
+    pausing = (
+        "met" if per_min <= LONG_PAUSES_PER_MIN[0] else ("partial" if per_min <= LONG_PAUSES_PER_MIN[1] else "missing")
+    )
+    clarity_value = transcript.confidence
+    clarity = (
+        "met" if clarity_value >= CLARITY_PROB[0] else ("partial" if clarity_value >= CLARITY_PROB[1] else "missing")
+    )
+    return [
+        {"name": "Pace", "level": pace, "evidence": f"about {wpm:.0f} words per minute", "value": round(wpm, 1)},
+        {
+            "name": "Pausing",
+            "level": pausing,
+            "evidence": (
+                f"{fluency.pauses_gt_1} pauses longer than 1 s; {fluency.mean_length_of_run:.1f} words between pauses"
+            ),
+            "value": round(per_min, 2),
+        },
+        {
+            "name": "Clarity",
+            "level": clarity,
+            "evidence": f"words recognised with {clarity_value:.0%} mean confidence",
+            "value": round(clarity_value, 3),
+        },
+    ]
+
+
+def delivery_score(criteria: Sequence[dict]) -> float | None:
+    """0-1 summary of the delivery criteria (met 1, partial 0.5, missing 0); None when none."""
+    if not criteria:
+        return None
+    points = {"met": 1.0, "partial": 0.5, "missing": 0.0}
+    return float(np.mean([points[c["level"]] for c in criteria]))
+
+
 def warm_librosa() -> float:
     """Run the fluency pipeline once on a synthetic tone so librosa's numba kernels
     compile (~20 s in a fresh environment) at worker start, not in the first task.
@@ -315,21 +491,27 @@ def encode_audio(
     *,
     asr: ASRModel | None = None,
     beam_size: int | None = None,
+    vocabularies: Sequence[Iterable[str] | None] | None = None,
 ) -> list[AudioFeatures]:
     """Transcribe and analyse recordings, in input order.
 
-    The speech model defaults to the process-wide registry's. The transcript is
-    embedded only when ``text_encoder`` is given (the grading pipeline embeds every
-    answer of a batch in one call instead). Raises ``ValueError`` naming the file
-    when a recording cannot be decoded (validate uploads with ``load_audio``).
+    The speech model defaults to the process-wide registry's. ``vocabularies`` (one
+    per recording: the assignment's question, references and key points) bias the
+    decoder. The transcript is embedded only when ``text_encoder`` is given (the
+    grading pipeline embeds every answer of a batch in one call instead). Raises
+    ``ValueError`` naming the file when a recording cannot be decoded (validate
+    uploads with ``load_audio``).
     """
     from multimodal import registry
 
     asr = asr or registry.get_asr()
+    vocabularies = list(vocabularies) if vocabularies is not None else [None] * len(paths)
+    if len(vocabularies) != len(paths):
+        raise ValueError(f"{len(paths)} recordings but {len(vocabularies)} vocabularies")
     results: list[tuple[str, Transcript, FluencyFeatures]] = []
-    for path in paths:
-        y, sr = load_audio(path)
-        transcript = asr.transcribe(y, beam_size=beam_size)
+    for path, vocabulary in zip(paths, vocabularies, strict=True):
+        y, sr = load_audio(path, max_seconds=asr.max_seconds)
+        transcript = asr.transcribe(y, beam_size=beam_size, vocabulary=vocabulary)
         results.append((str(path), transcript, fluency_features(transcript, y, sr)))
 
     embeddings: list[np.ndarray | None] = [None] * len(results)
@@ -346,9 +528,13 @@ def encode_audio(
 
 __all__ = [
     "ASRModel",
+    "bias_prompt",
     "default_asr_model_path",
+    "delivery_criteria",
+    "delivery_score",
     "encode_audio",
     "fluency_features",
+    "has_signal",
     "load_audio",
     "warm_librosa",
 ]

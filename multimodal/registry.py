@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from multimodal.audio import ASRModel
-    from multimodal.image import ImageBackbone, OCREngine
+    from multimodal.image import ImageBackbone, MathsReader, OCREngine
     from multimodal.text import TextEncoder
 
 #: Version strings stored next to every result (with the results' own model field).
@@ -43,6 +43,8 @@ class ModelConfig:
     asr_beam_size: int = 5
     image_backbone_weights: str = ""  # a local torchvision state_dict; "" = no backbone
     image_backbone_arch: str = "resnet18"
+    asr_max_seconds: float = 600.0  # a recording is cut here before recognition
+    asr_time_limit_s: float = 120.0  # recognition of one recording stops here
     artifact_cache_size: int = 16  # learned graders / KT models kept per process
 
 
@@ -106,7 +108,13 @@ def _ocr(cfg: ModelConfig) -> tuple[OCREngine, dict[str, Any]]:
 def _asr(cfg: ModelConfig) -> tuple[ASRModel, dict[str, Any]]:
     from multimodal.audio import ASRModel
 
-    model = ASRModel(cfg.asr_model_path or None, device=cfg.device or None, beam_size=cfg.asr_beam_size)
+    model = ASRModel(
+        cfg.asr_model_path or None,
+        device=cfg.device or None,
+        beam_size=cfg.asr_beam_size,
+        max_seconds=cfg.asr_max_seconds,
+        time_limit_s=cfg.asr_time_limit_s,
+    )
     return model, {
         "version": model.name,
         "path": str(model.path),
@@ -123,6 +131,18 @@ def _backbone(cfg: ModelConfig) -> tuple[ImageBackbone | None, dict[str, Any]]:
 
     backbone = ImageBackbone(cfg.image_backbone_weights, arch=cfg.image_backbone_arch, device=cfg.device or None)
     return backbone, {"version": backbone.name, "path": cfg.image_backbone_weights, "device": str(backbone.device)}
+
+
+def _maths_reader(cfg: ModelConfig) -> tuple[MathsReader, dict[str, Any]]:
+    from multimodal.image import MathsReader, pmsh_model_dir
+
+    reader = MathsReader()
+    return reader, {"version": reader.name, "path": str(pmsh_model_dir()), "device": "cpu (onnxruntime)"}
+
+
+def get_maths_reader() -> MathsReader:
+    """The handwritten-arithmetic recogniser (pmsh-ocr's CTC model) for number / expression answers."""
+    return _get("maths_reader", _maths_reader)
 
 
 def get_text_encoder() -> TextEncoder:
@@ -178,6 +198,7 @@ def warm_up(modalities: Iterable[str] = ("text", "image", "audio")) -> dict[str,
         page = Image.new("RGB", (320, 96), "white")
         ImageDraw.Draw(page).text((10, 30), "warm up 123", fill="black")
         get_ocr()(page)
+        get_maths_reader().read([page])
         get_image_backbone()
     if "audio" in wanted:
         import librosa
@@ -220,6 +241,7 @@ __all__ = [
     "configure",
     "get_asr",
     "get_image_backbone",
+    "get_maths_reader",
     "get_ocr",
     "get_text_encoder",
     "loaded_models",

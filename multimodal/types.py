@@ -153,12 +153,26 @@ class Word:
 
 @dataclass
 class Transcript:
+    """What the recogniser heard. ``no_speech`` is True when nothing was recognised, with
+    ``reason``: "silence" (no signal), "no_voice" (voice-activity detection found none),
+    "no_speech" (Whisper's own no-speech / repetition guards dropped every segment);
+    "time_limit" when decoding stopped at the per-file limit (text so far kept)."""
+
     text: str
     words: list[Word]
     language: str
     duration_s: float  # length of the audio
     seconds: float  # wall time of recognition (so RTF = seconds / duration_s)
     model: str = ""  # e.g. "whisper-tiny.en"
+    no_speech: bool = False
+    reason: str = ""
+    truncated: bool = False  # longer than the maximum duration: only its start was heard
+    timed_out: bool = False
+
+    @property
+    def confidence(self) -> float:
+        """Mean word probability (0 with no words): how sure the recogniser was."""
+        return float(np.mean([w.prob for w in self.words])) if self.words else 0.0
 
 
 @dataclass

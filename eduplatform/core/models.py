@@ -95,6 +95,13 @@ class Modality(models.TextChoices):
 
 
 class Assignment(models.Model):
+    class AnswerFormat(models.TextChoices):
+        """What a full answer is: free text, or a maths answer compared by value with ``expected_answer``."""
+
+        TEXT = "text", "Text"
+        NUMBER = "number", "Number or fraction"
+        EXPRESSION = "expression", "Short expression"
+
     course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="assignments")
     title = models.CharField(max_length=255)
     instructions = models.TextField(blank=True, default="")
@@ -106,6 +113,13 @@ class Assignment(models.Model):
     accepts_audio = models.BooleanField(default=False)
     reference_answers = models.JSONField(default=list, blank=True, help_text="List of model answers (strings).")
     key_points = models.JSONField(default=list, blank=True, help_text="List of points a full answer covers (strings).")
+    answer_format = models.CharField(max_length=16, choices=AnswerFormat.choices, default=AnswerFormat.TEXT)
+    expected_answer = models.CharField(
+        max_length=200,
+        blank=True,
+        default="",
+        help_text="For number/expression answers: the expected value (e.g. 3/4, 0.75, 2x+1); compared by value.",
+    )
     max_attempts = models.PositiveIntegerField(default=3)
     external_id = models.CharField(
         max_length=255, blank=True, default="", help_text="Id in an imported source (e.g. OULAD id_assessment)."
@@ -119,6 +133,10 @@ class Assignment(models.Model):
             models.CheckConstraint(
                 condition=Q(accepts_text=True) | Q(accepts_image=True) | Q(accepts_audio=True),
                 name="assignment_accepts_a_modality",
+            ),
+            models.CheckConstraint(
+                condition=Q(answer_format="text") | ~Q(expected_answer=""),
+                name="assignment_maths_answer_has_expected_value",
             ),
         ]
 

@@ -64,6 +64,30 @@ def enrollment_create(
     return enrollment
 
 
+def _answer_fields(*, answer_format: str, expected_answer: str) -> dict[str, Any]:
+    """A maths answer format needs an expected value that parses (compared by value at grading)."""
+    from multimodal.maths import ParseError, parse_answer
+
+    if answer_format not in Assignment.AnswerFormat.values:
+        raise ApplicationError(f"Unknown answer format {answer_format!r}.", field="answer_format")
+    expected = str(expected_answer or "").strip()
+    if answer_format == Assignment.AnswerFormat.TEXT:
+        return {"answer_format": answer_format, "expected_answer": expected[:200]}
+    if not expected:
+        raise ApplicationError("A number or expression answer needs the expected answer.", field="expected_answer")
+    try:
+        parsed = parse_answer(expected)
+    except ParseError as exc:
+        raise ApplicationError(
+            f"The expected answer could not be read as maths: {exc}.", field="expected_answer"
+        ) from exc
+    if answer_format == Assignment.AnswerFormat.NUMBER and (parsed.relation or parsed.expr.free_symbols):
+        raise ApplicationError(
+            "A number answer's expected value must be a number or fraction.", field="expected_answer"
+        )
+    return {"answer_format": answer_format, "expected_answer": expected}
+
+
 def _assignment_fields(
     *, modalities: Sequence[str], reference_answers: Sequence[str], key_points: Sequence[str], min_score, max_score
 ) -> dict[str, Any]:
@@ -99,6 +123,8 @@ def assignment_create(
     min_score: float = 0,
     max_score: float = 10,
     due_at: datetime | None = None,
+    answer_format: str = Assignment.AnswerFormat.TEXT,
+    expected_answer: str = "",
     **fields: Any,
 ) -> Assignment:
     checked = _assignment_fields(
@@ -107,7 +133,7 @@ def assignment_create(
         key_points=key_points,
         min_score=min_score,
         max_score=max_score,
-    )
+    ) | _answer_fields(answer_format=answer_format, expected_answer=expected_answer)
     return Assignment.objects.create(
         course=course, title=title, instructions=instructions, due_at=due_at, **checked, **fields
     )
@@ -124,6 +150,8 @@ def assignment_update(
     min_score,
     max_score,
     due_at: datetime | None = None,
+    answer_format: str | None = None,
+    expected_answer: str | None = None,
     **fields: Any,
 ) -> Assignment:
     """Change what the teacher authored. Existing grades keep their scores (a regrade is explicit)."""
@@ -133,6 +161,9 @@ def assignment_update(
         key_points=key_points,
         min_score=min_score,
         max_score=max_score,
+    ) | _answer_fields(
+        answer_format=assignment.answer_format if answer_format is None else answer_format,
+        expected_answer=assignment.expected_answer if expected_answer is None else expected_answer,
     )
     for name, value in {"title": title, "instructions": instructions, "due_at": due_at, **checked, **fields}.items():
         setattr(assignment, name, value)

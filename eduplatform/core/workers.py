@@ -23,6 +23,7 @@ def models_configure() -> registry.ModelConfig:
             text_model_path=str(settings.TEXT_MODEL_PATH or ""),
             asr_model_path=str(settings.ASR_MODEL_PATH or ""),
             asr_beam_size=int(settings.ASR_BEAM_SIZE),
+            asr_max_seconds=float(settings.MAX_AUDIO_SECONDS),
             image_backbone_weights=str(settings.IMAGE_BACKBONE_WEIGHTS or ""),
             image_backbone_arch=str(settings.IMAGE_BACKBONE_ARCH),
             artifact_cache_size=int(settings.ARTIFACT_CACHE_SIZE),

@@ -27,6 +27,7 @@ class AssignmentSerializer(serializers.ModelSerializer):
             "max_score",
             "modalities",
             "max_attempts",
+            "answer_format",  # the expected answer itself is never sent: students read this API
         ]
 
 

@@ -31,10 +31,31 @@ def read_transcripts(directory: str | Path) -> list[tuple[str, str]]:
     return rows
 
 
+#: A control vocabulary for biasing: classroom words unrelated to the read-aloud clips
+#: (what biasing with the *wrong* assignment's words does).
+GENERIC_VOCABULARY = (
+    "Photosynthesis turns light energy into chemical energy stored in glucose; plants release oxygen. "
+    "A stack is a last-in first-out structure with push and pop. The water cycle: evaporation, "
+    "condensation, precipitation. Fractions, denominators, equations and the Pythagorean theorem."
+)
+BIAS_VOCABULARIES = ("none", "own", "generic")
+
+
 def benchmark_asr(
-    directory: str | Path, asr: ASRModel | None = None, beam_size: int | None = None, limit: int | None = None
+    directory: str | Path,
+    asr: ASRModel | None = None,
+    beam_size: int | None = None,
+    limit: int | None = None,
+    *,
+    vocabulary: str = "none",
+    bias: str = "hotwords",
 ) -> dict[str, Any]:
     """Transcribe every ``<utt_id>.wav`` listed in ``transcripts.tsv`` and score it.
+
+    ``vocabulary`` says which words bias the decoder (through ``bias``: "hotwords" or
+    "prompt"): "none"; "own" (each clip's own reference transcript: an *upper bound*,
+    the decoder is told the answer's words); "generic" (``GENERIC_VOCABULARY``, words of
+    unrelated assignments: a control that biasing with the wrong words does no harm).
 
     Returns ``{"wer", "rtf", "n", "audio_s", "asr_s", "model", "device",
     "beam_size", "per_utt": [{utt_id, ref, hyp, wer, duration_s, seconds}]}``.
@@ -44,6 +65,8 @@ def benchmark_asr(
     from multimodal import registry
     from multimodal.audio import load_audio
 
+    if vocabulary not in BIAS_VOCABULARIES:
+        raise ValueError(f"vocabulary must be one of {BIAS_VOCABULARIES}, not {vocabulary!r}")
     asr = asr or registry.get_asr()
     rows = read_transcripts(directory)[:limit]
     if not rows:
@@ -51,7 +74,8 @@ def benchmark_asr(
     per_utt = []
     for utt_id, ref in rows:
         y, _ = load_audio(Path(directory) / f"{utt_id}.wav")
-        transcript = asr.transcribe(y, beam_size=beam_size)
+        words = {"none": None, "own": [ref], "generic": [GENERIC_VOCABULARY]}[vocabulary]
+        transcript = asr.transcribe(y, beam_size=beam_size, vocabulary=words, bias=bias)
         per_utt.append(
             {
                 "utt_id": utt_id,
@@ -60,6 +84,8 @@ def benchmark_asr(
                 "wer": round(word_error_rate(ref, transcript.text), 4),
                 "duration_s": round(transcript.duration_s, 3),
                 "seconds": round(transcript.seconds, 3),
+                "no_speech": transcript.no_speech,
+                "confidence": round(transcript.confidence, 4),
             }
         )
     audio_s = sum(u["duration_s"] for u in per_utt)
@@ -73,9 +99,13 @@ def benchmark_asr(
         "model": asr.name,
         "device": asr.device,
         "beam_size": beam_size or asr.beam_size,
+        "vocabulary": vocabulary,
+        "bias": bias if vocabulary != "none" else "none",
+        "vad": asr.vad,
+        "no_speech": sum(u["no_speech"] for u in per_utt),
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "per_utt": per_utt,
     }
 
 
-__all__ = ["benchmark_asr", "read_transcripts"]
+__all__ = ["BIAS_VOCABULARIES", "GENERIC_VOCABULARY", "benchmark_asr", "read_transcripts"]

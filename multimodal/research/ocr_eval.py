@@ -29,8 +29,7 @@ from typing import TYPE_CHECKING, Any
 from multimodal.metrics import char_error_rate, normalize_ocr_text, word_error_rate
 
 if TYPE_CHECKING:
-    from multimodal.image import OCREngine
-    from multimodal.maths import MathsReader
+    from multimodal.image import MathsReader, OCREngine
 
 VOCABULARY_MODES = ("none", "label", "others")
 
@@ -166,8 +165,9 @@ def benchmark_maths(
     a number or fraction (what an assignment with ``answer_format=number`` expects).
     """
     from multimodal import maths
+    from multimodal.image import MathsReader
 
-    reader = reader or maths.MathsReader()
+    reader = reader or MathsReader()
     rows = read_labels(directory, limit)
     alphabet = set("0123456789.-<=>{}") | {"\\frac"}
     reader.read([rows[0]["path"]])  # warm

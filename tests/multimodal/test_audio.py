@@ -182,3 +182,77 @@ def test_silence_transcribes_to_nothing_and_has_no_embedding(tmp_path, asr):
     assert feats.transcript.text == "" and feats.transcript.words == []
     assert feats.text_embedding is None
     assert feats.fluency.words == 0 and feats.fluency.wpm == 0
+
+
+# -- hallucination guards, biasing, delivery ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name, make",
+    [
+        ("tone_3s", lambda: _tone(3.0, hz=440.0, amp=0.3)),
+        ("silence_10s", lambda: np.zeros(10 * SR, dtype=np.float32)),
+        ("white_noise_10s", lambda: (0.1 * np.random.default_rng(0).standard_normal(10 * SR)).astype(np.float32)),
+    ],
+)
+def test_non_speech_yields_no_speech(asr, name, make, tmp_path):
+    path = tmp_path / f"{name}.wav"
+    sf.write(path, make(), SR)
+    transcript = asr.transcribe(path)
+    assert transcript.text == "" and transcript.words == []
+    assert transcript.no_speech and transcript.reason in {"silence", "no_voice", "no_speech"}
+    features = encode_audio([path], asr=asr)[0]
+    assert features.fluency.words == 0 and features.fluency.wpm == 0.0
+
+
+def test_has_signal():
+    from multimodal.audio import has_signal
+
+    assert not has_signal(np.zeros(SR, dtype=np.float32))
+    assert has_signal(_tone(1.0))
+
+
+def test_long_recording_is_cut_to_the_maximum(tmp_path):
+    from multimodal.audio import ASRModel
+
+    model = ASRModel(max_seconds=2.0)
+    y, _ = load_audio(SPEECH)
+    transcript = model.transcribe(y)
+    assert transcript.truncated and transcript.duration_s > 5.0
+    assert all(w.end <= 2.5 for w in transcript.words)
+
+
+def test_bias_prompt_keeps_distinctive_words():
+    from multimodal.audio import bias_prompt
+
+    prompt = bias_prompt(["The water cycle: evaporation and condensation.", "Evaporation turns water into vapour."])
+    words = prompt.split()
+    assert words[:2] == ["water", "evaporation"]  # most frequent first
+    assert "the" not in words and "and" not in words
+    assert len(bias_prompt([" ".join(f"term{chr(97 + i % 26)}{i}" for i in range(100))], max_words=5).split()) == 5
+
+
+def test_biased_recognition_still_reads_the_fixture(asr):
+    plain = asr.transcribe(SPEECH, beam_size=1)
+    biased = asr.transcribe(SPEECH, beam_size=1, vocabulary=["The sun heats the ocean water; clouds form."])
+    assert not biased.no_speech and "clouds" in biased.text.lower()
+    assert len(biased.text.split()) >= len(plain.text.split()) - 3
+
+
+def test_delivery_criteria_bands():
+    from multimodal.audio import delivery_criteria, delivery_score
+
+    words = [Word(f"w{i}", i * 0.4, i * 0.4 + 0.3, 0.9) for i in range(50)]
+    transcript = Transcript(text="x", words=words, language="en", duration_s=20.0, seconds=1.0)
+    y = _tone(20.0)
+    fluency = fluency_features(transcript, y, SR)
+    criteria = {c["name"]: c for c in delivery_criteria(fluency, transcript)}
+    assert set(criteria) == {"Pace", "Pausing", "Clarity"}
+    assert criteria["Pace"]["level"] == "met" and criteria["Clarity"]["level"] == "met"
+    assert delivery_score(list(criteria.values())) == pytest.approx(1.0)
+    mumbled = Transcript(
+        text="x", words=[Word(w.text, w.start, w.end, 0.3) for w in words], language="en", duration_s=20, seconds=1
+    )
+    assert {c["name"]: c["level"] for c in delivery_criteria(fluency, mumbled)}["Clarity"] == "missing"
+    empty = Transcript(text="", words=[], language="en", duration_s=20, seconds=1, no_speech=True)
+    assert delivery_criteria(fluency, empty) == [] and delivery_score([]) is None

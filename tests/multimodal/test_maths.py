@@ -9,6 +9,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from multimodal import maths
+from multimodal.image import MathsReader
 
 CROHME = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "handwriting" / "crohme2014"
 
@@ -94,7 +95,7 @@ def _written(text: str, size=(256, 256)) -> Image.Image:
 
 @pytest.mark.slow
 def test_reader_reads_a_written_number():
-    reader = maths.MathsReader()
+    reader = MathsReader()
     readings = reader.read([_written("375"), _written("-48"), _written("2.5")])
     assert [r.text for r in readings] == ["375", "-48", "2.5"]
     assert all(0.5 < r.confidence <= 1.0 for r in readings)
