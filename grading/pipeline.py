@@ -501,13 +501,10 @@ def _grade_group(assignment: Assignment, subs: list[Submission], token: str, mod
         return _grade_group(assignment, subs[:mid], token, model_failed) + _grade_group(
             assignment, subs[mid:], token, model_failed
         )
-    written = 0
     for result in results:
         if result.mode == "failed":
             services.submission_fail(submission_id=result.submission_id, token=token, reason=result.error)
-            continue
-        written += services.grade_write(token=token, result=result)
-    return written
+    return services.grades_write(token=token, results=[r for r in results if r.mode != "failed"])
 
 
 def grade_claimed(*, token: str, ids: list[int], model_failed: list[int] | None = None) -> int:
