@@ -20,7 +20,6 @@ from eduplatform.core.api import (
     Enrollment,
     enqueue_on_commit,
     is_course_staff,
-    settings,
 )
 from eduplatform.core.api import staff_course_ids as core_staff_course_ids
 from recommendations.mastery import selectors as mastery_selectors
@@ -136,30 +135,23 @@ class RiskEstimateAdmin(_CourseScopedAdmin):
         course = self._course(request, course_id)
         pattern = request.GET.get("pattern") or None
         only_risk = request.GET.get("at_risk") == "1"
-        rows = risk_selectors.course_behaviour(
+        board = risk_selectors.course_dashboard(
             user=request.user, course_id=course_id, pattern=pattern, at_risk=True if only_risk else None
         )
-        all_rows = risk_selectors.course_behaviour(user=request.user, course_id=course_id)
-        hist = risk_selectors.engagement_histogram([r["engagement"] for r in all_rows])
-        trend = risk_selectors.course_trend(course_id=course_id)
-        patterns = {}
-        for r in all_rows:
-            patterns[r["pattern"]] = patterns.get(r["pattern"], 0) + 1
-        hidden = sum(1 for r in all_rows if r["risk"] and not r["risk"]["shown"])
         ctx = {
             **self.admin_site.each_context(request),
             "title": f"Behaviour: {course}",
             "course": course,
-            "rows": rows,
-            "hist_svg": _bar_svg(hist),
-            "trend_svg": _trend_svg(trend),
-            "patterns": patterns,
+            "rows": board.rows,
+            "hist_svg": _bar_svg(board.histogram),
+            "trend_svg": _trend_svg(board.trend),
+            "patterns": board.patterns,
             "pattern": pattern or "",
             "only_risk": only_risk,
-            "hidden": hidden,
-            "confidence_threshold": settings.RISK_CONFIDENCE_THRESHOLD,
-            "alert_threshold": settings.RISK_ALERT_THRESHOLD,
-            "open_alerts": RiskAlert.objects.filter(course=course, resolved_at__isnull=True).count(),
+            "hidden": board.hidden,
+            "confidence_threshold": board.confidence_threshold,
+            "alert_threshold": board.alert_threshold,
+            "open_alerts": board.open_alerts,
             "pattern_choices": ["active", "passive", "struggling", "disengaged", "unknown"],
         }
         return TemplateResponse(request, "admin/recommendations/dashboard.html", ctx)
@@ -324,10 +316,15 @@ class AssignmentSkillInline(admin.TabularInline):
 
 @admin.register(Skill)
 class SkillAdmin(_CourseScopedAdmin):
-    list_display = ["name", "course", "prerequisite_names", "n_resources"]
+    list_display = ["name", "course", "prior", "prerequisite_names", "n_resources"]
     list_filter = ["course"]
     search_fields = ["name", "description"]
     inlines = [SkillPrerequisiteInline, AssignmentSkillInline]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and "prior" in form.changed_data:  # students' mastery is replayed from it
+            mastery_services.skill_prior_set(skill=obj, prior=obj.prior)
 
     @admin.display(description="prerequisites")
     def prerequisite_names(self, obj) -> str:

@@ -29,8 +29,11 @@ from recommendations.resources.selectors import resources_similar
 from recommendations.resources.services import resource_create
 from recommendations.risk import selectors as _risk_selectors
 from recommendations.risk import services as _risk_services
+from recommendations.xapi import SKILLS_EXT
 
 __all__ = [
+    "SKILLS_EXT",
+    "risk_models_refresh",
     "CourseMastery",
     "SkillMastery",
     "assignment_skill_tag",
@@ -88,6 +91,12 @@ def latest_risk_for(*, user, course_id: int, student_id: int) -> dict:
 def open_risk_alerts(*, user):
     """Unresolved alerts in the courses ``user`` teaches (a queryset, newest crossing first)."""
     return _risk_selectors.alerts_visible_to(user).filter(resolved_at__isnull=True)
+
+
+def risk_models_refresh() -> list[str]:
+    """Train the at-risk models (one per configured cut-off day) on finished courses, where stale or missing;
+    returns the versions trained. What the periodic task does first."""
+    return _risk_services.risk_models_refresh()
 
 
 def risk_alert_acknowledge(*, user, alert_id: int):

@@ -169,11 +169,23 @@ class Skill(models.Model):
     course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="skills")
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True, default="")
+    prior = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="P(mastered) before any evidence, as the course sees its students (0-1); empty = the "
+        "trained model's or EDUPLATFORM_KT_DEFAULT_PARAMS' prior. At or above the mastery threshold the skill "
+        "counts as known and opens the skills that need it.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["course_id", "name"]
-        constraints = [models.UniqueConstraint(fields=["course", "name"], name="skill_unique_name_per_course")]
+        constraints = [
+            models.UniqueConstraint(fields=["course", "name"], name="skill_unique_name_per_course"),
+            models.CheckConstraint(
+                condition=Q(prior__isnull=True) | (Q(prior__gte=0) & Q(prior__lte=1)), name="skill_prior_range"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name

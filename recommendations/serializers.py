@@ -1,12 +1,16 @@
 from __future__ import annotations
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from recommendations.mastery.rules import MasteryState
 from recommendations.models import (
     BehaviourPattern,
     LearningPath,
     LearningPathStep,
     LearningResource,
+    ResourceKind,
     ResourcePin,
     RiskAlert,
     Skill,
@@ -91,14 +95,17 @@ class CourseQuerySerializer(serializers.Serializer):
 
 
 class MasteryRowSerializer(serializers.Serializer):
-    skill = serializers.IntegerField()
-    name = serializers.CharField()
-    p_mastery = serializers.FloatField()
-    mastered = serializers.BooleanField()
-    n_attempts = serializers.IntegerField()
-    estimated_from_attempts = serializers.BooleanField(help_text="False: no graded attempt yet, the prior is shown.")
-    prerequisites = serializers.ListField(child=serializers.IntegerField())
-    model_version = serializers.CharField()
+    skill_id = serializers.IntegerField()
+    skill = serializers.CharField(help_text="The skill's name.")
+    p_mastery = serializers.FloatField(
+        allow_null=True, help_text="P(mastered), 0-1; null while the state is unknown (no evidence yet)."
+    )
+    state = serializers.ChoiceField(
+        choices=MasteryState.CHOICES,
+        help_text="unknown: no evidence yet; learning; mastered: at or above the course's threshold.",
+    )
+    evidence_count = serializers.IntegerField(help_text="Graded attempts, practice and quiz results so far.")
+    prerequisites = serializers.ListField(child=serializers.CharField(), help_text="Names of the skills it builds on.")
     updated_at = serializers.DateTimeField(allow_null=True)
 
 
@@ -123,6 +130,10 @@ class PathSkillSerializer(serializers.ModelSerializer):
 class LearningPathStepSerializer(serializers.ModelSerializer):
     resource = PathResourceSerializer()
     skill = PathSkillSerializer(allow_null=True)
+    takes_result = serializers.SerializerMethodField(
+        help_text="True for practice (an exercise): send its result (score or correct) when marking it done, "
+        "and it counts as evidence of the skill."
+    )
 
     class Meta:
         model = LearningPathStep
@@ -135,8 +146,13 @@ class LearningPathStepSerializer(serializers.ModelSerializer):
             "pinned",
             "skill",
             "resource",
+            "takes_result",
             "status_changed_at",
         ]
+
+    @extend_schema_field(OpenApiTypes.BOOL)
+    def get_takes_result(self, step: LearningPathStep) -> bool:
+        return step.resource.kind == ResourceKind.EXERCISE
 
 
 class LearningPathSerializer(serializers.ModelSerializer):
@@ -158,6 +174,31 @@ class LearningPathSerializer(serializers.ModelSerializer):
 
 class StepMarkInSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=[LearningPathStep.Status.DONE, LearningPathStep.Status.SKIPPED])
+    score = serializers.FloatField(
+        required=False,
+        min_value=0.0,
+        max_value=1.0,
+        help_text="The result of the practice item or quiz that ended the step, 0-1 (done only).",
+    )
+    correct = serializers.BooleanField(
+        required=False, help_text="The same as a yes/no result: true counts as 1, false as 0 (done only)."
+    )
+
+    def validate(self, data):
+        if "score" in data and "correct" in data:
+            raise serializers.ValidationError({"score": "Send score or correct, not both."})
+        if data["status"] != LearningPathStep.Status.DONE and ("score" in data or "correct" in data):
+            raise serializers.ValidationError({"status": "Only a step marked done has a result."})
+        return data
+
+    @property
+    def result(self) -> float | None:
+        d = self.validated_data
+        if "score" in d:
+            return d["score"]
+        if "correct" in d:
+            return 1.0 if d["correct"] else 0.0
+        return None
 
 
 class MasteryCellSerializer(serializers.Serializer):

@@ -107,8 +107,8 @@ class RiskAlertAcknowledge(APIView):
 
 
 class MyMastery(APIView):
-    """My mastery per skill of a course (``?course=<id>``); the prior where I have no
-    graded attempt yet."""
+    """My mastery per skill of a course (``?course=<id>``), by skill name: ``state`` is
+    unknown (and ``p_mastery`` null) until there is evidence, then learning or mastered."""
 
     @extend_schema(parameters=[CourseQuerySerializer], responses={200: MyMasterySerializer})
     def get(self, request):
@@ -135,14 +135,18 @@ class MyLearningPath(APIView):
 
 
 class LearningPathStepMark(APIView):
-    """Mark one of my steps done or skipped; the path is recomputed. Others' steps: 404."""
+    """Mark one of my steps done or skipped; the path is recomputed. Others' steps: 404.
+
+    A practice step (``takes_result``) marked done with its result (``score`` 0-1 or
+    ``correct``) counts as evidence of its skill and moves my mastery; without a result a
+    step only marks progress."""
 
     @extend_schema(request=StepMarkInSerializer, responses={200: LearningPathStepSerializer})
     def post(self, request, pk: int):
         step = path_selectors.path_step_get_for_owner(user=request.user, step_id=pk)
         inp = StepMarkInSerializer(data=request.data)
         inp.is_valid(raise_exception=True)
-        step = path_services.path_step_mark(step=step, status=inp.validated_data["status"])
+        step = path_services.path_step_mark(step=step, status=inp.validated_data["status"], result=inp.result)
         return Response(LearningPathStepSerializer(step).data)
 
 

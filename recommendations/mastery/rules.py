@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from multimodal.knowledge_tracing import BKTParams
 
-__all__ = ["find_cycle", "mastery_from_p_correct"]
+__all__ = ["MasteryState", "find_cycle", "mastery_from_p_correct", "mastery_state"]
 
 
 def find_cycle(edges: Iterable[tuple[int, int]]) -> list[int] | None:
@@ -44,3 +44,20 @@ def mastery_from_p_correct(p_correct: float, params: BKTParams) -> float:
     skill's guess/slip: P(correct) = p(1 - slip) + (1 - p) guess, solved for p, clipped."""
     g, s = params.guess, params.slip
     return min(1.0, max(0.0, (float(p_correct) - g) / max(1e-6, 1.0 - s - g)))
+
+
+class MasteryState:
+    """How a student stands on a skill, as students and teachers read it."""
+
+    UNKNOWN = "unknown"  # no evidence yet: we do not show a number
+    LEARNING = "learning"
+    MASTERED = "mastered"
+    CHOICES = (UNKNOWN, LEARNING, MASTERED)
+
+
+def mastery_state(p_mastery: float | None, evidence_count: int, threshold: float) -> str:
+    """``unknown`` without evidence (whatever the prior says), else mastered at or above
+    the threshold, else learning."""
+    if p_mastery is None or evidence_count <= 0:
+        return MasteryState.UNKNOWN
+    return MasteryState.MASTERED if p_mastery >= threshold else MasteryState.LEARNING

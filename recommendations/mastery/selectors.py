@@ -13,10 +13,12 @@ import logging
 import math
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from eduplatform.core.api import Course, Enrollment, NotFound, Student, course_get, settings, student_for_user
 from multimodal.knowledge_tracing import BKTModel, BKTParams
+from recommendations.mastery.rules import mastery_state
 from recommendations.models import KTModelRecord, Mastery, Skill, SkillAttempt, SkillPrerequisite
 
 log = logging.getLogger(__name__)
@@ -59,13 +61,16 @@ def kt_bkt_model() -> BKTModel | None:
 
 def kt_params_for(skill_ids: Iterable[int]) -> dict[int, BKTParams]:
     """BKT parameters per skill id: fitted ones where a trained model knows the skill,
-    else the configured defaults."""
+    else the configured defaults; the prior is the skill's own when its course set one."""
+    skill_ids = list(skill_ids)
     default = BKTParams.from_mapping(settings.KT_DEFAULT_PARAMS)
     model = kt_bkt_model()
+    priors = dict(Skill.objects.filter(pk__in=skill_ids, prior__isnull=False).values_list("pk", "prior"))
     out = {}
     for sid in skill_ids:
         fitted = model is not None and 0 < sid < model.params.shape[0] and not math.isnan(model.params[sid, 0])
-        out[sid] = model.params_for(sid) if fitted else default
+        params = model.params_for(sid) if fitted else default
+        out[sid] = replace(params, prior=float(priors[sid])) if sid in priors else params
     return out
 
 
@@ -151,31 +156,61 @@ def student_course_get(*, user, course_id: int) -> tuple[Student, Course]:
     return me, course
 
 
-def my_mastery(*, user, course_id: int) -> dict:
-    """The requesting student's mastery per skill of a course (prior where no evidence yet)."""
-    student, course = student_course_get(user=user, course_id=course_id)
+@dataclass(frozen=True)
+class SkillMastery:
+    """One skill as a student sees it: by name, with no number until there is evidence."""
+
+    skill_id: int
+    skill: str
+    p_mastery: float | None  # None while the state is unknown
+    state: str  # MasteryState: unknown / learning / mastered
+    evidence_count: int  # graded attempts, practice and quiz results counted
+    prerequisites: list[str]  # names of the skills it builds on
+    updated_at: datetime | None
+
+
+@dataclass(frozen=True)
+class CourseMastery:
+    course: int
+    threshold: float
+    results: list[SkillMastery]
+
+
+def student_mastery(*, student: Student, course: Course) -> list[SkillMastery]:
+    """A student's mastery of every skill of a course, in skill order (no permission check:
+    callers decide who may see it; see ``my_mastery``)."""
     skills = course_skills(course_id=course.pk)
-    params = kt_params_for([s.pk for s, _ in skills])
-    rows = mastery_rows(student_id=student.pk, skill_ids=[s.pk for s, _ in skills])
+    names = {s.pk: s.name for s, _ in skills}
+    rows = mastery_rows(student_id=student.pk, skill_ids=list(names))
     threshold = float(settings.MASTERY_THRESHOLD)
     out = []
     for s, prereqs in skills:
         m = rows.get(s.pk)
-        p = m.p_mastery if m else params[s.pk].prior
+        n = m.n_attempts if m else 0
+        p = round(m.p_mastery, 4) if m and n > 0 else None
         out.append(
-            {
-                "skill": s.pk,
-                "name": s.name,
-                "p_mastery": round(p, 4),
-                "mastered": p >= threshold,
-                "n_attempts": m.n_attempts if m else 0,
-                "estimated_from_attempts": m is not None,
-                "prerequisites": list(prereqs),
-                "model_version": m.model_version if m else "prior",
-                "updated_at": m.updated_at if m else None,
-            }
+            SkillMastery(
+                skill_id=s.pk,
+                skill=s.name,
+                p_mastery=p,
+                state=mastery_state(p, n, threshold),
+                evidence_count=n,
+                prerequisites=[names[q] for q in prereqs if q in names],
+                updated_at=m.updated_at if m else None,
+            )
         )
-    return {"course": course.pk, "threshold": threshold, "results": out}
+    return out
+
+
+def my_mastery(*, user, course_id: int) -> CourseMastery:
+    """The requesting student's mastery per skill of a course, by skill name; NotFound
+    unless ``user`` is a student of the course."""
+    student, course = student_course_get(user=user, course_id=course_id)
+    return CourseMastery(
+        course=course.pk,
+        threshold=float(settings.MASTERY_THRESHOLD),
+        results=student_mastery(student=student, course=course),
+    )
 
 
 def course_mastery_matrix(*, user, course_id: int) -> dict:

@@ -51,14 +51,34 @@ class DeepMastery(Protocol):
 # ------------------------------------------------------------------ skill graph
 
 
-def skill_create(*, course, name: str, description: str = "") -> Skill:
-    """A knowledge component of ``course`` (names are unique per course)."""
+def _check_prior(prior: float | None) -> None:
+    if prior is not None and not 0.0 <= float(prior) <= 1.0:
+        raise ApplicationError("A prior is a probability between 0 and 1.", field="prior")
+
+
+def skill_create(*, course, name: str, description: str = "", prior: float | None = None) -> Skill:
+    """A knowledge component of ``course`` (names are unique per course). ``prior`` is how
+    likely the course thinks a student knows it before any evidence (None: the default)."""
     name = (name or "").strip()
     if not name:
         raise ApplicationError("A skill needs a name.", field="name")
+    _check_prior(prior)
     if Skill.objects.filter(course=course, name=name).exists():
         raise ApplicationError(f"The course already has a skill named {name!r}.", code="duplicate", field="name")
-    return Skill.objects.create(course=course, name=name[:200], description=description)
+    return Skill.objects.create(course=course, name=name[:200], description=description, prior=prior)
+
+
+def skill_prior_set(*, skill: Skill, prior: float | None) -> Skill:
+    """Set (or clear, with None) the course's prior for a skill. Mastery is replayed from
+    it, so the students' estimates are refreshed and the course's paths recomputed on a
+    worker after commit."""
+    _check_prior(prior)
+    with transaction.atomic():
+        Skill.objects.filter(pk=skill.pk).update(prior=prior)
+        skill.prior = prior
+        enqueue_on_commit("recommendations.refresh_mastery", skill_ids=[skill.pk])
+        enqueue_on_commit("recommendations.recompute_paths_course", course_id=skill.course_id)
+    return skill
 
 
 def skill_prerequisite_check(*, skill: Skill, prerequisite: Skill) -> None:

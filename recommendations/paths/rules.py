@@ -8,21 +8,30 @@ that changes nothing can be detected and skipped.
 Rules:
 
 * A skill is a *candidate* when it is not mastered (``p < threshold``) and every
-  prerequisite is mastered (``p >= threshold``). Skills with an unmastered
-  prerequisite are never recommended; the path says which prerequisite blocks them.
+  prerequisite is mastered (``p >= threshold``). A skill with an unmastered
+  prerequisite is not recommended itself: the path leads to the prerequisite's own
+  resources and practice instead, and says which skill that opens.
+* A skill without evidence (``unknown``) is ranked from its prior (the course can set
+  it per skill) but never described by a number: the student reads that we do not
+  know yet, not "30%".
 * Resources of candidate skills are ranked by a weighted sum of normalised factors,
   all in [0, 1]: expected learning gain, the student's modality preference, how
   well the difficulty fits the current mastery, novelty (skipped resources are
-  penalised; done ones are not offered again) and due-date urgency of assignments
-  on the same skills.
+  penalised) and due-date urgency of assignments on the same skills.
+* There is always a next step while a candidate skill has any resource: a done
+  reading/video is not offered again, but practice (exercises) is, while its skill is
+  not mastered, and when a candidate skill has nothing new left its done resources come
+  back as review. Completing practice with a result is evidence that moves mastery.
 * Instructor pins come first (in pin order) unless the student already did them;
   excluded resources never appear.
+* Every step carries one sentence a 14-year-old understands: what to do, on which
+  skill, and the one reason that matters most (see ``explain``).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
@@ -38,12 +47,13 @@ __all__ = [
     "Weights",
     "candidate_skills",
     "difficulty_fit",
+    "explain",
     "modality_preference",
     "recommend",
     "urgency",
 ]
 
-RECOMMENDER_VERSION = "paths-v1"
+RECOMMENDER_VERSION = "paths-v2"
 MASTERY_THRESHOLD = 0.95
 MODALITIES = ("video", "audio", "text", "image", "exercise")
 DEFAULT_LEARN = 0.1  # BKT learn rate assumed for a skill without fitted parameters
@@ -120,6 +130,7 @@ class PlannedStep:
     reason: str
     pinned: bool = False
     factors: dict[str, float] = field(default_factory=dict)
+    again: bool = False  # offered before: practice again, or review when nothing new is left
 
 
 @dataclass
@@ -225,6 +236,9 @@ def candidate_skills(
 
 # ----------------------------------------------------------------------- recommend
 
+PRACTICE_KIND = "exercise"  # resources whose completion can carry a result (evidence)
+AGAIN_NOVELTY = 0.5  # novelty of practice the student already did once
+
 
 def recommend(
     *,
@@ -236,6 +250,7 @@ def recommend(
     skipped: Mapping[int, int] | None = None,
     pinned: Iterable[int] = (),
     excluded: Iterable[int] = (),
+    unknown: Iterable[int] = (),
     now: datetime,
     threshold: float = MASTERY_THRESHOLD,
     default_p: float = 0.0,
@@ -245,23 +260,29 @@ def recommend(
 ) -> PathPlan:
     """Order the next-best resources for one student in one course.
 
-    ``mastery`` maps skill id -> P(mastered); ``done`` are resource ids the student
-    finished, ``skipped`` resource id -> times skipped; ``pinned`` is the ordered list
-    of pinned resource ids (the caller has already let student-level choices override
-    course-level ones); ``excluded`` are never shown.
+    ``mastery`` maps skill id -> P(mastered) (the prior for skills in ``unknown``, which
+    have no evidence yet); ``done`` are resource ids the student finished, ``skipped``
+    resource id -> times skipped; ``pinned`` is the ordered list of pinned resource ids
+    (the caller has already let student-level choices override course-level ones);
+    ``excluded`` are never shown.
     """
     skills = {s.id: s for s in skills}
     resources = {r.id: r for r in resources}
     preference = dict(preference or {})
     done, excluded, skipped, pinned = set(done), set(excluded), dict(skipped or {}), list(pinned)
-    names = {sid: s.name for sid, s in skills.items()}
+    unknown = set(unknown)
 
     def p(sid: int) -> float:
         return float(mastery.get(sid, default_p))
 
     candidates, blocked, mastered = candidate_skills(skills.values(), mastery, threshold=threshold, default_p=default_p)
     candidate_set = set(candidates)
+    unlocks: dict[int, list[int]] = {}  # candidate -> the blocked skills waiting for it
+    for sid, missing in sorted(blocked.items()):
+        for q in missing:
+            unlocks.setdefault(q, []).append(sid)
     top_pref = max(preference.values(), default=1.0) or 1.0
+    ctx = _Context(skills, p, unknown, unlocks, preference, top_pref, threshold, now)
 
     steps: list[PlannedStep] = []
     used: set[int] = set()
@@ -275,12 +296,6 @@ def recommend(
         )
         sid = open_skills[0] if open_skills else None
         gain = _expected_gain(r, sid, skills, p) if sid is not None else 0.0
-        reason = "Pinned by your instructor."
-        if sid is not None:
-            reason += " " + _skill_phrase(sid, p(sid), skills, names, threshold)
-        due = _due_phrase(r, now)
-        if due:
-            reason += f" {due[0].upper()}{due[1:]}."
         steps.append(
             PlannedStep(
                 position=0,
@@ -288,28 +303,30 @@ def recommend(
                 skill_id=sid,
                 score=1.0,
                 expected_gain=round(gain, 4),
-                reason=reason,
+                reason=explain(r, sid, ctx, pinned=True),
                 pinned=True,
             )
         )
         used.add(rid)
 
-    # 2. Ranked resources of candidate skills.
-    scored: list[tuple[float, int, int, dict]] = []
+    # 2. Ranked resources of candidate skills (practice the student did before comes back
+    #    while its skill is not mastered: every completion with a result is evidence).
+    scored: list[tuple[int, int, dict, bool]] = []
     for rid in sorted(resources):
         r = resources[rid]
-        if rid in excluded or rid in done or rid in used:
+        again = rid in done
+        if rid in excluded or rid in used or (again and r.kind != PRACTICE_KIND):
             continue
         best = None
         for sid in sorted(s for s in r.skills if s in candidate_set):
-            f = _factors(r, sid, skills, p, preference, top_pref, skipped.get(rid, 0), now)
+            f = _factors(r, sid, skills, p, preference, top_pref, skipped.get(rid, 0), now, again)
             if best is None or f["gain_raw"] > best[1]["gain_raw"]:
                 best = (sid, f)
         if best is not None:
-            scored.append((0.0, rid, best[0], best[1]))
-    top_gain = max((f["gain_raw"] for _, _, _, f in scored), default=0.0) or 1.0
+            scored.append((rid, best[0], best[1], again))
+    top_gain = max((f["gain_raw"] for _, _, f, _ in scored), default=0.0) or 1.0
     ranked = []
-    for _, rid, sid, f in scored:
+    for rid, sid, f, again in scored:
         f["gain"] = round(f["gain_raw"] / top_gain, 4)
         score = (
             weights.gain * f["gain"]
@@ -318,13 +335,13 @@ def recommend(
             + weights.novelty * f["novelty"]
             + weights.urgency * f["urgency"]
         )
-        ranked.append((round(score, 6), rid, sid, f))
+        ranked.append((round(score, 6), rid, sid, f, again))
     ranked.sort(key=lambda t: (-t[0], t[1]))
     per_skill: dict[int, int] = {}
     for step in steps:
         if step.skill_id is not None:
             per_skill[step.skill_id] = per_skill.get(step.skill_id, 0) + 1
-    for score, rid, sid, f in ranked:
+    for score, rid, sid, f, again in ranked:
         if len(steps) >= max_steps:  # pins are always kept, even past max_steps
             break
         if per_skill.get(sid, 0) >= max_per_skill:
@@ -337,16 +354,42 @@ def recommend(
                 skill_id=sid,
                 score=score,
                 expected_gain=round(f["gain_raw"], 4),
-                reason=_explain(r, sid, f, skills, names, p, preference, top_pref, threshold, skipped.get(rid, 0), now),
+                reason=explain(r, sid, ctx, again=again, skips=skipped.get(rid, 0)),
                 factors={k: v for k, v in f.items() if k != "gain_raw"},
+                again=again,
             )
         )
         per_skill[sid] = per_skill.get(sid, 0) + 1
         used.add(rid)
+
+    # 3. Review: a candidate skill with nothing new left gets its done resources back, so
+    #    the path never dead-ends while the skill has any resource at all.
+    covered = {s.skill_id for s in steps}
+    for sid in candidates:
+        if sid in covered or len(steps) >= max_steps:
+            continue
+        review = sorted(
+            (rid for rid, r in resources.items() if sid in r.skills and rid in done and rid not in excluded | used),
+            key=lambda rid: (skipped.get(rid, 0), rid),
+        )
+        for rid in review[:1]:
+            r = resources[rid]
+            steps.append(
+                PlannedStep(
+                    position=0,
+                    resource_id=rid,
+                    skill_id=sid,
+                    score=0.0,
+                    expected_gain=round(_expected_gain(r, sid, skills, p), 4),
+                    reason=explain(r, sid, ctx, again=True, review=True),
+                    again=True,
+                )
+            )
+            used.add(rid)
     for i, s in enumerate(steps, start=1):
         s.position = i
 
-    summary = _summary(candidates, blocked, mastered, steps, skills, names, resources, done, excluded)
+    summary = _summary(candidates, blocked, mastered, steps, skills, resources, excluded)
     return PathPlan(
         steps=steps,
         summary=summary,
@@ -365,30 +408,54 @@ def _expected_gain(r: ResourceInfo, sid: int, skills: Mapping[int, SkillInfo], p
 
 
 def _factors(
-    r: ResourceInfo, sid: int, skills, p, preference, top_pref: float, skips: int, now: datetime
+    r: ResourceInfo, sid: int, skills, p, preference, top_pref: float, skips: int, now: datetime, again: bool = False
 ) -> dict[str, float]:
     return {
         "gain_raw": _expected_gain(r, sid, skills, p),
         "modality": round(min(1.0, preference.get(r.kind, 1.0) / top_pref), 4) if preference else 1.0,
         "fit": round(difficulty_fit(r.difficulty, p(sid)), 4),
-        "novelty": round(1.0 / (1.0 + 2.0 * skips), 4),
+        "novelty": round((AGAIN_NOVELTY if again else 1.0) / (1.0 + 2.0 * skips), 4),
         "urgency": urgency(r.due_at, now),
     }
 
 
-def _pct(x: float) -> str:
-    return f"{round(100 * x)}%"
+# ----------------------------------------------------------------------- explanations
+
+_DO = {
+    "video": "Watch this video",
+    "audio": "Listen to this recording",
+    "text": "Read this",
+    "image": "Look through these slides",
+    "exercise": "Do this exercise",
+}
 
 
-def _skill_phrase(sid: int, p: float, skills, names, threshold: float) -> str:
-    s = skills[sid]
-    text = f"You are at {_pct(p)} on {names[sid]}"
-    prereqs = sorted(q for q in s.prerequisites if q in names)
-    if prereqs:
-        listed = ", ".join(names[q] for q in prereqs)
-        plural = len(prereqs) > 1
-        text += f"; its prerequisite{'s' if plural else ''} {listed} {'are' if plural else 'is'} mastered"
-    return text + "."
+@dataclass(frozen=True)
+class _Context:
+    """What every explanation of one plan needs."""
+
+    skills: Mapping[int, SkillInfo]
+    p: Callable[[int], float]  # skill id -> P(mastered) (the prior for unknown skills)
+    unknown: set[int]
+    unlocks: Mapping[int, list[int]]
+    preference: Mapping[str, float]
+    top_pref: float
+    threshold: float
+    now: datetime
+
+
+def _names(ids, skills) -> str:
+    names = [skills[i].name for i in ids if i in skills]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _progress(p: float) -> str:
+    """Where a student is on a skill, in words (no percentages)."""
+    if p < 0.4:
+        return "you are just getting started"
+    if p < 0.7:
+        return "you are about halfway there"
+    return "you are nearly there"
 
 
 def _when(due: datetime, now: datetime) -> str:
@@ -398,69 +465,91 @@ def _when(due: datetime, now: datetime) -> str:
     if days == 1:
         return "tomorrow"
     if days < 7:
-        return due.strftime("%A")
-    return due.strftime("%d %b").lstrip("0")
+        return "on " + due.strftime("%A")
+    return "on " + due.strftime("%d %B").lstrip("0")
 
 
-def _due_phrase(r: ResourceInfo, now: datetime) -> str:
-    if r.due_at is None or r.due_at < now:
+def _due(r: ResourceInfo, now: datetime) -> str:
+    if r.due_at is None or r.due_at < now or urgency(r.due_at, now) <= 0:
         return ""
     what = f"'{r.due_title}'" if r.due_title else "an assignment on it"
     return f"{what} is due {_when(r.due_at, now)}"
 
 
-def _explain(
+def explain(
     r: ResourceInfo,
-    sid: int,
-    f: dict,
-    skills,
-    names,
-    p,
-    preference,
-    top_pref: float,
-    threshold: float,
-    skips: int,
-    now: datetime,
+    sid: int | None,
+    ctx: _Context,
+    *,
+    pinned: bool = False,
+    again: bool = False,
+    review: bool = False,
+    skips: int = 0,
 ) -> str:
-    parts = [_skill_phrase(sid, p(sid), skills, names, threshold).rstrip(".")]
-    pref = preference.get(r.kind)
-    if pref is not None and pref >= STRONG_PREFERENCE and pref >= top_pref - 1e-9:
-        parts.append(f"you learn well from {_PLURAL.get(r.kind, r.kind)}")
-    if f["fit"] >= 0.8:
-        parts.append("its difficulty suits your level")
-    elif r.difficulty > p(sid) + 0.35:
-        parts.append("it is a stretch for you")
-    due = _due_phrase(r, now)
-    if due:
-        parts.append(due)
+    """One sentence: what to do, on which skill, and the one reason that matters most.
+
+    Reasons, first that applies: the teacher picked it; nothing new is left (review);
+    an assignment on it is due soon; the student learns well from this kind of resource;
+    the skill opens a skill the student is waiting for; we do not know yet what the
+    student knows; practice again; how far along they are (in words, never a number).
+    """
+    do = _DO.get(r.kind, "Work through this")
+    if sid is None or sid not in ctx.skills:
+        return f"{do}, because your teacher picked it for you." if pinned else f"{do}."
+    name = ctx.skills[sid].name
+    p = ctx.p(sid)
+    known = sid not in ctx.unknown
+    on = f"{do} on {name}" + (" again" if again else "")
+    due = _due(r, ctx.now)
+    pref = ctx.preference.get(r.kind)
+    if pinned:
+        text = f"{on}, because your teacher picked it for you"
+    elif review:
+        text = f"{on}, because you have not mastered it yet and there is nothing new on it right now"
+    elif due:
+        text = f"{on}, because {due}"
+    elif pref is not None and pref >= STRONG_PREFERENCE and pref >= ctx.top_pref - 1e-9:
+        text = f"{on}, because you learn well from {_PLURAL.get(r.kind, r.kind)}"
+    elif ctx.unlocks.get(sid):
+        text = f"{on}, because you need it before you can start {_names(ctx.unlocks[sid], ctx.skills)}"
+    elif not known:
+        prereqs = [q for q in ctx.skills[sid].prerequisites if q in ctx.skills]
+        if prereqs:
+            text = f"{on}: it is new for you, and you are ready for it now that you know {_names(prereqs, ctx.skills)}"
+        elif r.kind == PRACTICE_KIND:
+            text = f"{on}, so we can find out what you already know about it"
+        else:
+            text = f"{on}, because we do not know yet how much you know about it"
+    elif again:
+        text = f"{on}, because {_progress(p)} and every try counts"
+    else:
+        text = f"{on}, because {_progress(p)} with it"
     if skips:
-        parts.append(f"you skipped it {'once' if skips == 1 else f'{skips} times'} before")
-    text = "; ".join(parts)
-    return text[0].upper() + text[1:] + "."
+        text += f" (you skipped it {'once' if skips == 1 else f'{skips} times'} before)"
+    return text + "."
 
 
-def _summary(candidates, blocked, mastered, steps, skills, names, resources, done, excluded) -> str:
+def _summary(candidates, blocked, mastered, steps, skills, resources, excluded) -> str:
     if skills and len(mastered) == len(skills):
         return "You have mastered every skill of this course."
     if not skills:
         return "This course has no skills defined yet."
+    names = {sid: s.name for sid, s in skills.items()}
     bits = []
     if candidates:
         bits.append("Working on: " + ", ".join(names[s] for s in candidates) + ".")
     covered = {s.skill_id for s in steps}
-    without = [s for s in candidates if s not in covered]
-    if without:
-        no_res = [
-            s
-            for s in without
-            if not any(s in r.skills and r.id not in excluded and r.id not in done for r in resources.values())
-        ]
-        if no_res:
-            bits.append(
-                "No new resources yet for: "
-                + ", ".join(names[s] for s in no_res)
-                + " (practise with its assignments or ask your instructor)."
-            )
+    no_res = [
+        s
+        for s in candidates
+        if s not in covered and not any(s in r.skills and r.id not in excluded for r in resources.values())
+    ]
+    if no_res:
+        bits.append(
+            "There is nothing to learn from yet for "
+            + ", ".join(names[s] for s in no_res)
+            + ": ask your teacher, or practise with its assignments."
+        )
     if blocked:
         locked = [f"{names[s]} (after {', '.join(names[q] for q in qs)})" for s, qs in sorted(blocked.items())]
         bits.append("Unlocked later: " + "; ".join(locked) + ".")

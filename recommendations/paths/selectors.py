@@ -51,7 +51,8 @@ def path_inputs(*, student: Student, course: Course, now: datetime) -> dict:
     params = kt_params_for([s.pk for s, _ in skills_rows])
     skills = [SkillInfo(id=s.pk, name=s.name, prerequisites=pre, learn=params[s.pk].learn) for s, pre in skills_rows]
     stored = mastery_rows(student_id=student.pk, skill_ids=[s.id for s in skills])
-    mastery = {s.id: (stored[s.id].p_mastery if s.id in stored else params[s.id].prior) for s in skills}
+    evidence = {sid for sid, m in stored.items() if m.n_attempts > 0}
+    mastery = {s.id: (stored[s.id].p_mastery if s.id in evidence else params[s.id].prior) for s in skills}
 
     # Upcoming, not yet submitted assignments per skill (urgency).
     submitted = set(
@@ -154,6 +155,7 @@ def path_inputs(*, student: Student, course: Course, now: datetime) -> dict:
         "skipped": skipped,
         "pinned": pinned,
         "excluded": excluded,
+        "unknown": {s.id for s in skills if s.id not in evidence},
         "now": now,
         "threshold": float(settings.MASTERY_THRESHOLD),
         "max_steps": int(settings.PATH_MAX_STEPS),

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from eduplatform.core.api import ApplicationError, Course, Enrollment, Student, enqueue_on_commit, event_record
 from recommendations.mastery.selectors import kt_serving_record
+from recommendations.mastery.services import mastery_record_attempts
 from recommendations.models import LearningPath, LearningPathStep
 from recommendations.paths import selectors
 from recommendations.paths.rules import RECOMMENDER_VERSION, recommend
@@ -47,9 +48,11 @@ def learning_path_recompute(*, student, course, now: datetime | None = None, for
             LearningPath.objects.select_for_update().filter(student=student, course=course, is_current=True).first()
         )
         if current is not None and not force and current.model_version == version:
-            same = [(s.resource_id, s.skill_id, s.reason) for s in current.steps.order_by("position")]
-            if same == plan.signature() and current.summary == plan.summary:
-                return current
+            steps = list(current.steps.order_by("position"))
+            same = [(s.resource_id, s.skill_id, s.reason) for s in steps]
+            untouched = all(s.status == LearningPathStep.Status.PENDING for s in steps)
+            if same == plan.signature() and current.summary == plan.summary and untouched:
+                return current  # a step the student marked is history: the same plan again is a new path
         if current is not None:
             LearningPath.objects.filter(pk=current.pk).update(is_current=False)
         path = LearningPath.objects.create(
@@ -106,30 +109,55 @@ def learning_paths_recompute_course(*, course_id: int) -> int:
     return n
 
 
-def path_step_mark(*, step: LearningPathStep, status: str) -> LearningPathStep:
-    """The student did or skipped a step. Done resources are not offered again and raise
-    the preference for their modality; skipped ones are ranked lower and lower it. The
-    feedback is also stored as an xAPI statement (idempotent), and the path recomputed."""
+def path_step_mark(*, step: LearningPathStep, status: str, result: float | None = None) -> LearningPathStep:
+    """The student did or skipped a step. Done resources are not offered again (practice
+    is, while its skill is not mastered) and raise the preference for their modality;
+    skipped ones are ranked lower and lower it. The feedback is also stored as an xAPI
+    statement (idempotent), and the path recomputed.
+
+    ``result`` (0-1) is what the practice item or quiz that ended the step gave: it is
+    evidence for the skills of the step's resource and moves their mastery (marking the
+    same step again with a result replaces it). Without a result a step only marks progress.
+    """
     status = {"skip": LearningPathStep.Status.SKIPPED}.get(status, status)
     if status not in (LearningPathStep.Status.DONE, LearningPathStep.Status.SKIPPED):
         raise ApplicationError("status must be done or skipped.", field="status")
-    if step.status == status:
+    if result is not None:
+        if status != LearningPathStep.Status.DONE:
+            raise ApplicationError("Only a step marked done has a result.", field="status")
+        if not 0.0 <= float(result) <= 1.0:
+            raise ApplicationError("A result is a score between 0 and 1.", field="score")
+    if step.status == status and result is None:
         return step
     now = timezone.now()
     with transaction.atomic():
-        LearningPathStep.objects.filter(pk=step.pk).update(status=status, status_changed_at=now)
-        step.status, step.status_changed_at = status, now
         path = step.path
         resource = step.resource
-        event_record(
-            student=path.student,
-            course=path.course,
-            verb=VERB_COMPLETED if status == LearningPathStep.Status.DONE else VERB_SKIPPED,
-            object_id=resource_object_id(resource.pk),
-            object_type=f"https://w3id.org/eduplatform/xapi/activities/{resource.kind}",
-            result={"extensions": {"learning_path_step": step.pk}},
-            statement_id=uuid.uuid5(_PATH_NAMESPACE, f"step:{step.pk}:{status}"),
-            timestamp=now,
-        )
+        if step.status != status:
+            LearningPathStep.objects.filter(pk=step.pk).update(status=status, status_changed_at=now)
+            step.status, step.status_changed_at = status, now
+            statement_result: dict = {"extensions": {"learning_path_step": step.pk}}
+            if result is not None:
+                statement_result.update({"score": {"scaled": round(float(result), 4)}, "completion": True})
+            event_record(
+                student=path.student,
+                course=path.course,
+                verb=VERB_COMPLETED if status == LearningPathStep.Status.DONE else VERB_SKIPPED,
+                object_id=resource_object_id(resource.pk),
+                object_type=f"https://w3id.org/eduplatform/xapi/activities/{resource.kind}",
+                result=statement_result,
+                statement_id=uuid.uuid5(_PATH_NAMESPACE, f"step:{step.pk}:{status}"),
+                timestamp=now,
+            )
+        if result is not None:
+            mastery_record_attempts(
+                student=path.student,
+                skill_weights=dict.fromkeys(
+                    resource.skills.filter(course_id=path.course_id).values_list("pk", flat=True), 1.0
+                ),
+                correct=float(result),
+                source=f"step:{step.pk}",
+                occurred_at=now,
+            )
         enqueue_on_commit("recommendations.recompute_path", student_id=path.student_id, course_id=path.course_id)
     return step

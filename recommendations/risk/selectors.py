@@ -9,7 +9,6 @@ whether an estimate exists (404, not 403).
 
 from __future__ import annotations
 
-import logging
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -36,9 +35,6 @@ from eduplatform.core.api import (
 from recommendations.models import BehaviourSnapshot, RiskAlert, RiskEstimate, RiskModel
 from recommendations.risk.features import Deadline, Event, Timeline, compute_features
 from recommendations.xapi import OUTCOME_VERBS, event_score, resource_category, verb_name
-
-log = logging.getLogger(__name__)
-
 
 # ------------------------------------------------------------------- timelines
 
@@ -433,3 +429,40 @@ def course_trend(*, course_id: int, points: int = 30) -> list[dict]:
             {"as_of": as_of, "engagement": sum(eng) / len(eng) if eng else 0.0, "at_risk": risky, "students": len(eng)}
         )
     return out
+
+
+@dataclass(frozen=True)
+class CourseDashboard:
+    """What a course's behaviour dashboard shows (the admin page and the instructor workspace)."""
+
+    course_id: int
+    rows: list[dict]  # course_behaviour rows after the filters, riskiest first
+    histogram: list[dict]  # engagement in 10 bins: {lo, hi, count}, over all students
+    trend: list[dict]  # per recompute: {as_of, engagement, at_risk, students}, oldest first
+    patterns: dict[str, int]  # pattern -> students, over all students
+    hidden: int  # estimates not shown (low confidence or a model that failed the guardrail)
+    open_alerts: int
+    confidence_threshold: float
+    alert_threshold: float
+
+
+def course_dashboard(
+    *, user, course_id: int, pattern: str | None = None, at_risk: bool | None = None
+) -> CourseDashboard:
+    """The behaviour dashboard of a course for its staff (NotFound for anyone else)."""
+    rows = course_behaviour(user=user, course_id=course_id, pattern=pattern, at_risk=at_risk)
+    every = rows if pattern is None and at_risk is None else course_behaviour(user=user, course_id=course_id)
+    patterns: dict[str, int] = {}
+    for r in every:
+        patterns[r["pattern"]] = patterns.get(r["pattern"], 0) + 1
+    return CourseDashboard(
+        course_id=course_id,
+        rows=rows,
+        histogram=engagement_histogram([r["engagement"] for r in every]),
+        trend=course_trend(course_id=course_id),
+        patterns=patterns,
+        hidden=sum(1 for r in every if r["risk"] and not r["risk"]["shown"]),
+        open_alerts=RiskAlert.objects.filter(course_id=course_id, resolved_at__isnull=True).count(),
+        confidence_threshold=float(settings.RISK_CONFIDENCE_THRESHOLD),
+        alert_threshold=float(settings.RISK_ALERT_THRESHOLD),
+    )

@@ -46,7 +46,8 @@ def test_prerequisites_respected():
     p = plan(mastery={1: 0.96, 2: 0.1, 3: 0.0})
     assert {s.skill_id for s in p.steps} == {2}  # Functions mastered: Recursion unlocked, Trees still waits
     assert p.blocked == {3: [2]}
-    assert "its prerequisite Functions is mastered" in p.steps[0].reason
+    # the reason names the skill and what it opens
+    assert p.steps[0].reason == "Watch this video on Recursion, because you need it before you can start Trees."
 
 
 def test_modality_preference_changes_the_ranking():
@@ -76,7 +77,7 @@ def test_pins_come_first_and_excluded_never_appear():
     p = plan(pinned=[30, 10], excluded={20})
     ids = resource_ids(p)
     assert ids[:2] == [30, 10] and 20 not in ids
-    assert all(s.pinned for s in p.steps[:2]) and "Pinned by your instructor" in p.steps[0].reason
+    assert all(s.pinned for s in p.steps[:2]) and "your teacher picked it for you" in p.steps[0].reason
     # a pin the student already did is not repeated; an excluded pin is not shown
     assert resource_ids(plan(pinned=[30], done={30}))[0] != 30
     assert 30 not in resource_ids(plan(pinned=[30], excluded={30}))
@@ -100,10 +101,7 @@ def test_due_dates_raise_urgency_and_are_explained():
     ]
     p = plan(resources=due)
     assert resource_ids(p)[0] == 21
-    assert p.steps[0].reason == (
-        "You are at 40% on Recursion; its prerequisite Functions is mastered; its difficulty "
-        "suits your level; 'Recursion lab' is due Friday."
-    )
+    assert p.steps[0].reason == "Read this on Recursion, because 'Recursion lab' is due on Friday."
     assert paths.urgency(NOW - timedelta(hours=1), NOW) == 0 and paths.urgency(None, NOW) == 0
     assert paths.urgency(NOW + timedelta(hours=5), NOW) == 1
 
@@ -171,7 +169,7 @@ def test_recompute_writes_a_current_path_with_explanations(learning_course):
     assert path.is_current and steps and {s.skill_id for s in steps} == {lc["recursion"].pk}
     assert all("on Recursion" in s.reason for s in steps)
     assert any("is due" in s.reason for s in steps)  # the Recursion assignment is due in 3 days
-    assert path.model_version.startswith("paths-v1/")
+    assert path.model_version.startswith("paths-v2/")
     # nothing changed: the same path stays current, no new row
     assert services.learning_path_recompute(student=alice, course=lc["course"]).pk == path.pk
     # mastering Recursion takes it off the path and brings Trees in
@@ -305,3 +303,24 @@ def test_resource_embeddings_with_the_text_encoder(learning_course):
     assert len(query.embedding) == 384 and query.embedding_model
     found = selectors.resources_similar(resource=query, k=2)
     assert found[0][0].pk == r["recursion_text"].pk
+
+
+def test_practice_comes_back_and_done_readings_only_as_review():
+    # Recursion's reading and video are done; its drills (practice) are offered again
+    p = plan(done={20, 21, 22})
+    assert resource_ids(p) == [22] and p.steps[0].again
+    assert p.steps[0].reason.startswith("Do this exercise on Recursion again")
+    # with no practice left either, a done resource comes back as review: never a dead end
+    no_drills = [r for r in RESOURCES if r.id != 22]
+    p = plan(resources=no_drills, done={20, 21})
+    assert len(p.steps) == 1 and p.steps[0].resource_id in (20, 21) and p.steps[0].again
+    assert "nothing new on it right now" in p.steps[0].reason
+    # a candidate skill without any resource is named in the summary
+    p = plan(resources=[r for r in RESOURCES if 2 not in r.skills])
+    assert p.steps == [] and "nothing to learn from yet for Recursion" in p.summary
+
+
+def test_unknown_skills_are_described_without_a_number():
+    p = plan(mastery={1: 0.97, 2: 0.3, 3: 0.0}, unknown={2, 3}, skills=SKILLS[:2])
+    assert p.steps and all("%" not in s.reason and "Recursion" in s.reason for s in p.steps)
+    assert "you are ready for it now that you know Functions" in p.steps[0].reason

@@ -16,19 +16,31 @@ def step_url(pk: int) -> str:
 
 
 @pytest.mark.django_db
-def test_my_mastery_lists_every_skill_with_the_prior_until_evidence(learning_course, api_for):
+def test_my_mastery_is_by_skill_name_and_unknown_until_evidence(learning_course, api_for):
     lc = learning_course
     alice = lc["alice"].eduplatform_student
     set_mastery(alice, lc["functions"], 0.97)
+    set_mastery(alice, lc["recursion"], 0.5)
     body = api_for(lc["alice"]).get(MASTERY, {"course": lc["course"].pk}).json()
-    rows = {r["name"]: r for r in body["results"]}
-    assert set(rows) == {"Functions", "Recursion", "Trees"} and body["threshold"] == 0.95
-    assert rows["Functions"]["mastered"] and rows["Functions"]["estimated_from_attempts"]
-    assert rows["Recursion"]["p_mastery"] == 0.3 and not rows["Recursion"]["estimated_from_attempts"]
-    assert rows["Recursion"]["prerequisites"] == [lc["functions"].pk]
+    assert body["threshold"] == 0.95
+    assert [r["skill"] for r in body["results"]] == ["Functions", "Recursion", "Trees"]
+    rows = {r["skill"]: r for r in body["results"]}
+    assert rows["Functions"] == {
+        "skill_id": lc["functions"].pk,
+        "skill": "Functions",
+        "p_mastery": 0.97,
+        "state": "mastered",
+        "evidence_count": 1,
+        "prerequisites": [],
+        "updated_at": rows["Functions"]["updated_at"],
+    }
+    assert (rows["Recursion"]["state"], rows["Recursion"]["p_mastery"]) == ("learning", 0.5)
+    assert rows["Recursion"]["prerequisites"] == ["Functions"]
+    # no evidence: no number, not the prior's "30%"
+    assert (rows["Trees"]["state"], rows["Trees"]["p_mastery"], rows["Trees"]["evidence_count"]) == ("unknown", None, 0)
     # Bob's own view does not show Alice's numbers
-    bob_rows = {r["name"]: r for r in api_for(lc["bob"]).get(MASTERY, {"course": lc["course"].pk}).json()["results"]}
-    assert not bob_rows["Functions"]["mastered"]
+    bob_rows = api_for(lc["bob"]).get(MASTERY, {"course": lc["course"].pk}).json()["results"]
+    assert {r["state"] for r in bob_rows} == {"unknown"}
 
 
 @pytest.mark.django_db
@@ -49,10 +61,12 @@ def test_my_learning_path_is_computed_on_first_request(learning_course, api_for)
     first = client.get(PATH, {"course": lc["course"].pk})
     assert first.status_code == 200
     body = first.json()
-    assert body["is_current"] and body["steps"] and body["model_version"].startswith("paths-v1/")
+    assert body["is_current"] and body["steps"] and body["model_version"].startswith("paths-v2/")
     step = body["steps"][0]
     assert step["position"] == 1 and step["status"] == "pending" and step["skill"]["name"] == "Recursion"
-    assert step["reason"].startswith("You are at 30% on Recursion; its prerequisite Functions is mastered")
+    # one sentence naming the skill and the reason (the Recursion assignment is due in 3 days); no "30%"
+    assert step["reason"].startswith("Watch this video on Recursion, because 'Assignment ")
+    assert step["reason"].endswith(".") and "is due" in step["reason"] and "%" not in step["reason"]
     assert {"title", "kind", "url", "duration_minutes"} <= set(step["resource"])
     assert client.get(PATH, {"course": lc["course"].pk}).json()["id"] == body["id"]  # not recomputed per request
     assert LearningPath.objects.count() == 1
