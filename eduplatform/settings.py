@@ -232,6 +232,9 @@ else:
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL  # embedded default: run tasks inline
+# Embedded mode: a request that enqueues grading (an upload) answers at once; the task runs on a
+# background thread of the same process (see EDUPLATFORM_EMBEDDED_TASKS in eduplatform/core/conf.py).
+EDUPLATFORM_EMBEDDED_TASKS = os.environ.get("EDUPLATFORM_EMBEDDED_TASKS", "thread")
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

@@ -9,3 +9,6 @@ import os
 os.environ.setdefault("DJANGO_SECRET_KEY", "tests-only-not-a-secret-" + "x" * 32)
 
 from eduplatform.settings import *  # noqa: E402,F403
+
+# Tests run enqueued tasks inline (before the call returns) so they can look at the result.
+EDUPLATFORM_EMBEDDED_TASKS = "inline"

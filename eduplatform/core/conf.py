@@ -47,6 +47,8 @@ DEFAULTS: dict[str, Any] = {
     "MAX_LEASE_LOSSES": 10,
     # Rows a worker claims per batch (one model forward per batch).
     "GRADING_BATCH_SIZE": 32,
+    # Retrain an assignment's learned grader after this many new teacher grades (0: only the hourly task).
+    "GRADER_RETRAIN_EVERY": 5,
     # AI grades under this confidence go to the instructor review queue.
     "REVIEW_CONFIDENCE_THRESHOLD": 0.6,
     # Fault injection for the worker-kill test: seconds to sleep after a claim.
@@ -102,6 +104,10 @@ DEFAULTS: dict[str, Any] = {
     # Folder for learned artifacts (graders, knowledge-tracing models); empty =
     # MEDIA_ROOT/eduplatform/models. Keep it private: artifacts are pickles.
     "ARTIFACT_DIR": "",
+    # Without a broker (the embedded mode: CELERY_TASK_ALWAYS_EAGER) tasks run in the process that enqueues
+    # them: "inline" (before the call returns: tests, `manage.py demo`) or "thread" (a background thread,
+    # so an upload through runserver answers at once while its grading runs behind it).
+    "EMBEDDED_TASKS": "inline",
     # Learned artifacts a worker process keeps in memory (least recently used are dropped).
     "ARTIFACT_CACHE_SIZE": 16,
 }

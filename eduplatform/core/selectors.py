@@ -137,14 +137,13 @@ def staff_courses(user) -> QuerySet[Course]:
     return Course.objects.filter(pk__in=staff_course_ids(user))
 
 
-def course_students(*, course_id: int) -> QuerySet[Student]:
-    """The course's current students, with their users (for names)."""
+def course_students(*, course_id: int, include_withdrawn: bool = False) -> QuerySet[Student]:
+    """The course's current students (``include_withdrawn``: and those who left), with their users (for names)."""
+    enrolled = Enrollment.objects.filter(course_id=course_id, role=Enrollment.Role.STUDENT)
+    if not include_withdrawn:
+        enrolled = enrolled.filter(unregistered_at__isnull=True)
     return (
-        Student.objects.filter(
-            user__eduplatform_enrollments__course_id=course_id,
-            user__eduplatform_enrollments__role=Enrollment.Role.STUDENT,
-            user__eduplatform_enrollments__unregistered_at__isnull=True,
-        )
+        Student.objects.filter(user__in=enrolled.values("user_id"))
         .select_related("user")
         .order_by("user__last_name", "user__first_name", "user__username")
     )

@@ -21,6 +21,8 @@ from typing import Any
 
 from django.db import InterfaceError, OperationalError, transaction
 
+from eduplatform.core.conf import settings
+
 log = logging.getLogger(__name__)
 
 #: Errors worth retrying: the database or the broker was briefly unreachable.
@@ -79,6 +81,9 @@ def enqueue(name: str, /, **kwargs: Any) -> bool:
             if task_obj is None:
                 log.error("task %s is not registered in this process; nothing was run", name)
                 return False
+            if settings.EMBEDDED_TASKS == "thread":
+                _embedded_pool().submit(_run_embedded, task_obj, name, kwargs)
+                return True
             result = task_obj.apply(kwargs=kwargs, throw=False)
             if result.failed():
                 log.error("task %s failed in-process: %r", name, result.result)
@@ -88,6 +93,30 @@ def enqueue(name: str, /, **kwargs: Any) -> bool:
     except Exception:  # broker down, serialisation error...: logged with the task name, ids only
         log.exception("could not enqueue %s; the periodic sweeper will retry", name)
         return False
+
+
+_pool = None
+
+
+def _embedded_pool():
+    """One background thread per process for the embedded mode (tasks run one at a time, in order)."""
+    global _pool
+    if _pool is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="eduplatform-embedded-task")
+    return _pool
+
+
+def _run_embedded(task_obj, name: str, kwargs: dict) -> None:
+    from django.db import close_old_connections
+
+    try:
+        result = task_obj.apply(kwargs=kwargs, throw=False)
+        if result.failed():
+            log.error("task %s failed in the embedded worker thread: %r", name, result.result)
+    finally:
+        close_old_connections()
 
 
 def enqueue_on_commit(name: str, /, **kwargs: Any) -> None:

@@ -1,223 +1,125 @@
-"""`python manage.py demo`: a small course in all three modalities, graded end to end.
+"""`python manage.py demo`: a course at day 60 of its term, every capability in use, and a report.
 
-Runs on the embedded default (SQLite, eager Celery): submissions go through the
-same service as the REST API, grading runs inline, and a report is printed.
+Runs on the embedded default (SQLite, tasks in-process): answers go through the same
+services as the REST API and are graded by the real models before the report is
+printed. See ``eduplatform/demo/build.py`` for what is real data and what is generated.
 """
 
 from __future__ import annotations
 
-import io
 import time
-from pathlib import Path
 
-from django.contrib.auth import get_user_model
-from django.core.files.uploadedfile import SimpleUploadedFile
+from django.conf import settings as django_settings
 from django.core.management.base import BaseCommand
-from django.db import transaction
 
-from eduplatform.core import api as services
-from eduplatform.core.api import Assignment, Course, Enrollment, Submission
+from eduplatform.core import api as core
+from eduplatform.demo.build import COURSE_CODE, DemoBuilder
+from grading import api as grading
+from recommendations import api as recs
 
-DEMO_DATA = Path(__file__).resolve().parents[2] / "demo_data"
-
-TEXT_ANSWERS = {
-    "ada": "A stack is a last-in first-out structure: push puts an element on top and pop removes the top one.",
-    "ben": "Stacks keep elements so that the most recently added one is removed first (LIFO), using push and pop.",
-    "cleo": "A stack is a kind of queue where the first element in is the first one out.",
-    "dev": "asdkj qwpoe zxmnv lkjhg",
-    "eli": "",
-}
-
-
-def _png_of(text: str) -> bytes:
-    from PIL import Image, ImageDraw, ImageFont
-
-    font = ImageFont.load_default(size=28)
-    img = Image.new("RGB", (900, 160), "white")
-    draw = ImageDraw.Draw(img)
-    for i, line in enumerate(text.split("\n")):
-        draw.text((20, 20 + 44 * i), line, fill=(20, 20, 60), font=font)
-    buf = io.BytesIO()
-    img.save(buf, format="PNG")
-    return buf.getvalue()
+BASE = "http://127.0.0.1:8000"
 
 
 class Command(BaseCommand):
-    help = "Load a small demo course (text, image and audio assignments), grade it, print a report."
+    help = "Build a demo term (history from OULAD, a course at day 60, answers in three modalities), report on it."
 
     def add_arguments(self, parser):
-        parser.add_argument("--reset", action="store_true", help="Delete the demo course first.")
+        parser.add_argument("--reset", action="store_true", help="Delete the demo course and rebuild it.")
 
     def handle(self, *args, reset: bool = False, **opts):
-        User = get_user_model()
         if reset:
-            Course.objects.filter(code="DEMO-101").delete()
-        if Course.objects.filter(code="DEMO-101").exists():
-            self.stdout.write("Demo course exists; reporting it (use --reset to rebuild).")
-        else:
+            core.Course.objects.filter(code=COURSE_CODE).delete()
+        course = core.Course.objects.filter(code=COURSE_CODE).first()
+        if course is None:
             started = time.perf_counter()
-            self._build(User)
-            self.stdout.write(f"Built and graded the demo course in {time.perf_counter() - started:.1f} s.")
-        self._report()
-        self.stdout.write(
-            self.style.SUCCESS(
-                "\nNext: .venv/bin/python manage.py runserver, then open http://127.0.0.1:8000/admin/ "
-                "(user admin / password admin, demo only) or http://127.0.0.1:8000/api/docs/."
+            # grading runs before the report: the embedded mode's tasks run in this process, inline
+            django_settings.EDUPLATFORM_EMBEDDED_TASKS = "inline"
+            django_settings.EDUPLATFORM_GRADER_RETRAIN_EVERY = 0  # the builder trains once, after the review
+            DemoBuilder(self.stdout.write).build()
+            self.stdout.write(f"Built and graded the demo term in {time.perf_counter() - started:.0f} s.")
+            course = core.Course.objects.get(code=COURSE_CODE)
+        else:
+            self.stdout.write("The demo course exists; reporting on it (use --reset to rebuild it).")
+        self._report(course)
+
+    def _report(self, course) -> None:
+        w = self.stdout.write
+        teacher = core.Enrollment.objects.filter(course=course, role="instructor").select_related("user").first().user
+        names = {
+            s.pk: core.display_name(s.user) for s in core.course_students(course_id=course.pk, include_withdrawn=True)
+        }
+        w(self.style.MIGRATE_HEADING(f"\n{course.code}: {course.title}"))
+        w(f"{len(names)} students, {course.assignments.count()} assignments (typed, photo, spoken).")
+
+        w(self.style.MIGRATE_HEADING("\nGrading and the review queue"))
+        for a in course.assignments.order_by("due_at"):
+            p = grading.assignment_progress(assignment_id=a.pk)
+            parts = ", ".join(f"{grading.STATES[k].lower()} {n}" for k, n in p.items() if n)
+            w(f"  {a.title[:34]:34} [{', '.join(a.modalities)}] {parts or 'no answers yet'}")
+        rows = []
+        for a in course.assignments.all():
+            rows += [(a, r) for r in grading.assignment_queue(user=teacher, assignment_id=a.pk) if r.state == "review"]
+        kinds = sorted({m for _, r in rows for m in r.modalities})
+        w(f"  waiting for review: {len(rows)} answers ({', '.join(kinds)})")
+        for a, r in rows[:6]:
+            why = ", ".join(r.flags) or r.review_reason
+            w(f"    {r.student_name:20} {a.title[:30]:30} AI {r.ai_score if r.ai_score is not None else '-'}  {why}")
+
+        w(self.style.MIGRATE_HEADING("\nBehaviour and at-risk estimates (day 60)"))
+        behaviour = recs.course_behaviour(user=teacher, course_id=course.pk)
+        patterns: dict[str, int] = {}
+        for r in behaviour:
+            patterns[r["pattern"]] = patterns.get(r["pattern"], 0) + 1
+        w("  patterns: " + ", ".join(f"{k} {n}" for k, n in sorted(patterns.items(), key=lambda kv: -kv[1])))
+        model = recs.risk_model_summary(course_day=behaviour[0]["course_day"]) if behaviour else None
+        if model:
+            g = model["guardrail"]
+            runs = len(g.get("scores", []))
+            w(
+                f"  model {model['version']} (day {model['cutoff_day']}, {model['students']} students of the finished "
+                f"OULAD presentations): {'ACCEPTED' if model['accepted'] else 'NOT accepted'} - AUC "
+                f"{g.get('mean', float('nan')):.3f} +- {g.get('std', float('nan')):.3f} over {runs} runs "
+                f"(needs >= 0.70 and <= 0.05)"
+            )
+        shown = [r for r in behaviour if r["risk"] and r["risk"]["shown"]]
+        at_risk = [r for r in shown if r["risk"]["at_risk"]]
+        hidden = [r for r in behaviour if r["risk"] and not r["risk"]["shown"]]
+        w(f"  estimates shown {len(shown)}, at risk {len(at_risk)}, hidden (confidence under 0.6) {len(hidden)}")
+        for r in at_risk[:5]:
+            reasons = "; ".join(x["text"] for x in r["risk"]["reasons"][:2])
+            w(
+                f"    {names.get(r['student'], r['student']):20} {r['risk']['probability']:.0%} at risk "
+                f"({r['pattern']}): {reasons}"
+            )
+
+        w(self.style.MIGRATE_HEADING("\nMastery and learning paths"))
+        matrix = recs.course_mastery_matrix(user=teacher, course_id=course.pk)
+        w(
+            "  class mean: "
+            + ", ".join(
+                f"{s['name']} {s['mean']:.0%}" if s["mean"] is not None else f"{s['name']} -" for s in matrix["skills"]
             )
         )
-
-    def _report_learners(self) -> None:
-        """Mastery and the first learning-path step per student (instructor-confirmed grades feed BKT)."""
-        from recommendations.api import behaviour_recompute_course, learning_path_recompute
-
-        course = Course.objects.get(code="DEMO-101")
-        self.stdout.write("\nlearning paths (first step) and behaviour:")
-        for enrollment in course.enrollments.filter(role=Enrollment.Role.STUDENT).select_related("user"):
-            student = enrollment.user.eduplatform_student
-            path = learning_path_recompute(student=student, course=course)
-            mastery = ", ".join(f"{m.skill.name} {m.p_mastery:.0%}" for m in student.masteries.select_related("skill"))
-            self.stdout.write(f"  {enrollment.user.username:6} mastery: {mastery or 'no graded attempts yet'}")
+        firsts = {}
+        for st in core.course_students(course_id=course.pk)[:40]:
+            path = recs.learning_path_for(student=st, course=course)
             step = path.steps.order_by("position").first()
-            self.stdout.write(f"  {enrollment.user.username:6} {step.resource.title if step else '(nothing to do)'}")
-            if step:
-                self.stdout.write(f"         why: {step.reason[:150]}")
-        summary = behaviour_recompute_course(course_id=course.pk)
-        self.stdout.write(f"  behaviour recompute: {summary}")
+            if step is not None:
+                firsts.setdefault(step.resource.title, []).append((core.display_name(st.user), step.reason))
+        w(f"  {len(firsts)} different first steps across the class:")
+        for title, who in list(firsts.items())[:5]:
+            w(f"    {title} ({len(who)} students), e.g. {who[0][0]}: {who[0][1][:140]}")
 
-    def _build(self, User) -> None:
-        with transaction.atomic():
-            admin, created = User.objects.get_or_create(
-                username="admin", defaults={"is_staff": True, "is_superuser": True}
-            )
-            if created:
-                admin.set_password("admin")
-                admin.save()
-            teacher, _ = User.objects.get_or_create(username="teacher", defaults={"is_staff": True})
-            course = services.course_create(code="DEMO-101", title="Demo: Data structures and science")
-            services.enrollment_create(user=teacher, course=course, role=Enrollment.Role.INSTRUCTOR)
-            students = {}
-            for name in TEXT_ANSWERS:
-                user, _ = User.objects.get_or_create(username=name)
-                services.enrollment_create(user=user, course=course)
-                students[name] = services.student_get_or_create(user=user)
-            text_a = services.assignment_create(
-                course=course,
-                title="What is a stack?",
-                instructions="Explain what a stack is in one or two sentences.",
-                modalities=["text"],
-                max_score=5,
-                reference_answers=[
-                    "A stack is a last-in first-out (LIFO) data structure; elements are pushed onto "
-                    "and popped from the top."
-                ],
-                key_points=["last in first out", "push adds to the top", "pop removes from the top"],
-            )
-            image_a = services.assignment_create(
-                course=course,
-                title="Photo of your worked answer",
-                modalities=["image", "text"],
-                max_score=5,
-                instructions="Write the definition of a queue and upload a photo.",
-                reference_answers=[
-                    "A queue is a first-in first-out structure: enqueue at the back, dequeue at the front."
-                ],
-            )
-            audio_a = services.assignment_create(
-                course=course,
-                title="Explain photosynthesis aloud",
-                modalities=["audio"],
-                max_score=10,
-                instructions="Record a short spoken explanation of photosynthesis.",
-                reference_answers=["Plants use sunlight, water and carbon dioxide to make glucose and release oxygen."],
-            )
-        self._learner_model(course, text_a)
-        for name, answer in TEXT_ANSWERS.items():
-            if answer:
-                services.submission_create(assignment=text_a, student=students[name], text=answer)
-        # The teacher works the review queue: accepts one AI grade, overrides another.
-        from grading.api import current_grade_for, grade_review
-
-        for name, action, score in (("ada", "accept", None), ("cleo", "override", 1)):
-            sub = Submission.objects.get(assignment=text_a, student=students[name])
-            grade_review(
-                grade=current_grade_for(sub.pk),
-                reviewer=teacher,
-                action=action,
-                score=score,
-                comment="Reviewed in the demo.",
-                release=True,
-            )
-        services.submission_create(
-            assignment=image_a,
-            student=students["ada"],
-            files=[
-                SimpleUploadedFile(
-                    "queue.png",
-                    _png_of(
-                        "In a queue the first item added is the first\n"
-                        "one removed: add at the rear, take from the front."
-                    ),
-                )
-            ],
-        )
-        services.submission_create(
-            assignment=audio_a,
-            student=students["ben"],
-            files=[SimpleUploadedFile("spoken.flac", (DEMO_DATA / "spoken_answer.flac").read_bytes())],
-        )
-
-    def _learner_model(self, course, stack_assignment) -> None:
-        """Skills with a prerequisite, tagged assignment, resources in several modalities."""
-        from recommendations.api import assignment_skill_tag, resource_create, skill_create, skill_prerequisite_add
-
-        arrays = skill_create(course=course, name="Arrays and lists")
-        stacks = skill_create(course=course, name="Stacks (LIFO)")
-        queues = skill_create(course=course, name="Queues (FIFO)")
-        skill_prerequisite_add(skill=stacks, prerequisite=arrays)
-        skill_prerequisite_add(skill=queues, prerequisite=stacks)
-        assignment_skill_tag(assignment=stack_assignment, skill=stacks)
-        for title, kind, skill, difficulty in (
-            ("Video: stacks in 5 minutes", "video", stacks, 0.3),
-            ("Reading: push and pop, step by step", "text", stacks, 0.4),
-            ("Exercise: balance the brackets with a stack", "exercise", stacks, 0.7),
-            ("Podcast: queues around us", "audio", queues, 0.3),
-            ("Reading: arrays refresher", "text", arrays, 0.2),
-        ):
-            resource_create(
-                course=course,
-                title=title,
-                kind=kind,
-                difficulty=difficulty,
-                description=title.split(": ", 1)[1],
-                skills=[skill],
-            )
-
-    def _report(self) -> None:
-        from grading.api import current_grade_for
-
-        self.stdout.write("\nassignment                     student  status        score  conf  graded by  flags")
-        for sub in (
-            Submission.objects.filter(assignment__course__code="DEMO-101")
-            .select_related("assignment", "student__user")
-            .order_by("assignment_id", "id")
-        ):
-            g = current_grade_for(sub.pk)
-            score = (
-                "-" if g is None or g.effective_score is None else f"{g.effective_score:g}/{sub.assignment.max_score:g}"
-            )
-            conf = "-" if g is None else f"{g.confidence:.2f}"
-            who = "-" if g is None else ("teacher" if g.final_score is not None else g.mode)
-            self.stdout.write(
-                f"{sub.assignment.title[:30]:30} {sub.student.user.username:8} {sub.status:13} "
-                f"{score:>6} {conf:>5}  {who:10} {', '.join(g.flags) if g else ''}"
-            )
-            if g and g.final_score is not None and g.score is not None and g.final_score != g.score:
-                self.stdout.write(f"    AI suggested {g.score:g}; the teacher's grade is {g.final_score:g}")
-            if g and g.feedback:
-                self.stdout.write(f"    feedback: {g.feedback[:160]}")
-        self._report_learners()
-        n = Assignment.objects.filter(course__code="DEMO-101").count()
-        self.stdout.write(
-            f"\n{n} assignments; grades below the confidence threshold or flagged wait in the "
-            "review queue (admin: Grades, filter 'Waiting for review')."
+        w(
+            self.style.SUCCESS(f"""
+Look at it: make serve   (then open {BASE}/)
+  teacher (not a superuser; an instructor of {course.code}):   teacher / teacher
+     workspace:        {BASE}/workspace/courses/{course.pk}/
+     review queue:     {BASE}/workspace/assignments/{course.assignments.order_by("due_at").first().pk}/
+     behaviour:        {BASE}/workspace/courses/{course.pk}/behaviour/
+     mastery heat-map: {BASE}/workspace/courses/{course.pk}/mastery/
+  student:                                                   student / student
+     my work and path: {BASE}/workspace/me/
+  school IT (Django admin, superuser):                       admin / admin  -> {BASE}/admin/
+  mobile developers: {BASE}/api/docs/ (token: POST {BASE}/api/v1/auth/token/)""")
         )
