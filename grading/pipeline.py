@@ -17,6 +17,7 @@ it reaches torch through ``multimodal``. Writes go through ``grading.services``.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -285,14 +286,16 @@ def criteria_texts(assignment: Assignment) -> list[str]:
     return list(dict.fromkeys([*assignment.key_points, *rubric]))
 
 
-def grading_item(assignment: Assignment, answer: str):
+def grading_item(assignment: Assignment, answer: str, key_points: list[str] | None = None):
+    """``key_points``: the assignment's ``criteria_texts`` when the caller already has them (a batch
+    queries them once, not once per answer)."""
     from multimodal.grader import GradingItem
 
     return GradingItem(
         answer=answer,
         question=assignment.instructions or assignment.title,
         reference_answers=list(assignment.reference_answers),
-        key_points=criteria_texts(assignment),
+        key_points=criteria_texts(assignment) if key_points is None else list(key_points),
         min_score=float(assignment.min_score),
         max_score=float(assignment.max_score),
         question_id=f"assignment-{assignment.pk}",
@@ -414,10 +417,23 @@ def _maths_result(sub: Submission, p: _Prepared, r, grader) -> EngineResult:
     )
 
 
+#: Seconds this process spent in each phase (read by ``benchmark_pipeline`` from the
+#: "grading phases" log line: where a worker's time goes besides the model).
+PHASES: dict[str, float] = defaultdict(float)
+
+
+def _phase(name: str, started: float) -> float:
+    now = time.perf_counter()
+    PHASES[name] += now - started
+    return now
+
+
 def grade_batch(assignment: Assignment, submissions: list[Submission]) -> list[EngineResult]:
     """Preprocess, forward and postprocess one assignment's claimed submissions."""
     models_configure()
+    t = time.perf_counter()
     prepared = preprocess(submissions)
+    t = _phase("preprocess", t)
     out: list[EngineResult | None] = [None] * len(submissions)
     to_grade = []
     for i, (s, p) in enumerate(zip(submissions, prepared, strict=True)):
@@ -427,9 +443,14 @@ def grade_batch(assignment: Assignment, submissions: list[Submission]) -> list[E
             to_grade.append(i)
     if to_grade:
         grader = grader_for(assignment)
-        results = grader.predict([grading_item(assignment, prepared[i].answer) for i in to_grade])
+        points = criteria_texts(assignment)
+        items = [grading_item(assignment, prepared[i].answer, points) for i in to_grade]
+        t = _phase("items", t)
+        results = grader.predict(items)
+        t = _phase("forward", t)
         for i, r in zip(to_grade, results, strict=True):
             out[i] = _result(submissions[i], prepared[i], r, grader)
+        _phase("postprocess", t)
     return out  # type: ignore[return-value]
 
 
@@ -501,10 +522,15 @@ def _grade_group(assignment: Assignment, subs: list[Submission], token: str, mod
         return _grade_group(assignment, subs[:mid], token, model_failed) + _grade_group(
             assignment, subs[mid:], token, model_failed
         )
+    t = time.perf_counter()
     for result in results:
         if result.mode == "failed":
             services.submission_fail(submission_id=result.submission_id, token=token, reason=result.error)
-    return services.grades_write(token=token, results=[r for r in results if r.mode != "failed"])
+    written = services.grades_write(token=token, results=[r for r in results if r.mode != "failed"])
+    _phase("write", t)
+    PHASES["rows"] += len(subs)
+    log.info("grading phases %s", json.dumps({k: round(v, 3) for k, v in PHASES.items()}))
+    return written
 
 
 def grade_claimed(*, token: str, ids: list[int], model_failed: list[int] | None = None) -> int:
