@@ -194,6 +194,11 @@ RULES: dict[str, Rule] = {
     "eduplatform_workspace:student-home": Rule(get=LOGGED_IN_PAGE),
     "eduplatform_workspace:student-submission": Rule(get=OWN_STUDENT_PAGE, kw=lambda w: {"submission_id": w.sub.pk}),
     "eduplatform_workspace:student-course": Rule(get=STUDENT_PAGE, kw=lambda w: {"course_id": w.course.pk}),
+    "eduplatform_workspace:student-step": Rule(
+        post=prof(404, anonymous=LOGIN, student=ALLOW),
+        kw=lambda w: {"course_id": w.course.pk, "step_id": w.step.pk},
+        data=lambda w: {"status": "skipped"},
+    ),
     # --- the host's account pages (django.contrib.auth) and the site root ---------------------------
     "/": Rule(get=prof(302), why="redirects to the workspace"),
     "login": Rule(get=LOGIN_PAGE),
@@ -207,18 +212,7 @@ RULES: dict[str, Rule] = {
 }
 # Cases where the code does not follow its rule yet: (name, method, role) -> where the fix belongs.
 # Each is a strict xfail, so the day it is fixed the build says to remove it from here.
-KNOWN_GAPS: dict[tuple[str, str, str], str] = {
-    ("v1:my-mastery", "get", "withdrawn"): "recommendations/mastery/selectors.py student_course_get: use "
-    "core.api.course_student_get (current enrolment) instead of its own Enrollment filter",
-    (
-        "v1:my-learning-path",
-        "get",
-        "withdrawn",
-    ): "the same student_course_get (recommendations/views.py MyLearningPath)",
-    ("v1:course-behaviour", "get", "student"): "recommendations/views.py CourseBehaviour: 403 'staff only' for "
-    "current members who are not staff (course_get, then is_course_staff), 404 for the rest",
-    ("v1:course-behaviour", "get", "other_student"): "as above",
-}
+KNOWN_GAPS: dict[tuple[str, str, str], str] = {}
 PREFIX_RULES: dict[str, PrefixRule] = {
     "admin:": PrefixRule(probe="admin:index", expect=ADMIN),
 }

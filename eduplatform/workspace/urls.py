@@ -26,4 +26,5 @@ urlpatterns = [
     path("me/", student.home, name="student-home"),
     path("me/submissions/<int:submission_id>/", student.submission, name="student-submission"),
     path("me/courses/<int:course_id>/", student.course, name="student-course"),
+    path("me/courses/<int:course_id>/steps/<int:step_id>/", student.step_mark, name="student-step"),
 ]
