@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from eduplatform.core.api import Course, Enrollment, NotFound, Student, course_get, settings, student_for_user
+from eduplatform.core.api import Course, Enrollment, Student, course_get, course_student_get, settings
 from multimodal.knowledge_tracing import BKTModel, BKTParams
 from recommendations.mastery.rules import mastery_state
 from recommendations.models import KTModelRecord, Mastery, Skill, SkillAttempt, SkillPrerequisite
@@ -144,16 +144,9 @@ def mastery_rows(*, student_id: int, skill_ids: Iterable[int]) -> dict[int, Mast
 
 
 def student_course_get(*, user, course_id: int) -> tuple[Student, Course]:
-    """The user's Student row and a course they are enrolled in as a student; 404 otherwise."""
-    me = student_for_user(user)
-    course = Course.objects.filter(pk=course_id).first()
-    if (
-        me is None
-        or course is None
-        or not Enrollment.objects.filter(user=user, course=course, role=Enrollment.Role.STUDENT).exists()
-    ):
-        raise NotFound(f"Course {course_id} not found.")
-    return me, course
+    """The user's Student row and a course they are a *current* student of; 404 otherwise
+    (core's rule: a withdrawn student, another role or an unknown id get the same answer)."""
+    return course_student_get(user=user, course_id=course_id)
 
 
 @dataclass(frozen=True)

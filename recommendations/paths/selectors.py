@@ -8,7 +8,16 @@ from datetime import datetime
 
 from django.db.models import Q
 
-from eduplatform.core.api import Assignment, Course, LearningEvent, NotFound, Student, Submission, settings
+from eduplatform.core.api import (
+    Assignment,
+    Course,
+    LearningEvent,
+    NotFound,
+    Student,
+    Submission,
+    is_course_student,
+    settings,
+)
 from recommendations.mastery.selectors import course_skills, kt_params_for, mastery_rows
 from recommendations.models import (
     AssignmentSkill,
@@ -30,7 +39,8 @@ def current_path(*, student_id: int, course_id: int) -> LearningPath | None:
 
 
 def path_step_get_for_owner(*, user, step_id: int) -> LearningPathStep:
-    """A step of one of the user's own paths; 404 for anyone else's (ids do not leak)."""
+    """A step of one of the user's own paths in a course they are a current student of;
+    404 for anyone else's, and once they have withdrawn (ids do not leak)."""
     step = (
         (
             LearningPathStep.objects.select_related("path", "resource", "skill")
@@ -40,7 +50,7 @@ def path_step_get_for_owner(*, user, step_id: int) -> LearningPathStep:
         if user.is_authenticated
         else None
     )
-    if step is None:
+    if step is None or not is_course_student(user, step.path.course_id):
         raise NotFound(f"Learning path step {step_id} not found.")
     return step
 
