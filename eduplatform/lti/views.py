@@ -231,8 +231,19 @@ def _assignment_page(
         "submit_url": reverse("eduplatform_lti:submit"),
         "submission_count": assignment.submissions.count() if student is None else None,
         "admin_url": _admin_url() if student is None else "",
+        "my_work_url": _workspace_url("eduplatform_workspace:student-course", course_id=assignment.course_id)
+        if student is not None
+        else "",
     }
     return render(request, "eduplatform_lti/assignment.html", context, status=status)
+
+
+def _workspace_url(name: str, **kwargs) -> str:
+    """A workspace page (same session), or "" on a host that does not mount the workspace."""
+    try:
+        return reverse(name, kwargs=kwargs or None)
+    except NoReverseMatch:
+        return ""
 
 
 def _admin_url() -> str:
