@@ -207,10 +207,29 @@ class MasteryCellSerializer(serializers.Serializer):
     mastered = serializers.BooleanField()
 
 
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {
+            "type": "object",
+            "nullable": True,
+            "properties": {
+                "p_mastery": {"type": "number"},
+                "n_attempts": {"type": "integer"},
+                "mastered": {"type": "boolean"},
+            },
+            "required": ["p_mastery", "n_attempts", "mastered"],
+        },
+    }
+)
+class MasteryCellsField(serializers.ListField):
+    """A list of MasteryCell or null (drf-spectacular drops ``allow_null`` on a list child)."""
+
+
 class MasteryMatrixRowSerializer(serializers.Serializer):
     student = serializers.IntegerField()
     username = serializers.CharField()
-    mastery = serializers.ListField(
+    mastery = MasteryCellsField(
         child=MasteryCellSerializer(allow_null=True),
         help_text="One cell per skill, in the order of ``skills``; null = no evidence.",
     )

@@ -10,7 +10,16 @@ from rest_framework import generics
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from eduplatform.core.api import NotFound, course_get, settings
+from eduplatform.core.api import (
+    ApplicationError,
+    IdFilter,
+    NotFound,
+    course_get,
+    course_student_get,
+    is_course_staff,
+    is_course_student,
+    settings,
+)
 from recommendations.mastery import selectors as mastery_selectors
 from recommendations.models import ResourcePin, RiskAlert
 from recommendations.paths import selectors as path_selectors
@@ -40,6 +49,7 @@ class CourseBehaviour(APIView):
 
     @extend_schema(parameters=[CourseBehaviourQuerySerializer], responses={200: CourseBehaviourSerializer})
     def get(self, request, pk: int):
+        _staff_only(request.user, pk)
         q = CourseBehaviourQuerySerializer(data=request.query_params)
         q.is_valid(raise_exception=True)
         rows = risk_selectors.course_behaviour(
@@ -60,12 +70,27 @@ class CourseBehaviour(APIView):
         )
 
 
+def _staff_only(user, course_id: int) -> None:
+    """Course analytics are for its current staff: its current students are told so (403);
+    for anybody else the course does not exist (404, the same as an unknown id)."""
+    if is_course_staff(user, course_id):
+        return
+    course_get(user=user, course_id=course_id)  # 404 unless a current member
+    raise ApplicationError(
+        "Behaviour analysis of a course is for its instructors and teaching assistants.",
+        code="staff_only",
+        status_code=403,
+    )
+
+
 class StudentRisk(APIView):
     """One student's latest estimate and history: course staff, or the student when
     EDUPLATFORM_STUDENTS_SEE_OWN_RISK is on."""
 
     @extend_schema(responses={200: StudentRiskSerializer})
     def get(self, request, pk: int, student_id: int):
+        if not is_course_staff(request.user, pk) and not is_course_student(request.user, pk):
+            raise NotFound("Not found.")  # current enrolments only (a withdrawn student included)
         body = risk_selectors.student_risk(user=request.user, course_id=pk, student_id=student_id)
         return Response(StudentRiskSerializer(body).data)
 
@@ -74,8 +99,8 @@ class RiskAlertFilter(django_filters.FilterSet):
     """Ids are plain numbers: a course or student you cannot see filters to nothing, exactly
     like one that does not exist (no 400 that would tell the two apart)."""
 
-    course = django_filters.NumberFilter(field_name="course_id")
-    student = django_filters.NumberFilter(field_name="student_id")
+    course = IdFilter(field_name="course_id")
+    student = IdFilter(field_name="student_id")
     status = django_filters.ChoiceFilter(choices=RiskAlert.Status.choices)
 
     class Meta:
@@ -114,6 +139,7 @@ class MyMastery(APIView):
     def get(self, request):
         q = CourseQuerySerializer(data=request.query_params)
         q.is_valid(raise_exception=True)
+        course_student_get(user=request.user, course_id=q.validated_data["course"])  # current students only
         return Response(
             MyMasterySerializer(
                 mastery_selectors.my_mastery(user=request.user, course_id=q.validated_data["course"])
@@ -129,7 +155,7 @@ class MyLearningPath(APIView):
     def get(self, request):
         q = CourseQuerySerializer(data=request.query_params)
         q.is_valid(raise_exception=True)
-        student, course = mastery_selectors.student_course_get(user=request.user, course_id=q.validated_data["course"])
+        student, course = course_student_get(user=request.user, course_id=q.validated_data["course"])
         path = path_services.learning_path_current_or_compute(student=student, course=course)
         return Response(LearningPathSerializer(path).data)
 
@@ -144,6 +170,8 @@ class LearningPathStepMark(APIView):
     @extend_schema(request=StepMarkInSerializer, responses={200: LearningPathStepSerializer})
     def post(self, request, pk: int):
         step = path_selectors.path_step_get_for_owner(user=request.user, step_id=pk)
+        if not is_course_student(request.user, step.path.course_id):
+            raise NotFound(f"Learning path step {pk} not found.")  # withdrawn: current enrolments only
         inp = StepMarkInSerializer(data=request.data)
         inp.is_valid(raise_exception=True)
         step = path_services.path_step_mark(step=step, status=inp.validated_data["status"], result=inp.result)

@@ -72,11 +72,7 @@ def quiet_workers(monkeypatch):
 
 # Operations whose answers do not match their schema yet -> where the fix belongs (strict xfail:
 # the day it is fixed the build says to remove it from here).
-KNOWN_GAPS = {
-    "GET /api/v1/courses/{id}/mastery/": "recommendations/serializers.py MasteryMatrixRowSerializer.mastery: "
-    "cells are null where a student has no evidence, but the schema's MasteryCell is not nullable "
-    "(drf-spectacular drops allow_null on a ListField child: declare the field with extend_schema_field)",
-}
+KNOWN_GAPS: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module", autouse=True)

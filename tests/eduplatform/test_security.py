@@ -435,3 +435,18 @@ def test_review_queue_filters_by_assignment_and_course_and_warns_on_the_old_name
     assert client.get(f"/api/v1/review-queue/?course={course_setup['course'].pk}").json()["count"] == 1
     old = client.get(f"/api/v1/review-queue/?submission__assignment={a}")
     assert old.json()["count"] == 1 and old["Deprecation"] == "true" and "?assignment=" in old["Warning"]
+
+
+def test_redis_url_gives_one_shared_cache_and_cached_sessions(tmp_path):
+    probe = (
+        "from django.conf import settings as s; from django.core.cache import cache;"
+        "print(s.CACHES['default']['BACKEND'], s.CACHES['default'].get('LOCATION'), s.SESSION_ENGINE)"
+    )
+    env = {"DJANGO_SECRET_KEY": "x" * 50, "EDUPLATFORM_VAR_DIR": str(tmp_path)}
+    shared = _manage("shell", "-v", "0", "-c", probe, env={**env, "REDIS_URL": "redis://127.0.0.1:6379/9"})
+    assert shared.returncode == 0, shared.stderr
+    backend, location, sessions = shared.stdout.strip().splitlines()[-1].split()
+    assert backend.endswith("RedisCache") and location == "redis://127.0.0.1:6379/9"
+    assert sessions == "django.contrib.sessions.backends.cached_db"
+    alone = _manage("shell", "-v", "0", "-c", probe, env=env)
+    assert "LocMemCache" in alone.stdout and "backends.db" in alone.stdout
