@@ -49,7 +49,8 @@ browser-deps:
 	  if [ "$$(id -u)" = 0 ]; then (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver) >/dev/null; \
 	  else echo "chromium missing and not root: the browser test will be skipped"; fi; fi
 
-test: install browser-deps
+# Layers, lint and format first (seconds): a broken import contract fails the build before the tests run.
+test: install browser-deps lint
 	$(PY) -m pytest -m "not integration" -q
 	@if $(PY) .ci/services.py check "$(PG_TEST_URL)" "$(REDIS_TEST_URL)"; then \
 	  $(MAKE) --no-print-directory test-integration && \
@@ -80,7 +81,9 @@ bench: install
 	  DATABASE_URL=postgres://postgres@127.0.0.1:5432/eduplatform_bench REDIS_URL=redis://127.0.0.1:6379/14 $(PY) manage.py benchmark_pipeline --n 500 --json bench-results/pipeline.json; fi
 
 lint: install
-	$(VENV)/bin/ruff check eduplatform grading recommendations multimodal tests
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 # The API against its OpenAPI schema (schemathesis, fixed example budget, student and instructor
 # tokens): no 5xx, every status/content type/body documented. `make test` runs it too (12 examples
