@@ -194,6 +194,11 @@ RULES: dict[str, Rule] = {
     "eduplatform_workspace:student-home": Rule(get=LOGGED_IN_PAGE),
     "eduplatform_workspace:student-submission": Rule(get=OWN_STUDENT_PAGE, kw=lambda w: {"submission_id": w.sub.pk}),
     "eduplatform_workspace:student-course": Rule(get=STUDENT_PAGE, kw=lambda w: {"course_id": w.course.pk}),
+    "eduplatform_workspace:student-step": Rule(
+        post=prof(404, anonymous=LOGIN, student=ALLOW),
+        kw=lambda w: {"course_id": w.course.pk, "step_id": w.step.pk},
+        data=lambda w: {"status": "skipped"},
+    ),
     # --- the host's account pages (django.contrib.auth) and the site root ---------------------------
     "/": Rule(get=prof(302), why="redirects to the workspace"),
     "login": Rule(get=LOGIN_PAGE),
