@@ -261,8 +261,10 @@ def test_staff_see_their_courses_risk_only(scored_course, api_for):
     at_risk = api_for(s["teacher"]).get(url, {"at_risk": "true"}).json()["results"]
     assert [r["student"] for r in at_risk] == [s["alice_s"].pk]
     assert api_for(s["teacher"]).get(url, {"pattern": "bogus"}).status_code == 400
-    for user in ("other_teacher", "alice", "bob"):
-        assert api_for(s[user]).get(url).status_code == 404
+    assert api_for(s["other_teacher"]).get(url).status_code == 404
+    for user in ("alice", "bob"):  # the course's students are told it is for their teachers
+        resp = api_for(s[user]).get(url)
+        assert resp.status_code == 403 and resp.json()["code"] == "staff_only"
     assert api_for().get(url).status_code == 401
 
 
