@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import django_filters
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -59,6 +59,15 @@ class ReviewQueue(generics.ListAPIView):
         if getattr(self, "swagger_fake_view", False):  # schema generation
             return Grade.objects.none()
         return selectors.review_queue(self.request.user)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(old, int, deprecated=True, description=f"Deprecated: use ?{new}= (removed in v2).")
+            for old, new in DEPRECATED_FILTERS.items()
+        ]
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
 
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)
