@@ -19,12 +19,15 @@ from drf_spectacular.utils import OpenApiExample, OpenApiResponse, PolymorphicPr
 from rest_framework import generics, status
 from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.serializers import AuthTokenSerializer
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.settings import api_settings
+from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
 from eduplatform.core import api as core
 from eduplatform.core.api import ApplicationError, Assignment, Course, IdFilter, LearningEvent, NotFound, Submission
+from eduplatform.rest.parsers import BoundedJSONParser
 from eduplatform.rest.serializers import (
     AssignmentSerializer,
     CourseSerializer,
@@ -48,6 +51,24 @@ EXTENSIONS = {
 }
 
 
+# The bounded JSON parser on the views that take bodies, whatever a host project's
+# DEFAULT_PARSER_CLASSES say (the standalone settings make it the default everywhere).
+PARSERS = [BoundedJSONParser, FormParser, MultiPartParser]
+
+
+class AuthRateThrottle(SimpleRateThrottle):
+    """Token requests per client address: REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["auth"],
+    10/min when a host project sets no rate for it (never an ImproperlyConfigured 500)."""
+
+    scope = "auth"
+
+    def get_rate(self):
+        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope) or "10/min"
+
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
 def _errors(*codes: int, **described: str) -> dict:
     """OpenAPI responses for error statuses, all with the one error shape."""
     out = {code: OpenApiResponse(ErrorSerializer, description=described.get(f"e{code}", "")) for code in codes}
@@ -63,8 +84,8 @@ class AuthToken(APIView):
 
     authentication_classes: list = []
     permission_classes: list = []
-    throttle_classes = [ScopedRateThrottle]
-    throttle_scope = "auth"
+    throttle_classes = [AuthRateThrottle]
+    parser_classes = PARSERS
     serializer_class = AuthTokenSerializer
 
     @extend_schema(
@@ -177,6 +198,7 @@ class SubmissionListCreate(ConditionalGetMixin, generics.ListAPIView):
 
     serializer_class = SubmissionOutSerializer
     filterset_class = SubmissionFilter
+    parser_classes = PARSERS
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation
@@ -292,6 +314,7 @@ class EventListCreate(generics.ListAPIView):
 
     serializer_class = LearningEventSerializer
     filterset_class = EventFilter
+    parser_classes = PARSERS
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation
