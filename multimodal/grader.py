@@ -70,7 +70,7 @@ import math
 import os
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -84,7 +84,7 @@ from multimodal import keypoints as kp
 from multimodal import text_features as tf
 from multimodal.chunking import chunk_text
 from multimodal.text import split_sentences
-from multimodal.traits import TraitResult, TraitSpec
+from multimodal.traits import ESSAY_FEATURE_NAMES, TraitModel, TraitResult, TraitSpec, trait_total
 
 __all__ = [
     "CRITERION_LEVELS",
@@ -100,8 +100,8 @@ __all__ = [
     "zero_shot_components",
 ]
 
-GRADER_VERSION = "grader-1"
-ARTIFACT_FORMAT = 1
+GRADER_VERSION = "grader-2"
+ARTIFACT_FORMAT = 2  # 2: key-point classifier, writing features, lexical memory, grid cut points
 MODEL_FILE = "grader.joblib"
 METADATA_FILE = "metadata.json"
 
@@ -189,6 +189,9 @@ WITHIN_NAMES: tuple[str, ...] = (
     "top_centroid_cos",
     "bottom_centroid_cos",
     "top_minus_bottom_cos",
+    "lexical_ridge_score",
+    "lexical_knn_score",
+    "lexical_nearest_sim",
 ) + tuple(
     f"relative_{c}"
     for c in ("ref_cos_max", "token_f1", "zero_shot", "criteria_coverage_mean", "text_n_words_log", "question_cos")
@@ -228,6 +231,7 @@ class GradingItem:
     rubric: str = ""
     exemplars: list[tuple[str, float]] = field(default_factory=list)
     traits: list[TraitSpec] = field(default_factory=list)
+    key_points_required: int | None = None
 
     def __post_init__(self) -> None:
         self.answer = self.answer or ""
@@ -238,6 +242,8 @@ class GradingItem:
         self.exemplars = [(str(t).strip(), float(sc)) for t, sc in self.exemplars if t and str(t).strip()]
         if not float(self.max_score) > float(self.min_score):
             raise ValueError(f"max_score ({self.max_score}) must exceed min_score ({self.min_score})")
+        if self.key_points_required is not None and self.key_points_required < 1:
+            raise ValueError("key_points_required must be at least 1")
         names = [t.key for t in self.traits]
         if len(set(names)) != len(names):
             raise ValueError(f"trait names must be distinct: {[t.name for t in self.traits]}")
@@ -323,6 +329,7 @@ class _Analysis:
     copy_ratio: float
     expected_words: float
     off_topic_candidate: bool
+    chunk_spread: tuple[float, float] = (0.0, 0.0)  # norm of the chunk vectors' std, log(chunks)
 
 
 _NORM = re.compile(r"[^a-z0-9]+")
@@ -367,6 +374,7 @@ def zero_shot_components(
     token_f1: float,
     *,
     criteria_probabilities: Sequence[float] | None = None,
+    exemplar_score: float = math.nan,
 ) -> dict[str, float]:
     """The documented zero-shot mapping, as named parts in [0, 1].
 
@@ -390,6 +398,9 @@ def zero_shot_components(
     elif len(criteria_sims):
         parts["coverage"] = float(np.mean([_lin(s, *CRITERION_RANGE) for s in criteria_sims]))
         weights["coverage"] = ZS_WEIGHTS[1]
+    if math.isfinite(exemplar_score):
+        parts["exemplars"] = float(min(1.0, max(0.0, exemplar_score)))
+        weights["exemplars"] = ZS_WEIGHTS[0]
     if not parts:
         return {"combined": math.nan}
     total = sum(weights.values())
@@ -430,6 +441,11 @@ class _Embedder:
         m = chunks.mean(axis=0)
         return (m / max(float(np.linalg.norm(m)), 1e-9)).astype(np.float32)
 
+    def spread(self, text: str) -> tuple[float, float]:
+        """How much an essay's chunks differ (0 for one chunk), and log(number of chunks)."""
+        chunks = self(chunk_text(text))
+        return float(np.linalg.norm(chunks.std(axis=0))), math.log(len(chunks))
+
 
 @lru_cache(maxsize=32768)
 def _text_stats(answer: str, domain: tuple[str, ...]) -> tuple[dict[str, float], tuple[str, ...]]:
@@ -450,6 +466,29 @@ def _criteria_texts(item: GradingItem) -> list[str]:
     return out
 
 
+EXEMPLAR_TAU = 0.05  # softmax temperature over cosines to the scored exemplars
+
+
+def _coverage_probabilities(it: GradingItem, criteria: Sequence[CriterionResult]) -> list[float]:
+    """P(stated) per key point; with ``key_points_required`` = N, the N most likely ones
+    (an answer stating any N of them covers the rubric)."""
+    probs = [0.0 if c.level == "contradicted" else c.score for c in criteria]
+    n = it.key_points_required
+    if n is not None and it.key_points and n < len(probs):
+        return sorted(probs, reverse=True)[:n]
+    return probs
+
+
+def _exemplar_score(it: GradingItem, a_vec: np.ndarray, emb: Any) -> float:
+    """Normalised score of the exemplars, weighted by how close the answer is to each."""
+    if not it.exemplars or not it.answer.strip():
+        return math.nan
+    sims = emb([t for t, _ in it.exemplars]) @ a_vec
+    ys = np.clip([(sc - it.min_score) / (it.max_score - it.min_score) for _, sc in it.exemplars], 0, 1)
+    w = np.exp((sims - sims.max()) / EXEMPLAR_TAU)
+    return float((w * ys).sum() / w.sum())
+
+
 def _abbreviations(item: GradingItem) -> dict[str, str]:
     """Abbreviations the assignment itself defines ("last-in first-out (LIFO)")."""
     return _abbreviations_cached((item.question, *item.reference_answers, *item.key_points, item.rubric))
@@ -467,6 +506,53 @@ def _answer_units(item: GradingItem) -> list[str]:
         return []
     sentences = split_sentences(answer)
     return [answer] + [s for s in sentences if s != answer]
+
+
+def _trait_matrix(an: Sequence[_Analysis], emb: np.ndarray) -> np.ndarray:
+    """``traits.essay_feature_matrix`` from analyses already made (no second pass over the text)."""
+    hand = np.asarray(
+        [
+            [a.text[n.removeprefix("text_")] if n.startswith("text_") else a.text[n] for n in ESSAY_FEATURE_NAMES]
+            for a in an
+        ],
+        dtype=np.float64,
+    ).reshape(len(an), len(ESSAY_FEATURE_NAMES))
+    spread = np.asarray([a.chunk_spread for a in an], dtype=np.float64).reshape(len(an), 2)
+    return np.hstack([hand, np.asarray(emb, dtype=np.float64), spread])
+
+
+def _with_traits(
+    results: list[GradeResult], items: Sequence[GradingItem], an: Sequence[_Analysis], emb: np.ndarray, model: Any
+) -> list[GradeResult]:
+    """Trait results for items with traits; the total follows the rubric when every trait is scored."""
+    rows = [i for i, it in enumerate(items) if it.traits]
+    if not rows:
+        return results
+    tm = model if model is not None else TraitModel()
+    x = _trait_matrix([an[i] for i in rows], emb[rows])
+    per_item = tm.predict([items[i].answer for i in rows], x, [items[i].traits for i in rows])
+    for i, traits in zip(rows, per_item, strict=True):
+        r, it = results[i], items[i]
+        r.traits = traits
+        hard = bool(set(r.flags) & HARD_FLAGS)
+        if not hard:
+            r.feedback = feedback.combine(r.feedback, feedback.traits_feedback([t.feedback for t in traits]))
+        total = trait_total(it.traits, [t.score for t in traits], it.min_score, it.max_score)
+        if total is None or hard:
+            continue
+        # the rubric's total; its interval adds the traits' weighted half-widths (errors
+        # of traits of one essay go together, so they are not assumed to cancel)
+        lo_t = trait_total(it.traits, [t.interval[0] for t in traits], it.min_score, it.max_score)
+        hi_t = trait_total(it.traits, [t.interval[1] for t in traits], it.min_score, it.max_score)
+        span = it.max_score - it.min_score
+        r.features["holistic_prediction"] = r.score
+        r.score = round(total, 3)
+        r.interval = (round(min(lo_t, total), 3), round(max(hi_t, total), 3))
+        conf = 0.0 if r.flags else max(0.0, 1 - (r.interval[1] - r.interval[0]) / span)
+        r.confidence = round(conf, 3)
+        r.needs_review = bool(r.flags) or conf < REVIEW_BELOW
+        r.explanation += f" Total from the rubric's {len(traits)} traits: {total:.2f}."
+    return results
 
 
 def _consistent_criteria(criteria: list[CriterionResult], p: float, conf: float) -> list[CriterionResult]:
@@ -742,6 +828,80 @@ class _QuestionMemory:
     y: np.ndarray  # (n,) normalised scores
     words: np.ndarray  # (n,) word counts
     rel: np.ndarray  # (n, len(RELATIVE_COLUMNS)) generic features, for z-scores
+    lexical: _LexicalMemory | None = None
+
+
+LEXICAL_LAMBDA = 1.0  # ridge penalty of the TF-IDF kernel (cosine kernel: diagonal 1)
+LEXICAL_MAX_FEATURES = 20000
+LEXICAL_MAX_ROWS = 4000  # above this the n x n kernel solve is skipped (features NaN)
+
+
+@dataclass
+class _LexicalMemory:
+    """Word and character n-gram TF-IDF of a question's graded answers, with the dual
+    coefficients of kernel ridge regression on them.
+
+    Character n-grams see a key term through a student's misspelling of it; the
+    embedding sees meaning. Both are what a teacher's grade of *this* question
+    rewards, so both are learned per question.
+    """
+
+    vectorizer: Any
+    x: Any  # (n, v) sparse, rows L2-normalised
+    alpha: np.ndarray  # (n,) dual coefficients on centred scores
+    y_mean: float
+    loo: np.ndarray  # (n,) exact leave-one-out predictions for the memory rows
+
+
+def _lexical_vectorizer() -> Any:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import FeatureUnion
+
+    return FeatureUnion(
+        [
+            (
+                "words",
+                TfidfVectorizer(
+                    ngram_range=(1, 2), min_df=2, sublinear_tf=True, max_features=LEXICAL_MAX_FEATURES, dtype=np.float32
+                ),
+            ),
+            (
+                "chars",
+                TfidfVectorizer(
+                    analyzer="char_wb",
+                    ngram_range=(3, 5),
+                    min_df=2,
+                    sublinear_tf=True,
+                    max_features=LEXICAL_MAX_FEATURES,
+                    dtype=np.float32,
+                ),
+            ),
+        ]
+    )
+
+
+def _lexical_memory(texts: Sequence[str], y: np.ndarray) -> _LexicalMemory | None:
+    """TF-IDF kernel ridge of one question (exact leave-one-out via the inverse's diagonal)."""
+    from scipy.linalg import cho_factor, cho_solve
+    from sklearn.preprocessing import normalize
+
+    n = len(texts)
+    if n <= MIN_GRADED or n > LEXICAL_MAX_ROWS:
+        return None
+    vec = _lexical_vectorizer()
+    try:
+        x = normalize(vec.fit_transform([t.lower() for t in texts]))
+    except ValueError:  # empty vocabulary (e.g. all answers blank)
+        return None
+    k = (x @ x.T).toarray().astype(np.float64)
+    y_mean = float(y.mean())
+    yc = y - y_mean
+    c = cho_factor(k + LEXICAL_LAMBDA * np.eye(n))
+    alpha = cho_solve(c, yc)
+    inv_diag = np.diag(cho_solve(c, np.eye(n)))
+    # (K + lam I)^-1 y has alpha_i = residual_i / lam; LOO residual = alpha_i / inv_ii
+    loo = y - alpha / np.clip(inv_diag, 1e-12, None)
+    return _LexicalMemory(vec, x, alpha, y_mean, loo)
 
 
 def _kernel_ridge(em: np.ndarray, y: np.ndarray, eq: np.ndarray, lam: float, loo: bool) -> np.ndarray:
@@ -764,7 +924,9 @@ def _kernel_ridge(em: np.ndarray, y: np.ndarray, eq: np.ndarray, lam: float, loo
     return np.hstack([eq, np.ones((len(eq), 1))]) @ coef
 
 
-def _within_block(eq: np.ndarray, rq: np.ndarray, mem: _QuestionMemory, lam: float, loo: bool) -> np.ndarray:
+def _within_block(
+    eq: np.ndarray, rq: np.ndarray, mem: _QuestionMemory, lam: float, loo: bool, tq: Sequence[str] = ()
+) -> np.ndarray:
     """Within-question features for query embeddings ``eq`` against one question.
 
     ``rq`` are the queries' ``RELATIVE_COLUMNS``. ``loo=True`` means the queries *are*
@@ -842,20 +1004,49 @@ def _within_block(eq: np.ndarray, rq: np.ndarray, mem: _QuestionMemory, lam: flo
     out[:, 9] = top_cos
     out[:, 10] = bottom_cos
     out[:, 11] = top_cos - bottom_cos
-    out[:, 12:] = np.clip(rel_z, -5, 5)
+    lex = mem.lexical
+    if lex is not None:
+        from sklearn.preprocessing import normalize
+
+        if loo:
+            out[:, 12] = lex.loo
+            xq = lex.x
+        else:
+            xq = normalize(lex.vectorizer.transform([t.lower() for t in tq]))
+            out[:, 12] = lex.y_mean + np.asarray(xq @ (lex.x.T @ lex.alpha)).ravel()
+        ls = np.asarray((xq @ lex.x.T).todense())
+        if loo:
+            np.fill_diagonal(ls, -np.inf)
+        kk = min(KNN_K, n_eff)
+        ltop = np.argpartition(-ls, kk - 1, axis=1)[:, :kk]
+        lsims = np.take_along_axis(ls, ltop, axis=1)
+        lw = np.exp((lsims - lsims.max(axis=1, keepdims=True)) / KNN_TAU)
+        lw /= lw.sum(axis=1, keepdims=True)
+        out[:, 13] = (lw * y[ltop]).sum(axis=1)
+        out[:, 14] = lsims.max(axis=1)
+        out[:, 12] = np.clip(out[:, 12], -0.5, 1.5)
+    out[:, 15:] = np.clip(rel_z, -5, 5)
     return out
 
 
 def _memory_from(
-    keys: Sequence[str], emb: np.ndarray, y: np.ndarray, words: np.ndarray, rel: np.ndarray, rows: np.ndarray
+    keys: Sequence[str],
+    emb: np.ndarray,
+    y: np.ndarray,
+    words: np.ndarray,
+    rel: np.ndarray,
+    rows: np.ndarray,
+    texts: Sequence[str] | None = None,
 ) -> dict[str, _QuestionMemory]:
     by_key: dict[str, list[int]] = {}
     for r in rows:
         by_key.setdefault(keys[r], []).append(int(r))
-    return {
-        k: _QuestionMemory(emb[idx], y[idx], words[idx], rel[idx])
-        for k, idx in ((k, np.asarray(v)) for k, v in by_key.items())
-    }
+    out = {}
+    for k, v in by_key.items():
+        idx = np.asarray(v)
+        lex = _lexical_memory([texts[i] for i in idx], y[idx]) if texts is not None else None
+        out[k] = _QuestionMemory(emb[idx], y[idx], words[idx], rel[idx], lex)
+    return out
 
 
 def _within_features(
@@ -866,6 +1057,7 @@ def _within_features(
     memory: dict[str, _QuestionMemory],
     lam: float,
     loo: bool,
+    texts: Sequence[str] = (),
 ) -> np.ndarray:
     """Within features for ``rows``; with ``loo`` the rows must be exactly the memory."""
     out = np.full((len(rows), len(WITHIN_NAMES)), np.nan)
@@ -877,7 +1069,8 @@ def _within_features(
         if mem is None:
             continue
         pos = np.asarray(positions)
-        out[pos] = _within_block(emb[rows[pos]], rel[rows[pos]], mem, lam, loo)
+        tq = [texts[r] for r in rows[pos]] if len(texts) else []
+        out[pos] = _within_block(emb[rows[pos]], rel[rows[pos]], mem, lam, loo, tq)
     return out
 
 
@@ -979,12 +1172,14 @@ class Grader:
         answers = np.vstack([emb.answer(it.answer) for it in items]) if items else np.zeros((0, emb.dim))
         analyses = []
         for i, it in enumerate(items):
-            analyses.append(self._analyse_one(it, answers[i], emb))
+            a = self._analyse_one(it, answers[i], emb)
+            a.chunk_spread = emb.spread(it.answer)
+            analyses.append(a)
         return analyses, answers
 
     def _analyse_one(self, it: GradingItem, a_vec: np.ndarray, emb: _Embedder) -> _Analysis:
         answer = it.answer.strip()
-        domain = (it.question, *it.reference_answers, *it.key_points)
+        domain = (it.question, *it.reference_answers, *it.key_points, it.rubric, *(t for t, _ in it.exemplars))
         text, gib_reasons = _text_stats(answer, domain)
         words = tf.tokenize_words(answer)
         refs = it.reference_answers
@@ -1017,7 +1212,8 @@ class Grader:
             float(ref_cos.max()) if len(ref_cos) else math.nan,
             [c.score for c in criteria],
             token[2],
-            criteria_probabilities=[c.score for c in criteria] if self.keypoint_model is not None else None,
+            criteria_probabilities=_coverage_probabilities(it, criteria) if self.keypoint_model is not None else None,
+            exemplar_score=_exemplar_score(it, a_vec, emb),
         )
 
         flags: list[str] = []
@@ -1045,12 +1241,14 @@ class Grader:
                 and _copy_ratio(answer, it.question) >= COPY_RATIO
             ):
                 flags.append("copied_question")
-        domain_words = q_words | set(tf.content_words(" ".join([*refs, *it.key_points])))
+        exemplar_texts = [t for t, _ in it.exemplars]
+        domain_words = q_words | set(tf.content_words(" ".join([*refs, *it.key_points, *exemplar_texts, it.rubric])))
         shares_words = bool(set(a_words) & domain_words)
+        ex_cos = (emb(exemplar_texts) @ a_vec).tolist() if exemplar_texts else []
         off_topic_candidate = (
             len(a_words) >= OFF_TOPIC_MIN_WORDS
             and not shares_words
-            and max([q_cos if math.isfinite(q_cos) else -1.0, *ref_cos.tolist()]) < OFF_TOPIC_SIM
+            and max([q_cos if math.isfinite(q_cos) else -1.0, *ref_cos.tolist(), *ex_cos]) < OFF_TOPIC_SIM
         )
         return _Analysis(
             n_words=len(words),
@@ -1159,11 +1357,22 @@ class Grader:
         return g
 
     # -- fit ----------------------------------------------------------------------
-    def fit(self, items: Sequence[GradingItem], scores: Sequence[float], *, progress: bool = False) -> Grader:
+    def fit(
+        self,
+        items: Sequence[GradingItem],
+        scores: Sequence[float],
+        *,
+        trait_scores: Sequence[Mapping[str, float] | None] | None = None,
+        progress: bool = False,
+    ) -> Grader:
         """Learn from instructor-graded answers (any mix of questions).
 
         Chooses regressors and the blend weight by cross-validation on these items
         only, then calibrates confidence on their out-of-fold predictions.
+        ``trait_scores[i]`` (optional) maps trait names of ``items[i].traits`` to the
+        teacher's per-trait scores; each trait with enough of them gets its own model
+        (``multimodal.traits.TraitModel``). ``scores`` are the holistic totals (for a
+        rubric whose total is the traits' sum, the sum the teacher gave).
         """
         t0 = time.perf_counter()
         items = list(items)
@@ -1182,8 +1391,23 @@ class Grader:
         an, emb = self._analyse(items)
         g = self._generic_matrix(items, an)
         self._state["n_extra"] = g.shape[1] - len(GENERIC_NAMES)
+        if trait_scores is not None and len(trait_scores) != len(items):
+            raise ValueError(f"{len(items)} items but {len(trait_scores)} trait score rows")
         with _sklearn_threads():
-            return self._fit_models(items, y_raw, y, lo, hi, keys, an, emb, g, t0)
+            self._fit_models(items, y_raw, y, lo, hi, keys, an, emb, g, t0)
+            if trait_scores is not None and any(it.traits for it in items):
+                tm = TraitModel(seed=self.seed, alpha=self.alpha)
+                tm.fit(
+                    [it.answer for it in items],
+                    _trait_matrix(an, emb),
+                    [it.traits for it in items],
+                    trait_scores,
+                )
+                self._state["traits"] = tm if tm.fitted else None
+                self.summary["traits"] = tm.summary()
+                self.metrics["traits_cv"] = _json_clean(tm.summary())
+                self.version = f"{GRADER_VERSION}-{self._digest()[:8]}"
+        return self
 
     def _fit_models(
         self,
@@ -1201,6 +1425,7 @@ class Grader:
         from sklearn.model_selection import GroupKFold, KFold
 
         words = np.array([a.n_words for a in an], dtype=np.float64)
+        texts = [it.answer for it in items]
         rel = g[:, [GENERIC_NAMES.index(c) for c in RELATIVE_COLUMNS]]
         n = len(items)
         all_rows = np.arange(n)
@@ -1219,9 +1444,9 @@ class Grader:
         w_oof_feats = np.full((n, len(WITHIN_NAMES)), np.nan)
         kf = KFold(n_splits=min(n_folds, n), shuffle=True, random_state=rng_seed)
         for tr, te in kf.split(all_rows):
-            mem = _memory_from(keys, emb, y, words, rel, tr)
-            w_tr = _within_features(keys, emb, rel, tr, mem, lam, loo=True)
-            w_te = _within_features(keys, emb, rel, te, mem, lam, loo=False)
+            mem = _memory_from(keys, emb, y, words, rel, tr, texts)
+            w_tr = _within_features(keys, emb, rel, tr, mem, lam, loo=True, texts=texts)
+            w_te = _within_features(keys, emb, rel, te, mem, lam, loo=False, texts=texts)
             w_oof_feats[te] = w_te
             ok_tr = ~np.isnan(w_tr[:, 0])
             ok_te = ~np.isnan(w_te[:, 0])
@@ -1247,8 +1472,8 @@ class Grader:
             across_kinds = ("ridge",) if self.model == "auto" else (self.model,)
 
         # final models on all rows (within features leave-one-out)
-        memory = _memory_from(keys, emb, y, words, rel, all_rows)
-        w_all = _within_features(keys, emb, rel, all_rows, memory, lam, loo=True)
+        memory = _memory_from(keys, emb, y, words, rel, all_rows, texts)
+        w_all = _within_features(keys, emb, rel, all_rows, memory, lam, loo=True, texts=texts)
         ok = ~np.isnan(w_all[:, 0])
         within_models = []
         if within_kinds and ok.sum() >= 5:
@@ -1460,9 +1685,11 @@ class Grader:
             return []
         an, emb = self._analyse(items)
         if not self.fitted:
-            return [self._zero_shot_result(it, a) for it, a in zip(items, an, strict=True)]
+            results = [self._zero_shot_result(it, a) for it, a in zip(items, an, strict=True)]
+            return _with_traits(results, items, an, emb, None)
         with _sklearn_threads():
-            return self._predict_learned(items, an, emb)
+            results = self._predict_learned(items, an, emb)
+            return _with_traits(results, items, an, emb, self._state.get("traits"))
 
     def _predict_learned(self, items: list[GradingItem], an: list[_Analysis], emb: np.ndarray) -> list[GradeResult]:
         st = self._state
@@ -1470,7 +1697,8 @@ class Grader:
         keys = [it.key for it in items]
         rows = np.arange(len(items))
         rel = g[:, [GENERIC_NAMES.index(c) for c in RELATIVE_COLUMNS]]
-        w = _within_features(keys, emb, rel, rows, st["memory"], st["lambda"], loo=False)
+        texts = [it.answer for it in items]
+        w = _within_features(keys, emb, rel, rows, st["memory"], st["lambda"], loo=False, texts=texts)
         has_w = ~np.isnan(w[:, 0]) & bool(st["within_models"])
         members_a = np.vstack([np.clip(m.predict(g), 0, 1) for m in st["across_models"]])
         p_a, s_a = members_a.mean(axis=0), members_a.std(axis=0)
@@ -1552,7 +1780,7 @@ class Grader:
                 flags=flags,
                 feedback=feedback.RECEIVED,
                 explanation=(
-                    "Not graded: no reference answer, no rubric key points and no model "
+                    "Not graded: no reference answer, no rubric key points, no scored exemplars and no model "
                     "trained on graded answers for this question."
                 ),
                 features=feats,
@@ -1572,7 +1800,9 @@ class Grader:
             f"{it.min_score:g}-{it.max_score:g} = {ZS_WEIGHTS[0]:g} x semantic "
             f"{a.zs.get('semantic', math.nan):.2f} + {ZS_WEIGHTS[1]:g} x key-point coverage "
             f"{a.zs.get('coverage', math.nan):.2f} + {ZS_WEIGHTS[2]:g} x word overlap "
-            f"{a.zs.get('lexical', math.nan):.2f} (weights renormalised over available parts). "
+            f"{a.zs.get('lexical', math.nan):.2f}"
+            + (f" + {ZS_WEIGHTS[0]:g} x scored exemplars {a.zs['exemplars']:.2f}" if "exemplars" in a.zs else "")
+            + " (weights renormalised over available parts). "
             + self._evidence_text(a)
             + self._flag_text(flags, a)
         )
@@ -1810,7 +2040,10 @@ class Grader:
             keypoint_model=payload.get("keypoint_model"),
         )
         st = payload["state"]
-        st["memory"] = {k: _QuestionMemory(**m) for k, m in st["memory"].items()}
+        st["memory"] = {
+            k: _QuestionMemory(**{**m, "lexical": _LexicalMemory(**m["lexical"]) if m.get("lexical") else None})
+            for k, m in st["memory"].items()
+        }
         obj._state = st
         obj.fitted = True
         obj.version = meta["version"]

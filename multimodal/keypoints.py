@@ -23,11 +23,17 @@ and ships as ``multimodal/models/keypoint_nli.joblib`` + ``keypoint_nli.json``.
 Levels (thresholds chosen by cross-validation on the training answers so that a
 "missing" statement is almost never wrong, stored in the artifact's metadata):
 
-* ``met``: P(states) >= ``met`` threshold on the best span;
-* ``contradicted``: P(opposite) >= its threshold and above P(states);
+* ``met``: P(states) >= ``met`` threshold on the best span, or a span states the
+  point in its own words (every content word, in order, same polarity, no antonym or
+  number changed: a transparent rule that needs no model);
+* ``contradicted``: a span states the point's words with the other polarity or with
+  an antonym in place of one of them (``pair_rules``). The classifier's P(opposite)
+  is reported (``p_contradicted``, and it feeds the score models) but never decides
+  this level alone: trained on SemEval, whose "contradictory" answers are mostly
+  wrong in other ways, it was right for under a third of the answers it flagged;
 * ``missing``: P(states) <= the ``missing`` threshold on *every* span, nothing is
   even partly similar, and nothing contradicts it: a confident absence;
-* ``partial``: P(states) above the ``partial`` threshold;
+* ``partial``: P(states) above the ``partial`` threshold and above P(opposite);
 * ``unsure`` otherwise: the student is told nothing about this point.
 """
 
@@ -548,6 +554,33 @@ def _soft_recall(p_words: list[str], s_words: list[str], word_vec: Any) -> tuple
     return float(best.mean()), float(best.min()), best
 
 
+@dataclass(frozen=True)
+class _Analysed:
+    tokens: tuple[str, ...]
+    surface: tuple[str, ...]
+    stems: tuple[str, ...]
+    stem_set: frozenset[str]
+    negations: int
+    numbers: frozenset[str]
+
+
+@lru_cache(maxsize=200_000)
+def _analysed(text: str) -> _Analysed:
+    """Tokens, content words, stems, negations and numbers of one text (cached: key
+    points and spans recur in every pair they take part in)."""
+    toks = tuple(tokens(text))
+    surface = tuple(t for t in toks if t not in FUNCTION_WORDS and t not in NEGATIONS)
+    stems = tuple(_stem(w) for w in surface)
+    return _Analysed(
+        toks, surface, stems, frozenset(stems), _neg_count(toks), frozenset(t for t in toks if t[0].isdigit())
+    )
+
+
+@lru_cache(maxsize=20_000)
+def _question_words(question: str) -> frozenset[str]:
+    return frozenset(key_words(question))
+
+
 def pair_scalar_features(
     point: str,
     span: str,
@@ -564,26 +597,23 @@ def pair_scalar_features(
     v = ctx.vec([point, span, p_exp, s_exp, question or point])
     cos, cos_exp = float(v[0] @ v[1]), float(v[2] @ v[3])
     cos_answer, cos_qp = float(v[2] @ answer_vec), float(v[4] @ v[2]) if question else 0.0
-    p_tok, s_tok = tokens(p_exp), tokens(s_exp)
-    p_surface, s_surface = content_tokens(p_exp), content_tokens(s_exp)
-    p_content = [_stem(w) for w in p_surface]
-    s_content = [_stem(w) for w in s_surface]
-    q_words = set(key_words(question))
-    ps, ss = set(p_content), set(s_content)
+    pa, sa = _analysed(p_exp), _analysed(s_exp)
+    q_words = _question_words(question)
+    ps, ss = pa.stem_set, sa.stem_set
     recall = len(ps & ss) / len(ps) if ps else 1.0
     precision = len(ps & ss) / len(ss) if ss else 0.0
     demoted = ps - q_words
     recall_demoted = len(demoted & ss) / len(demoted) if demoted else recall
-    soft_mean, soft_min, best = _soft_recall(p_surface, s_surface, ctx.word_vec)
+    soft_mean, soft_min, best = _soft_recall(list(pa.surface), list(sa.surface), ctx.word_vec)
     unmatched = float(np.mean(best < 0.6)) if len(best) else 0.0
-    dem_idx = [i for i, w in enumerate(p_content) if w not in q_words]
+    dem_idx = [i for i, w in enumerate(pa.stems) if w not in q_words]
     unmatched_dem = float(np.mean(best[dem_idx] < 0.6)) if dem_idx else unmatched
-    lcs = _lcs(p_content, s_content) / len(p_content) if p_content else 1.0
-    neg_p, neg_s = _neg_count(p_tok), _neg_count(s_tok)
-    sub, sub_rev = antonym_substitutions(p_content, s_content)
-    nums_p = {t for t in p_tok if t[0].isdigit()}
-    nums_s = {t for t in s_tok if t[0].isdigit()}
+    lcs = _lcs(pa.stems, sa.stems) / len(pa.stems) if pa.stems else 1.0
+    neg_p, neg_s = pa.negations, sa.negations
+    sub, sub_rev = antonym_substitutions(pa.stems, sa.stems)
+    nums_p, nums_s = pa.numbers, sa.numbers
     num_mismatch = float(bool(nums_p) and bool(nums_s) and not (nums_p & nums_s))
+    p_tok, s_tok = pa.tokens, sa.tokens
     return np.array(
         [
             cos,
@@ -776,9 +806,10 @@ def judge_key_points(
         return []
     if not spans:
         return [KeypointJudgement(p, "missing", 0.0, 0.0, "", None, 0.0) for p in points]
-    rows, owner = [], []
+    rows, owner, rules = [], [], []
     for k, p in enumerate(points):
         for sp in spans:
+            rules.append(pair_rules(p, sp.text, abbreviations))
             rows.append(
                 pair_features(
                     p,
@@ -794,6 +825,8 @@ def judge_key_points(
     x = model.features(rows)
     prob = model.proba(x)
     cos = x[:, SCALAR_NAMES.index("cos_expanded")]
+    literal = np.array([r[0] for r in rules])
+    opposite = np.array([r[1] for r in rules])
     owner_arr = np.asarray(owner)
     th = model.thresholds
     out = []
@@ -801,26 +834,66 @@ def judge_key_points(
         idx = np.flatnonzero(owner_arr == k)
         pe, pc = prob[idx, 0], prob[idx, 1]
         best = int(np.argmax(pe))
-        worst = int(np.argmax(pc))
-        p_met, p_con = float(pe[best]), float(pc[worst])
+        # the span most *about* the point (least "neither") decides between "states it"
+        # and "states the opposite": a clause elsewhere that merely sounds negative must not
+        about = int(np.argmax(pe + pc))
+        p_met, p_con = float(pe[best]), float(pc[about])
         best_cos = float(cos[idx].max())
-        if p_met >= th.met:
+        lit = np.flatnonzero(literal[idx])
+        opp = np.flatnonzero(opposite[idx])
+        if len(lit):
+            level, j = "met", int(lit[np.argmax(pe[lit])])
+        elif len(opp):
+            level, j = "contradicted", int(opp[np.argmax(pc[opp])])
+            p_con = max(p_con, float(pc[j]))
+        elif p_met >= th.met:
             level, j = "met", best
-        elif p_con >= th.contradicted and p_con > p_met:
-            level, j = "contradicted", worst
-        elif p_met >= th.partial:
+        elif p_met >= th.partial and p_met > p_con:
             level, j = "partial", best
         elif p_met <= th.missing and p_con < th.contradicted and best_cos < th.partial_cos:
             level, j = "missing", -1
         else:
             level, j = "unsure", best
-        if j >= 0:
+        if j >= 0 and ((level == "met" and literal[idx[j]]) or (level == "contradicted" and opposite[idx[j]])):
+            sp = spans[j]
+            evidence, where = sp.text, (sp.start, sp.end)
+        elif j >= 0:
             sp = _prefer_short(spans, idx, pe if level != "contradicted" else pc, j)
             evidence, where = sp.text, (sp.start, sp.end)
         else:
             evidence, where = "", None
         out.append(KeypointJudgement(p, level, round(p_met, 4), round(p_con, 4), evidence, where, round(best_cos, 4)))
     return out
+
+
+OPPOSITE_MIN_RECALL = 0.75  # of the point's content words, counting the antonym as its word
+
+
+def pair_rules(point: str, span: str, abbreviations: Mapping[str, str]) -> tuple[bool, bool]:
+    """(states it in its own words, states the opposite) - transparent rules on words.
+
+    *Own words*: every content word of the point (2+ words) is in the span after
+    abbreviation expansion and light stemming, in the same order, with the same
+    polarity, no antonym swapped in and no number changed.
+    *Opposite*: the point's words are there but with the other polarity ("does not
+    need to be sorted"), or one of them is replaced by its antonym ("first in first
+    out" for "last in first out", the antonym counting for the word it replaces), and
+    not both.
+    """
+    pa = _analysed(expand_abbreviations(point, abbreviations))
+    sa = _analysed(expand_abbreviations(span, abbreviations))
+    if len(pa.stems) < 2 or (pa.numbers and sa.numbers and not (pa.numbers & sa.numbers)):
+        return False, False
+    ps, ss = pa.stem_set, sa.stem_set
+    recall = len(ps & ss) / len(ps)
+    neg_flip = (pa.negations % 2) != (sa.negations % 2)
+    sub, rev = antonym_substitutions(pa.stems, sa.stems)
+    literal = recall >= 1.0 and not neg_flip and not sub and not rev and _lcs(pa.stems, sa.stems) == len(pa.stems)
+    recall_after = min(1.0, (len(ps & ss) + sub) / len(ps))
+    opposite = (neg_flip and not sub and recall >= 1.0) or (
+        sub >= 1 and not neg_flip and recall_after >= OPPOSITE_MIN_RECALL and len(ps & ss) >= 1
+    )
+    return literal, opposite
 
 
 def _prefer_short(spans: Sequence[Span], idx: np.ndarray, prob: np.ndarray, j: int) -> Span:

@@ -239,6 +239,14 @@ def _conformal(scores: np.ndarray, alpha: float) -> float:
     return float(np.sort(scores)[rank - 1])
 
 
+def _one_thread() -> Any:
+    """One BLAS/OpenMP thread for scikit-learn (see ``grader._sklearn_threads``: boosting on
+    shared cores is many times slower with more)."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api=None)
+
+
 MIN_TRAIT_EXAMPLES = 20
 MIN_HALF_WIDTH = 0.025  # of the trait's range: never claim a trait score is pinned down exactly
 
@@ -254,7 +262,7 @@ class TraitModel:
     ``MIN_TRAIT_EXAMPLES`` scored essays stay unscored.
     """
 
-    def __init__(self, *, seed: int = 0, alpha: float = 0.1, folds: int = 5, kinds: Sequence[str] = ENSEMBLE_KINDS):
+    def __init__(self, *, seed: int = 0, alpha: float = 0.1, folds: int = 3, kinds: Sequence[str] = ENSEMBLE_KINDS):
         self.seed = seed
         self.alpha = alpha
         self.folds = folds
@@ -275,6 +283,17 @@ class TraitModel:
         log: Callable[[str], None] | None = None,
     ) -> TraitModel:
         """``specs[i]`` are item i's traits, ``trait_scores[i]`` its teacher's scores by trait name."""
+        with _one_thread():
+            return self._fit(texts, x, specs, trait_scores, log)
+
+    def _fit(
+        self,
+        texts: Sequence[str],
+        x: np.ndarray,
+        specs: Sequence[Sequence[TraitSpec]],
+        trait_scores: Sequence[Mapping[str, float] | None],
+        log: Callable[[str], None] | None,
+    ) -> TraitModel:
         from sklearn.model_selection import KFold
 
         by_key: dict[str, tuple[TraitSpec, list[int], list[float]]] = {}
@@ -380,6 +399,12 @@ class TraitModel:
         self, texts: Sequence[str], x: np.ndarray, specs: Sequence[Sequence[TraitSpec]]
     ) -> list[list[TraitResult]]:
         """One ``TraitResult`` per spec of every item (unscored when the trait has no model)."""
+        with _one_thread():
+            return self._predict(texts, x, specs)
+
+    def _predict(
+        self, texts: Sequence[str], x: np.ndarray, specs: Sequence[Sequence[TraitSpec]]
+    ) -> list[list[TraitResult]]:
         out: list[list[TraitResult]] = [[] for _ in texts]
         need: dict[str, list[int]] = {}
         for i, sp in enumerate(specs):

@@ -1,23 +1,37 @@
-"""Grading benchmark: cross-validated QWK / Pearson / RMSE of ``multimodal.grader``.
+"""Grading benchmark: QWK / Pearson / RMSE, confidence, 3-way labels and answer groups.
 
 Reads the project's grading CSV (``question_id,question,reference_answer,answer,
-score,min_score,max_score``; ``reference_answer`` may be empty for essay-style tasks)
-and evaluates two protocols:
+score,min_score,max_score``; ``reference_answer`` may be empty for essay-style tasks;
+optional ``label`` (3-way class, SemEval), ``split`` and ``all_reference_answers``
+("|||"-joined) columns) and evaluates ``multimodal.grader`` in one of two modes:
 
-* ``within-question``: K-fold inside every question. Fold k's test set is fold k of
-  each question; the grader trains on everything else, i.e. the other graded
-  answers of the same question *and* the other questions ("related assignments").
-* ``across-question``: GroupKFold by question. Test questions have no graded answers
-  in training: they are graded from their reference answer (if any) and a model
-  trained on other questions.
+* ``run_train_test`` (``--train`` / ``--test``): fit on one file, grade the other.
+  Test questions with graded answers in training are graded within-question, the
+  others across-question; both are also reported separately.
+* ``run_benchmark`` (``--csv`` / ``--folds``), cross-validation with two protocols:
+
+  - ``within-question``: K-fold inside every question. Fold k's test set is fold k of
+    each question; the grader trains on everything else, i.e. the other graded
+    answers of the same question *and* the other questions ("related assignments").
+  - ``across-question``: GroupKFold by question. Test questions have no graded
+    answers in training: they are graded from their reference answer (if any) and
+    a model trained on other questions.
 
 Hyper-parameters are fixed defaults or chosen by the grader's own inner
-cross-validation on the training folds: held-out folds are only ever predicted.
+cross-validation on the training folds: held-out answers are only ever predicted.
 
-QWK is computed per question on the score grid (predictions rounded to ``step``;
-for Mohler, whose scores are means of two raters, 0.5) and averaged over
-questions; Pearson r and RMSE are pooled over all held-out answers. Zero-shot
-Pearson is the uncalibrated reference-similarity score (n/a without references).
+Metrics: QWK per question on the score grid (predictions rounded to ``step``; for
+Mohler, whose scores are means of two raters, 0.5), averaged over questions
+(``qwk_mean``) and pooled; Pearson r, RMSE and MAE pooled over all held-out
+answers. ``auto_release_share_at_rmse_0.5``: the largest share of held-out answers
+that, taken in order of decreasing confidence, keeps an RMSE of at most 0.5 points
+(what a confidence threshold could release automatically at that error). With a
+``label`` column, the 3-way label is predicted from the key-point / entailment
+judgements against the reference answers (``multimodal.research.keypoint_training``,
+fitted on the training rows only): accuracy, macro and weighted F1, per ``split``.
+Answer groups (``multimodal.answer_groups`` defaults) are scored against the human
+scores: the share of grouped answers within 0.5 points (on integer grids: the same
+score) of their representative's score, and the grading actions saved.
 
 Embeddings are cached on disk (``~/.cache/eduplatform/emb-<sha>.npz``, keyed by
 SHA-1 of each text and the encoder name), so reruns skip the encoder.
@@ -534,6 +548,7 @@ def run_benchmark(
     model: str = "auto",
     step: float | None = None,
     encoder: Any = None,
+    groups: bool = True,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Run the benchmark and return the JSON-ready result (see module doc)."""
@@ -572,7 +587,7 @@ def run_benchmark(
         zero_shot = np.array([r.score for r in zs_results], dtype=float)
     zs_s = time.perf_counter() - t0
 
-    groups_report = _answer_groups_report(rows, items, enc, step)
+    groups_report = _answer_groups_report(rows, items, enc, step) if groups else None
 
     classify = all(r.label for r in rows)
     splits = list(SPLITS) if split == "both" else [split]

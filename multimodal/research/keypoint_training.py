@@ -8,13 +8,15 @@ thresholds) is chosen on out-of-fold predictions with whole *questions* held out
 (GroupKFold), because the product meets key points it has never seen:
 
 * ``met``: the lowest threshold on P(states) whose precision for "correct" answers
-  reaches ``MET_PRECISION``;
+  reaches ``MET_PRECISION`` (``partial``: ``PARTIAL_PRECISION``);
 * ``missing``: the highest threshold whose "missing" statements (no span above it,
   no span similar by cosine, nothing contradicting) are wrong for at most
   1 - ``MISSING_PRECISION`` of answers, i.e. the answer was in fact correct;
-* ``contradicted``: the lowest threshold on P(opposite) with precision for
-  "contradictory" answers of at least ``CONTRADICTED_PRECISION`` (falling back to
-  the best-precision threshold with enough support).
+* ``contradicted``: the threshold on P(opposite) that at most
+  ``CONTRADICTED_FALSE_RATE`` of *correct* answers exceed (a correct answer is almost
+  never told it says the opposite). Training adds, to the training folds only,
+  correct answers with their polarity flipped or an antonym swapped in as
+  contradictions (``contradiction_pairs``).
 
 ``AnswerLabeller`` turns the judgements against all reference answers into the
 answer's 3-way label (the SemEval task) and, when the question has labelled answers
@@ -26,6 +28,7 @@ from __future__ import annotations
 import csv
 import math
 import os
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -49,9 +52,10 @@ __all__ = [
 LABEL_TO_PAIR = {"correct": "entailed", "contradictory": "contradicted", "incorrect": "neutral"}
 ANSWER_LABELS = ("correct", "contradictory", "incorrect")
 MET_PRECISION = 0.85
+PARTIAL_PRECISION = 0.7
 MISSING_PRECISION = 0.95
-CONTRADICTED_PRECISION = 0.75
-C_GRID = (0.03, 0.1, 0.3, 1.0)
+CONTRADICTED_FALSE_RATE = 0.03  # of correct answers that may be told they say the opposite
+C_GRID = (0.001, 0.003, 0.01, 0.03)
 
 
 @dataclass
@@ -124,6 +128,13 @@ def build_context(encoder: Any, rows: Sequence[SemRow]) -> kp.PairContext:
         texts += t
         words += w
     texts += [c for r in rows for c in chunk_text(r.answer)]
+    for r in rows:  # the training-only contradiction variants (``contradiction_pairs``)
+        if r.label == "correct":
+            for v in (negated(r.answer.strip()), antonym_swapped(r.answer.strip())):
+                if v:
+                    ve = kp.expand_abbreviations(v, r.abbreviations)
+                    texts += [v, ve]
+                    words += kp.content_tokens(ve)
     return kp.PairContext(vec=_Lookup(encoder, texts), word_vec=_Lookup(encoder, sorted(set(words))))
 
 
@@ -163,6 +174,77 @@ def training_pairs(rows: Sequence[SemRow], ctx: kp.PairContext) -> tuple[np.ndar
     return np.vstack(x), np.asarray(y)
 
 
+_AUX = re.compile(r"\b(is|are|was|were|does|do|did|can|will|has|have|had|should|would|could|must)\b", re.IGNORECASE)
+_NEG_AFTER_AUX = re.compile(
+    r"\b(is|are|was|were|does|do|did|can|will|has|have|had|should|would|could|must)\s+not\b", re.I
+)
+
+
+def negated(text: str) -> str | None:
+    """The sentence with its polarity flipped at the first auxiliary ("is" <-> "is not"),
+    or None when there is no auxiliary to flip."""
+    if _NEG_AFTER_AUX.search(text):
+        return _NEG_AFTER_AUX.sub(lambda m: m.group(1), text, count=1)
+    if _AUX.search(text):
+        return _AUX.sub(lambda m: m.group(1) + " not", text, count=1)
+    return None
+
+
+_SURFACE_ANTONYMS: dict[str, str] = {}
+for _a, _b in kp._ANTONYM_PAIRS:
+    _SURFACE_ANTONYMS.setdefault(_a, _b)
+    _SURFACE_ANTONYMS.setdefault(_b, _a)
+
+
+def antonym_swapped(text: str) -> str | None:
+    """The sentence with its first word that has a listed antonym replaced by it (not
+    in negated sentences: "not connected" -> "not disconnected" says the same)."""
+    words = text.split()
+    if any(w.lower().strip(".,;:!?") in kp.NEGATIONS for w in words):
+        return None
+    for i, w in enumerate(words):
+        core = re.sub(r"[^A-Za-z]", "", w).lower()
+        new = _SURFACE_ANTONYMS.get(core)
+        if new:
+            words[i] = w.lower().replace(core, new)
+            return " ".join(words)
+    return None
+
+
+def contradiction_pairs(rows: Sequence[SemRow], ctx: kp.PairContext) -> tuple[np.ndarray, np.ndarray]:
+    """Training-only augmentation: every *correct* answer with its polarity flipped or an
+    antonym swapped, paired with its closest reference, is a contradiction.
+
+    SemEval has few contradictory answers, and fewer that differ from a correct one by
+    exactly the negation or the antonym a key point hinges on ("first" for "last");
+    these pairs teach the classifier what those features mean.
+    """
+    x, y = [], []
+    avec = answer_vectors(rows, ctx)
+    for r, av in zip(rows, avec, strict=True):
+        if r.label != "correct":
+            continue
+        ref = _best_reference(r, av, ctx)
+        for variant in (negated(r.answer.strip()), antonym_swapped(r.answer.strip())):
+            if not variant or variant == r.answer.strip():
+                continue
+            x.append(
+                kp.pair_features(
+                    ref,
+                    variant,
+                    answer_vec=ctx.vec([variant])[0],
+                    question=r.question,
+                    abbreviations=r.abbreviations,
+                    ctx=ctx,
+                    span_is_answer=True,
+                )
+            )
+            y.append("contradicted")
+    if not x:
+        return np.zeros((0, len(kp.SCALAR_NAMES) + 768)), np.asarray([], dtype=object)
+    return np.vstack(x), np.asarray(y)
+
+
 def _classifier(c: float, seed: int) -> Any:
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -173,6 +255,11 @@ def _classifier(c: float, seed: int) -> Any:
 
 def judgement_matrix(rows: Sequence[SemRow], ctx: kp.PairContext, model: kp.KeypointModel) -> np.ndarray:
     """Per answer, the judgement summary against all its references (``JUDGEMENT_NAMES``)."""
+    with _one_thread():
+        return _judgement_matrix(rows, ctx, model)
+
+
+def _judgement_matrix(rows: Sequence[SemRow], ctx: kp.PairContext, model: kp.KeypointModel) -> np.ndarray:
     out = []
     avec = answer_vectors(rows, ctx)
     for r, av in zip(rows, avec, strict=True):
@@ -188,9 +275,20 @@ def judgement_matrix(rows: Sequence[SemRow], ctx: kp.PairContext, model: kp.Keyp
         if not js:
             out.append([0.0] * len(JUDGEMENT_NAMES))
             continue
+        js = list(js)
         pm = np.array([j.p_met for j in js])
         pc = np.array([j.p_contradicted for j in js])
         cs = np.array([j.best_cos for j in js])
+        best = int(np.argmax(pm))
+        scal = kp.pair_scalar_features(
+            r.references[best],
+            js[best].evidence or r.answer.strip(),
+            answer_vec=av,
+            question=r.question,
+            abbreviations=r.abbreviations,
+            ctx=ctx,
+            span_is_answer=js[best].evidence.strip() == r.answer.strip(),
+        )
         out.append(
             [
                 pm.max(),
@@ -203,6 +301,8 @@ def judgement_matrix(rows: Sequence[SemRow], ctx: kp.PairContext, model: kp.Keyp
                 float(any(j.level == "met" for j in js)),
                 float(any(j.level == "contradicted" for j in js)),
                 float(all(j.level == "missing" for j in js)),
+                float(len(js)),
+                *scal,
             ]
         )
     return np.asarray(out, dtype=np.float64)
@@ -219,7 +319,8 @@ JUDGEMENT_NAMES = (
     "any_met",
     "any_contradicted",
     "all_missing",
-)
+    "n_references",
+) + tuple(f"best_pair_{n}" for n in kp.SCALAR_NAMES)
 
 
 def _precision_threshold(score: np.ndarray, positive: np.ndarray, target: float, min_support: int) -> float:
@@ -236,17 +337,17 @@ def _precision_threshold(score: np.ndarray, positive: np.ndarray, target: float,
 
 
 def choose_thresholds(
-    pm: np.ndarray, pc: np.ndarray, cos: np.ndarray, labels: np.ndarray
+    pm: np.ndarray, pc: np.ndarray, cos: np.ndarray, labels: np.ndarray, said_contra: np.ndarray | None = None
 ) -> tuple[kp.Thresholds, dict[str, Any]]:
     """Decision thresholds from out-of-fold answer-level maxima (see module doc)."""
     correct = labels == "correct"
     contra = labels == "contradictory"
     met = _precision_threshold(pm, correct, MET_PRECISION, 50)
     met = float(min(max(met, 0.5), 0.95)) if math.isfinite(met) else 0.9
-    con = _precision_threshold(pc, contra, CONTRADICTED_PRECISION, 30)
-    if not math.isfinite(con):  # not reachable: require the best-precision region with support
-        con = float(np.quantile(pc, 0.99))
-    con = float(max(con, 0.5))
+    # "contradicted" must almost never be said to a correct answer: the threshold is
+    # the (1 - CONTRADICTED_FALSE_RATE) quantile of P(opposite) over correct answers
+    # (SemEval's own "contradictory" label is too broad a target for a precision rule)
+    con = float(max(np.quantile(pc[correct], 1 - CONTRADICTED_FALSE_RATE), 0.5)) if correct.any() else 0.9
     # "missing": the largest (t, cos bound) region with precision >= target
     best = (0.0, 0.0, 0.0)
     for cb in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8):
@@ -257,13 +358,16 @@ def choose_thresholds(
             prec = 1.0 - correct[sel].mean()
             if prec >= MISSING_PRECISION and sel.mean() > best[2]:
                 best = (float(t), cb, float(sel.mean()))
-    th = kp.Thresholds(met=met, partial=float(min(met, max(best[0] + 0.01, 0.3))), missing=best[0], contradicted=con)
+    partial = _precision_threshold(pm, correct, PARTIAL_PRECISION, 50)
+    partial = float(min(met, max(best[0] + 0.01, partial if math.isfinite(partial) else met)))
+    th = kp.Thresholds(met=met, partial=partial, missing=best[0], contradicted=con)
     th.partial_cos = best[1] if best[2] > 0 else 0.0
     sel_missing = (pm <= th.missing) & (cos < th.partial_cos) & (pc < con)
     sel_met = pm >= th.met
-    sel_con = (pc >= con) & (pc > pm) & ~sel_met
+    sel_con = said_contra.astype(bool) if said_contra is not None else (pc >= con) & (pc > pm) & ~sel_met
     report = {
         "n": len(labels),
+        "contradicted_said_to_correct": float(sel_con[correct].mean()) if correct.any() else None,
         "met_precision": float(correct[sel_met].mean()) if sel_met.any() else None,
         "met_share": float(sel_met.mean()),
         "missing_precision": float(1 - correct[sel_missing].mean()) if sel_missing.any() else None,
@@ -281,19 +385,57 @@ def fit_keypoint_model(
     folds: int = 5,
     seed: int = 0,
     use_embedding_pairs: bool = True,
+    augment: bool = True,
     log: Callable[[str], None] = print,
 ) -> tuple[kp.KeypointModel, dict[str, Any]]:
     """Fit the pair classifier and its thresholds by question-grouped CV on ``rows``."""
+    with _one_thread():
+        return _fit_keypoint_model(
+            rows, ctx, folds=folds, seed=seed, use_embedding_pairs=use_embedding_pairs, augment=augment, log=log
+        )
+
+
+def _one_thread() -> Any:
+    from multimodal.grader import _sklearn_threads
+
+    return _sklearn_threads()
+
+
+def _fit_keypoint_model(
+    rows: Sequence[SemRow],
+    ctx: kp.PairContext,
+    *,
+    folds: int,
+    seed: int,
+    use_embedding_pairs: bool,
+    augment: bool,
+    log: Callable[[str], None],
+) -> tuple[kp.KeypointModel, dict[str, Any]]:
     from sklearn.model_selection import GroupKFold
 
     t0 = time.perf_counter()
     rows = [r for r in rows if r.label in LABEL_TO_PAIR and r.references]
     x, y = training_pairs(rows, ctx)
+    groups = np.unique([r.question_id for r in rows], return_inverse=True)[1]
+    # augmented contradictions, each tied to its source answer's question (same folds)
+    xa, ya, ga = np.zeros((0, x.shape[1])), np.asarray([], dtype=object), np.asarray([], dtype=int)
+    if augment:
+        parts = [(contradiction_pairs([r], ctx), groups[i]) for i, r in enumerate(rows) if r.label == "correct"]
+        parts = [(p, g) for p, g in parts if len(p[1])]
+        if parts:
+            xa = np.vstack([p[0] for p, _ in parts])
+            ya = np.concatenate([p[1] for p, _ in parts])
+            ga = np.concatenate([np.full(len(p[1]), g) for p, g in parts])
     if not use_embedding_pairs:
         x = x[:, : len(kp.SCALAR_NAMES)]
-    groups = np.unique([r.question_id for r in rows], return_inverse=True)[1]
+        xa = xa[:, : len(kp.SCALAR_NAMES)]
     gkf = GroupKFold(n_splits=folds, shuffle=True, random_state=seed)
     splits = list(gkf.split(x, y, groups))
+
+    def train_rows(tr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        keep = np.isin(ga, np.unique(groups[tr]))
+        return np.vstack([x[tr], xa[keep]]), np.concatenate([y[tr], ya[keep]])
+
     # C by grouped CV log-loss of the pair classifier
     losses = {}
     oof_by_c: dict[float, list[Any]] = {}
@@ -301,7 +443,7 @@ def fit_keypoint_model(
         p = np.zeros((len(y), 3))
         models = []
         for tr, te in splits:
-            m = _classifier(c, seed).fit(x[tr], y[tr])
+            m = _classifier(c, seed).fit(*train_rows(tr))
             classes = list(m.classes_)
             p[te] = m.predict_proba(x[te])[:, [classes.index(lab) for lab in kp.LABELS]]
             models.append(m)
@@ -319,8 +461,9 @@ def fit_keypoint_model(
     pm = oof_j[:, JUDGEMENT_NAMES.index("p_met_max")]
     pc = oof_j[:, JUDGEMENT_NAMES.index("p_con_max")]
     cs = oof_j[:, JUDGEMENT_NAMES.index("cos_max")]
-    th, th_report = choose_thresholds(pm, pc, cs, labels)
-    final = _classifier(c_best, seed).fit(x, y)
+    said = oof_j[:, JUDGEMENT_NAMES.index("any_contradicted")]
+    th, th_report = choose_thresholds(pm, pc, cs, labels, said)
+    final = _classifier(c_best, seed).fit(np.vstack([x, xa]), np.concatenate([y, ya]))
     model = kp.KeypointModel(classifier=final, thresholds=th, use_embedding_pairs=use_embedding_pairs)
     counts = {lab: int((labels == lab).sum()) for lab in ANSWER_LABELS}
     model.metadata = {
@@ -331,6 +474,7 @@ def fit_keypoint_model(
             "questions": int(groups.max() + 1),
             "labels": counts,
             "pairs": "closest reference x whole answer",
+            "augmented_contradictions": int(len(ya)),
         },
         "features": list(kp.SCALAR_NAMES) + (["minilm_u*v(384)", "minilm_|u-v|(384)"] if use_embedding_pairs else []),
         "classifier": f"StandardScaler + LogisticRegression(C={c_best})",
@@ -340,7 +484,7 @@ def fit_keypoint_model(
         "targets": {
             "met_precision": MET_PRECISION,
             "missing_precision": MISSING_PRECISION,
-            "contradicted_precision": CONTRADICTED_PRECISION,
+            "contradicted_false_rate_on_correct": CONTRADICTED_FALSE_RATE,
         },
         "fit_seconds": round(time.perf_counter() - t0, 1),
     }
@@ -360,6 +504,7 @@ class AnswerLabeller:
     seed: int = 0
     knn_k: int = 10
     _clf: Any = None
+    _clf_unseen: Any = None
     _memory: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
     def _features(self, rows: Sequence[SemRow], ctx: kp.PairContext, judgements: np.ndarray, loo: bool) -> np.ndarray:
@@ -392,8 +537,12 @@ class AnswerLabeller:
         return np.hstack([judgements, np.nan_to_num(knn, nan=0.0), has])
 
     def fit(self, rows: Sequence[SemRow], ctx: kp.PairContext, judgements: np.ndarray) -> AnswerLabeller:
-        from sklearn.ensemble import HistGradientBoostingClassifier
+        """Two classifiers: with the question's labelled neighbours (answers to a question
+        seen in training) and without them (a new question: judgements only)."""
+        with _one_thread():
+            return self._fit(rows, ctx, judgements)
 
+    def _fit(self, rows: Sequence[SemRow], ctx: kp.PairContext, judgements: np.ndarray) -> AnswerLabeller:
         emb = answer_vectors(rows, ctx)
         by_q: dict[str, list[int]] = {}
         for i, r in enumerate(rows):
@@ -401,14 +550,27 @@ class AnswerLabeller:
         labels = np.asarray([r.label for r in rows])
         self._memory = {q: (emb[idx], labels[idx]) for q, idx in by_q.items()}
         x = self._features(rows, ctx, judgements, loo=True)
-        self._clf = HistGradientBoostingClassifier(
-            max_iter=200, learning_rate=0.05, max_leaf_nodes=15, min_samples_leaf=20, random_state=self.seed
-        ).fit(x, labels)
+        self._clf = self._model().fit(x, labels)
+        self._clf_unseen = self._model().fit(judgements, labels)
         return self
 
+    def _model(self) -> Any:
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
+        return HistGradientBoostingClassifier(
+            max_iter=200, learning_rate=0.05, max_leaf_nodes=15, min_samples_leaf=20, random_state=self.seed
+        )
+
     def predict(self, rows: Sequence[SemRow], ctx: kp.PairContext, judgements: np.ndarray) -> np.ndarray:
-        x = self._features(rows, ctx, judgements, loo=False)
-        return self._clf.predict(x)
+        with _one_thread():
+            x = self._features(rows, ctx, judgements, loo=False)
+            seen = x[:, -1] > 0
+            out = np.empty(len(rows), dtype=object)
+            if seen.any():
+                out[seen] = self._clf.predict(x[seen])
+            if (~seen).any():
+                out[~seen] = self._clf_unseen.predict(judgements[~seen])
+            return out
 
 
 def classification_report(y: Sequence[str], p: Sequence[str]) -> dict[str, Any]:

@@ -210,7 +210,7 @@ def test_save_load_round_trip(fitted, synthetic_split, tmp_path):
     before = fitted.predict(test_items)
     path = fitted.save(tmp_path / "grader")
     meta = json.loads((path / "metadata.json").read_text())
-    assert meta["version"] == fitted.version and meta["version"].startswith("grader-1-")
+    assert meta["version"] == fitted.version and meta["version"].startswith("grader-2-")
     assert meta["training_summary"]["n_answers"] == 72
     assert "oof_within_blend" in meta["metrics"]
     loaded = Grader.load(path, encoder=HashEncoder())
@@ -399,3 +399,127 @@ def test_benchmark_runs_both_protocols_and_writes_the_documented_json(tmp_path):
     cached.encode(Grader.texts_to_encode(items))
     assert cached.encoded == 0
     assert np.allclose(cached.encode([items[0].answer]), HashEncoder().encode([items[0].answer]))
+
+
+def test_zero_shot_uses_scored_exemplars_when_there_is_no_reference():
+    exemplars = [
+        ("push adds on top and pop removes the top item", 4.0),
+        ("it stores things in a table", 0.0),
+    ]
+    item = GradingItem(
+        answer="pop removes the top item and push adds on top",
+        question=STACK_Q,
+        exemplars=exemplars,
+        min_score=0,
+        max_score=4,
+    )
+    far = GradingItem(
+        answer="a table of things is stored", question=STACK_Q, exemplars=exemplars, min_score=0, max_score=4
+    )
+    good, bad = Grader(HashEncoder()).predict([item, far])
+    assert good.score is not None and bad.score is not None
+    assert good.score > 3 > 1 > bad.score
+    assert "scored exemplars" in good.explanation and good.mode == "zero-shot"
+
+
+def _labelled_csv(path, rows):
+    import csv
+
+    with path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(
+            [
+                "question_id",
+                "question",
+                "reference_answer",
+                "answer",
+                "score",
+                "min_score",
+                "max_score",
+                "label",
+                "split",
+            ]
+        )
+        w.writerows(rows)
+
+
+def _labelled_rows(seed, n_per_label=4):
+    """SemEval-shaped rows: paraphrases of the reference are correct, antonym swaps
+    contradictory, unrelated answers incorrect."""
+    rng = random.Random(seed)
+    facts = [
+        ("q1", "What happens to the bulbs?", "the bulbs stay on", "bulbs stay on", "the bulbs go off"),
+        (
+            "q2",
+            "Which way does heat flow?",
+            "heat flows from hot to cold",
+            "heat moves from hot to cold",
+            "heat flows from cold to hot",
+        ),
+        ("q3", "Is the switch open?", "the switch is open", "switch is open", "the switch is closed"),
+        ("q4", "How does a stack behave?", "last in first out", "the last in is first out", "first in first out"),
+        (
+            "q5",
+            "What does the magnet do?",
+            "the magnet attracts iron",
+            "iron is attracted by the magnet",
+            "the magnet repels iron",
+        ),
+        (
+            "q6",
+            "Where is the battery terminal?",
+            "the terminal is positive",
+            "positive terminal",
+            "the terminal is negative",
+        ),
+    ]
+    rows = []
+    for qid, q, ref, para, contra in facts:
+        for _ in range(n_per_label):
+            rows.append([qid, q, ref, para + rng.choice(["", ".", " indeed"]), 1, 0, 1, "correct", "unseen-answers"])
+            rows.append(
+                [qid, q, ref, contra + rng.choice(["", ".", " indeed"]), 0, 0, 1, "contradictory", "unseen-answers"]
+            )
+            rows.append(
+                [
+                    qid,
+                    q,
+                    ref,
+                    rng.choice(["i like lunch", "no idea about it", "the sky is blue"]),
+                    0,
+                    0,
+                    1,
+                    "incorrect",
+                    "unseen-answers",
+                ]
+            )
+    return rows
+
+
+@pytest.mark.slow
+def test_train_test_benchmark_reports_scores_auto_release_and_three_way_labels(tmp_path):
+    from multimodal.research.grading_benchmark import format_report, run_train_test, write_json
+
+    _labelled_csv(tmp_path / "train.csv", _labelled_rows(0, 6))
+    test_rows = _labelled_rows(1, 2)
+    for r in test_rows[: len(test_rows) // 2]:
+        r[8] = "unseen-questions"
+    _labelled_csv(tmp_path / "test.csv", test_rows)
+    result = run_train_test(
+        tmp_path / "train.csv",
+        tmp_path / "test.csv",
+        model="ridge",
+        encoder=HashEncoder(),
+        cache_dir=tmp_path / "cache",
+        log=lambda _m: None,
+    )
+    write_json(result, tmp_path / "out.json")
+    data = json.loads((tmp_path / "out.json").read_text())
+    assert set(data["overall"]) >= {"qwk_mean", "qwk_pooled", "pearson", "rmse", "auto_release_share_at_rmse_0.5"}
+    assert 0.0 <= data["overall"]["auto_release_share_at_rmse_0.5"] <= 1.0
+    assert set(data["per_question"]) == {f"q{i}" for i in range(1, 7)}
+    cl = data["classification"]
+    assert set(cl) >= {"accuracy", "macro_f1", "weighted_f1", "per_split"}
+    assert set(cl["per_split"]) == {"unseen-answers", "unseen-questions"}
+    assert data["n"] == len(test_rows)
+    assert "3-way labels" in format_report(result)

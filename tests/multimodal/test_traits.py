@@ -104,3 +104,32 @@ def test_trait_feedback_wording():
     assert "Cites two sources" in own
     strength = feedback.trait_feedback(name="vocabulary", level="strength", evidence="A precise sentence.", issues=[])
     assert "strength" in strength and "A precise sentence." in strength
+
+
+def test_grader_learns_traits_and_the_total_follows_the_rubric():
+    from multimodal.grader import Grader, GradingItem
+
+    from .test_grader import HashEncoder
+
+    texts, scores = _essays(90, seed=1)
+    specs = [TraitSpec("grammar", 1, 5), TraitSpec("conventions", 1, 5)]
+
+    def item(t):
+        return GradingItem(
+            answer=t, question="Write about school.", min_score=2, max_score=10, traits=specs, question_id="essay"
+        )
+
+    totals = [s["grammar"] + s["conventions"] for s in scores]
+    grader = Grader(HashEncoder(), candidates=("ridge",), inner_folds=3)
+    grader.fit([item(t) for t in texts[:70]], totals[:70], trait_scores=scores[:70])
+    assert set(grader.summary["traits"]) == {"grammar", "conventions"}
+    results = grader.predict([item(t) for t in texts[70:]])
+    for r in results:
+        assert [t.name for t in r.traits] == ["grammar", "conventions"]
+        assert all(t.score is not None and t.interval is not None for t in r.traits)
+        assert r.score == pytest.approx(sum(t.score for t in r.traits), abs=1e-3)  # points add up: 2-10
+        assert r.interval[0] <= r.score <= r.interval[1]
+        assert "holistic_prediction" in r.features
+    # without trait scores the traits are reported unscored, never guessed
+    (zs,) = Grader(HashEncoder()).predict([item(texts[0])])
+    assert [t.score for t in zs.traits] == [None, None]
