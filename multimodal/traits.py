@@ -173,6 +173,26 @@ def essay_feature_matrix(
 # --------------------------------------------------------------------------- model
 
 ALPHAS = np.logspace(-1, 3.5, 19)
+LEXICAL_ALPHAS = (1.0, 3.0, 10.0)
+
+
+def _tfidf() -> Any:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import FeatureUnion
+
+    return FeatureUnion(
+        [
+            ("words", TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True, max_features=50000)),
+            (
+                "chars",
+                TfidfVectorizer(
+                    analyzer="char_wb", ngram_range=(2, 5), min_df=3, sublinear_tf=True, max_features=50000
+                ),
+            ),
+        ]
+    )
+
+
 ENSEMBLE_KINDS = ("ridge", "svr", "hgb")
 
 
@@ -269,6 +289,8 @@ class TraitModel:
         self.kinds = tuple(kinds)
         self.traits: dict[str, _TraitState] = {}
         self.n_hand = len(ESSAY_FEATURE_NAMES)
+        self.lexical: dict[str, Any] | None = None
+        self.lexical_keys: list[str] = []
 
     @property
     def fitted(self) -> bool:
@@ -309,9 +331,12 @@ class TraitModel:
                 entry[1].append(i)
                 entry[2].append((float(v) - t.min_score) / (t.max_score - t.min_score))
         rates = self._mean_rates(texts)
+        by_key = {k: v for k, v in by_key.items() if len(v[1]) >= MIN_TRAIT_EXAMPLES}
+        self._x = x
+        x = self._fit_lexical(texts, by_key, log)
+        del self._x
+        self.n_hand = len(ESSAY_FEATURE_NAMES) + len(self.lexical_keys)
         for key, (spec, idx_list, y_list) in by_key.items():
-            if len(idx_list) < MIN_TRAIT_EXAMPLES:
-                continue
             t0 = time.perf_counter()
             idx, y = np.asarray(idx_list), np.clip(np.asarray(y_list), 0, 1)
             xs = x[idx]
@@ -359,6 +384,57 @@ class TraitModel:
                     f"({time.perf_counter() - t0:.1f}s)"
                 )
         return self
+
+    def _fit_lexical(
+        self,
+        texts: Sequence[str],
+        by_key: Mapping[str, tuple[TraitSpec, list[int], list[float]]],
+        log: Callable[[str], None] | None,
+    ) -> np.ndarray:
+        """Stage one: per trait, ridge on word and character n-gram TF-IDF.
+
+        Its out-of-fold predictions for *every* trait become features of stage two
+        (``stacked_features``): n-grams see misspellings and phrasing the sentence
+        embedding smooths over, and each trait's model sees what the text says about
+        the other traits (they move together). Returns the stage-two matrix.
+        """
+        from sklearn.linear_model import Ridge
+        from sklearn.model_selection import KFold
+
+        t0 = time.perf_counter()
+        self.lexical_keys = list(by_key)
+        if not self.lexical_keys:
+            self.lexical = None
+            return self.stacked_features(texts, self._x)
+        vec = _tfidf()
+        xl = vec.fit_transform([t.lower() for t in texts])
+        oof = np.zeros((len(texts), len(self.lexical_keys)))
+        models = []
+        for j, key in enumerate(self.lexical_keys):
+            _, idx_list, y_list = by_key[key]
+            idx, y = np.asarray(idx_list), np.clip(np.asarray(y_list), 0, 1)
+            kf = KFold(n_splits=min(self.folds, len(idx)), shuffle=True, random_state=self.seed)
+            preds = {a: np.zeros(len(idx)) for a in LEXICAL_ALPHAS}
+            for tr, te in kf.split(idx):
+                for a in LEXICAL_ALPHAS:
+                    preds[a][te] = Ridge(alpha=a).fit(xl[idx[tr]], y[tr]).predict(xl[idx[te]])
+            alpha = min(LEXICAL_ALPHAS, key=lambda a: float(np.mean((preds[a] - y) ** 2)))
+            m = Ridge(alpha=alpha).fit(xl[idx], y)
+            models.append(m)
+            oof[:, j] = m.predict(xl)  # rows without this trait's score: the full model
+            oof[idx, j] = preds[alpha]
+        self.lexical = {"vectorizer": vec, "models": models}
+        if log:
+            log(f"  lexical stage: {xl.shape[1]} n-grams, {len(models)} traits ({time.perf_counter() - t0:.1f}s)")
+        return np.hstack([oof, self._x])
+
+    def stacked_features(self, texts: Sequence[str], x: np.ndarray) -> np.ndarray:
+        """Stage-two inputs for new texts: the lexical models' predictions, then ``x``."""
+        if not getattr(self, "lexical", None):
+            return np.hstack([np.zeros((len(texts), len(getattr(self, "lexical_keys", [])))), x])
+        xl = self.lexical["vectorizer"].transform([t.lower() for t in texts])
+        lex = np.column_stack([m.predict(xl) for m in self.lexical["models"]])
+        return np.hstack([lex, x])
 
     @staticmethod
     def _error_model() -> Any:
@@ -411,6 +487,8 @@ class TraitModel:
             for t in sp:
                 need.setdefault(t.key, []).append(i)
         preds: dict[tuple[str, int], tuple[float, float, float, float]] = {}
+        if self.traits:
+            x = self.stacked_features(texts, x)
         for key, rows in need.items():
             st = self.traits.get(key)
             if st is None:
