@@ -65,13 +65,6 @@ class OCRResult:
             [len(self.lines), len(self.text.replace("\n", "")), self.mean_score, self.confidence], dtype=np.float32
         )
 
-    def lines_summary(self, max_lines: int = 200) -> list[dict[str, Any]]:
-        """JSON-safe lines for the review screen: text, integer box, score (bounded count)."""
-        return [
-            {"text": line.text[:500], "box": [[round(x), round(y)] for x, y in line.box], "score": round(line.score, 3)}
-            for line in self.lines[:max_lines]
-        ]
-
 
 @dataclass
 class ImageStats:

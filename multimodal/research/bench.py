@@ -55,11 +55,13 @@ def encoder_throughput(
     """Items per second for each encoder and batch size, models from the registry.
 
     Each encoder runs once untimed first (lazy initialisation, JIT), then once per
-    batch size over all its inputs. Text batch size is the MiniLM forward batch.
-    OCR and speech recognition handle one file at a time, so for images and audio
-    the batch size only groups the text-embedding step and the backbone; their
-    rows are measured for batch sizes up to the number of inputs. Audio rows
-    also give ``realtime_x`` (seconds of audio per second of compute).
+    batch size over all its inputs. Text batch size is the MiniLM forward batch. For
+    images it is the number of pages read together (one recogniser pass over all their
+    lines); speech recognition decodes one recording at a time (faster-whisper's
+    batched pipeline batches 30-s windows *within* a recording, which short answers do
+    not have), so for audio it only groups the calls. Media rows are measured for batch
+    sizes up to the number of inputs. Audio rows also give ``realtime_x`` (seconds of
+    audio per second of compute).
     """
     from multimodal import registry
 
@@ -160,12 +162,12 @@ def render_text_pages(
 
 def format_table(rows: Sequence[dict[str, Any]]) -> str:
     """A plain-text table of ``encoder_throughput`` rows."""
-    header = f"{'encoder':<8} {'batch':>5} {'items':>6} {'seconds':>8} {'items/s':>9}  extra"
+    header = f"{'encoder':<8} {'device':<22} {'batch':>5} {'items':>6} {'seconds':>8} {'items/s':>9}  extra"
     lines = [header, "-" * len(header)]
     for r in rows:
         extra = f"{r['realtime_x']}x realtime" if r.get("realtime_x") else ""
         lines.append(
-            f"{r['encoder']:<8} {r['batch_size']:>5} {r['items']:>6} "
+            f"{r['encoder']:<8} {str(r['device'])[:22]:<22} {r['batch_size']:>5} {r['items']:>6} "
             f"{r['seconds']:>8.2f} {r['items_per_s'] or 0:>9.2f}  {extra}"
         )
     return "\n".join(lines)
