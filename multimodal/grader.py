@@ -192,6 +192,7 @@ WITHIN_NAMES: tuple[str, ...] = (
     "lexical_ridge_score",
     "lexical_knn_score",
     "lexical_nearest_sim",
+    "joint_ridge_score",
 ) + tuple(
     f"relative_{c}"
     for c in ("ref_cos_max", "token_f1", "zero_shot", "criteria_coverage_mean", "text_n_words_log", "question_cos")
@@ -831,7 +832,7 @@ class _QuestionMemory:
     lexical: _LexicalMemory | None = None
 
 
-LEXICAL_LAMBDA = 1.0  # ridge penalty of the TF-IDF kernel (cosine kernel: diagonal 1)
+DUAL_LAMBDAS = (0.3, 1.0, 3.0, 10.0)  # penalties tried (leave-one-out) for the per-question kernels
 LEXICAL_MAX_FEATURES = 20000
 LEXICAL_MAX_ROWS = 4000  # above this the n x n kernel solve is skipped (features NaN)
 
@@ -851,6 +852,10 @@ class _LexicalMemory:
     alpha: np.ndarray  # (n,) dual coefficients on centred scores
     y_mean: float
     loo: np.ndarray  # (n,) exact leave-one-out predictions for the memory rows
+    alpha_joint: np.ndarray | None = None  # the same on the TF-IDF + embedding kernel
+    loo_joint: np.ndarray | None = None
+    lam: float = 1.0
+    lam_joint: float = 1.0
 
 
 def _lexical_vectorizer() -> Any:
@@ -880,9 +885,32 @@ def _lexical_vectorizer() -> Any:
     )
 
 
-def _lexical_memory(texts: Sequence[str], y: np.ndarray) -> _LexicalMemory | None:
-    """TF-IDF kernel ridge of one question (exact leave-one-out via the inverse's diagonal)."""
-    from scipy.linalg import cho_factor, cho_solve
+def _dual_ridge(k: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """Kernel ridge on centred ``y`` with the penalty chosen by exact leave-one-out error.
+
+    One eigendecomposition serves every penalty in ``DUAL_LAMBDAS``: with
+    ``K = Q diag(w) Q'``, the dual coefficients are ``Q diag(1 / (w + lam)) Q' y`` and
+    the leave-one-out residual is ``alpha_i / [(K + lam I)^-1]_ii``.
+    Returns (dual coefficients, leave-one-out predictions, penalty).
+    """
+    w, q = np.linalg.eigh(k)
+    w = np.clip(w, 0.0, None)
+    y_mean = float(y.mean())
+    qty = q.T @ (y - y_mean)
+    q2 = q**2
+    best = None
+    for lam in DUAL_LAMBDAS:
+        alpha = q @ (qty / (w + lam))
+        inv_diag = q2 @ (1.0 / (w + lam))
+        loo = y - alpha / np.clip(inv_diag, 1e-12, None)
+        err = float(np.mean((np.clip(loo, 0, 1) - y) ** 2))
+        if best is None or err < best[0]:
+            best = (err, alpha, loo, lam)
+    return best[1], best[2], best[3]
+
+
+def _lexical_memory(texts: Sequence[str], y: np.ndarray, emb: np.ndarray) -> _LexicalMemory | None:
+    """TF-IDF kernel ridge of one question, and the joint (TF-IDF + embedding) one."""
     from sklearn.preprocessing import normalize
 
     n = len(texts)
@@ -893,15 +921,11 @@ def _lexical_memory(texts: Sequence[str], y: np.ndarray) -> _LexicalMemory | Non
         x = normalize(vec.fit_transform([t.lower() for t in texts]))
     except ValueError:  # empty vocabulary (e.g. all answers blank)
         return None
-    k = (x @ x.T).toarray().astype(np.float64)
-    y_mean = float(y.mean())
-    yc = y - y_mean
-    c = cho_factor(k + LEXICAL_LAMBDA * np.eye(n))
-    alpha = cho_solve(c, yc)
-    inv_diag = np.diag(cho_solve(c, np.eye(n)))
-    # (K + lam I)^-1 y has alpha_i = residual_i / lam; LOO residual = alpha_i / inv_ii
-    loo = y - alpha / np.clip(inv_diag, 1e-12, None)
-    return _LexicalMemory(vec, x, alpha, y_mean, loo)
+    k_lex = (x @ x.T).toarray().astype(np.float64)
+    alpha, loo, lam = _dual_ridge(k_lex, y)
+    e = np.asarray(emb, dtype=np.float64)
+    alpha_j, loo_j, lam_j = _dual_ridge(k_lex + e @ e.T, y)
+    return _LexicalMemory(vec, x, alpha, float(y.mean()), loo, alpha_j, loo_j, lam, lam_j)
 
 
 def _kernel_ridge(em: np.ndarray, y: np.ndarray, eq: np.ndarray, lam: float, loo: bool) -> np.ndarray:
@@ -1010,10 +1034,16 @@ def _within_block(
 
         if loo:
             out[:, 12] = lex.loo
+            out[:, 15] = lex.loo_joint
             xq = lex.x
         else:
             xq = normalize(lex.vectorizer.transform([t.lower() for t in tq]))
             out[:, 12] = lex.y_mean + np.asarray(xq @ (lex.x.T @ lex.alpha)).ravel()
+            out[:, 15] = (
+                lex.y_mean
+                + np.asarray(xq @ (lex.x.T @ lex.alpha_joint)).ravel()
+                + eq.astype(np.float64) @ (em.T.astype(np.float64) @ lex.alpha_joint)
+            )
         ls = np.asarray((xq @ lex.x.T).todense())
         if loo:
             np.fill_diagonal(ls, -np.inf)
@@ -1025,7 +1055,8 @@ def _within_block(
         out[:, 13] = (lw * y[ltop]).sum(axis=1)
         out[:, 14] = lsims.max(axis=1)
         out[:, 12] = np.clip(out[:, 12], -0.5, 1.5)
-    out[:, 15:] = np.clip(rel_z, -5, 5)
+        out[:, 15] = np.clip(out[:, 15], -0.5, 1.5)
+    out[:, 16:] = np.clip(rel_z, -5, 5)
     return out
 
 
@@ -1044,7 +1075,7 @@ def _memory_from(
     out = {}
     for k, v in by_key.items():
         idx = np.asarray(v)
-        lex = _lexical_memory([texts[i] for i in idx], y[idx]) if texts is not None else None
+        lex = _lexical_memory([texts[i] for i in idx], y[idx], emb[idx]) if texts is not None else None
         out[k] = _QuestionMemory(emb[idx], y[idx], words[idx], rel[idx], lex)
     return out
 
