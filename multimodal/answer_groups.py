@@ -22,8 +22,10 @@ every member, so groups here are deliberately conservative:
 Each group has a *purity estimate*: the expected share of its other members that a
 teacher grades like the representative, from a logistic model of "same grade" on
 the member's cosine and word overlap with the representative (``PURITY_COEF``,
-fitted on within-question answer pairs of the Mohler and ASAP-SAS training data with
-``multimodal.research.groups_calibration``; identical answers count as 1).
+fitted on the members of loosely formed groups of the Mohler and ASAP-SAS training
+data with ``multimodal.research.groups_calibration``; identical answers count as 1).
+At the defaults its mean estimate is 0.990 on Mohler (realised 0.990) and 0.983 on
+ASAP-SAS (realised 0.976).
 
 The representative is the medoid (highest mean similarity to the other members) and
 comes first; groups are sorted largest first, blank answers form their own group.
@@ -60,7 +62,7 @@ DEFAULT_THRESHOLD = 0.10  # cosine distance (1 - cosine similarity), complete li
 MIN_JACCARD = 0.5  # content-word overlap every grouped pair must have
 MAX_WORD_DIFF: int | None = 1  # content words (stems) in one answer of a pair but not the other
 # P(same grade as the representative) = sigmoid(b0 + b1 * cosine + b2 * jaccard)
-PURITY_COEF = (-6.0, 9.0, 1.5)
+PURITY_COEF = (2.38, -4.60, 6.15)
 _NON_WORD = re.compile(r"[^\w]+")
 
 
