@@ -20,10 +20,13 @@ def test_exact_duplicates_group_even_when_embeddings_differ():
     assert [g.members for g in groups] == [[0, 1, 2]]
     assert groups[0].exact and groups[0].purity == 1.0
     assert normalise_answer("  Push, and POP! ") == "push and pop"
+    # the same content words in the same order: only "it", "is" differ
+    same = answer_groups(["It is last in, first out.", "last in first out", "It is not last in first out."], emb)
+    assert sorted(map(sorted, (g.members for g in same))) == [[0, 1], [2]]
 
 
 def test_threshold_separates_distant_answers_and_joins_close_ones():
-    texts = ["push adds on top", "push adds to the top", "pop removes the top", "pop removes from the top"]
+    texts = ["push adds on top", "push adds items on top", "pop removes the top", "pop removes the top item"]
     emb = _unit([1, 0.05, 0], [1, 0, 0.05], [0, 1, 0], [0, 1, 0.1])
     groups = group_answers(texts, emb, threshold=0.2)
     assert sorted(map(sorted, groups)) == [[0, 1], [2, 3]]
