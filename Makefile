@@ -67,18 +67,28 @@ chaos: install
 	  DJANGO_SECRET_KEY=$$($(PY) -c "import secrets; print(secrets.token_urlsafe(50))") \
 	  $(PY) manage.py chaos $(CHAOS_ARGS) --json bench-results/chaos.json
 
-bench: install
+# Benchmarks read ../shared/datasets; a bench run needs a key like any other run of the project.
+BENCH_ENV := DJANGO_SECRET_KEY_FILE=$(SECRET_FILE)
+GRADING := $(DATASETS)/grading
+bench: install $(SECRET_FILE)
 	mkdir -p bench-results
-	$(PY) manage.py benchmark_grading --csv $(DATASETS)/grading/mohler_short_answers.csv --split both --json bench-results/grading.json
-	$(PY) manage.py benchmark_asr --dir $(DATASETS)/speech --json bench-results/asr.json
-	$(PY) manage.py benchmark_encoders --json bench-results/encoders.json
-	$(PY) manage.py benchmark_kt --train $(DATASETS)/kt/STATICS_train.csv --test $(DATASETS)/kt/STATICS_test.csv --json bench-results/kt_statics.json
-	$(PY) manage.py benchmark_kt --train $(DATASETS)/kt/assist2015_train.csv --test $(DATASETS)/kt/assist2015_test.csv --json bench-results/kt_assist2015.json
-	DATABASE_URL=sqlite:///$(CURDIR)/var/oulad.sqlite3 $(PY) manage.py migrate --noinput -v0
-	DATABASE_URL=sqlite:///$(CURDIR)/var/oulad.sqlite3 $(PY) manage.py import_oulad $(DATASETS)/oulad_dev
-	DATABASE_URL=sqlite:///$(CURDIR)/var/oulad.sqlite3 $(PY) manage.py benchmark_risk --cutoff-day 60 --json bench-results/risk.json
+	$(BENCH_ENV) $(PY) manage.py benchmark_grading --csv $(GRADING)/mohler_short_answers.csv --split both --json bench-results/grading.json
+	$(BENCH_ENV) $(PY) manage.py benchmark_grading --csv $(GRADING)/asap_sas_train.csv --split within-question --json bench-results/asap_sas.json
+	$(BENCH_ENV) $(PY) manage.py benchmark_grading --csv $(GRADING)/semeval2013_train.csv --split both --quiet --json bench-results/semeval.json
+	$(BENCH_ENV) $(PY) manage.py benchmark_traits --csv $(GRADING)/ell_traits_train.csv --folds 5 --json bench-results/traits.json
+	$(BENCH_ENV) $(PY) manage.py benchmark_ocr --dir $(DATASETS)/handwriting/csafe_pages --json bench-results/ocr_csafe.json
+	$(BENCH_ENV) $(PY) manage.py benchmark_ocr --dir $(DATASETS)/handwriting/iam_lines --json bench-results/ocr_iam.json
+	$(BENCH_ENV) $(PY) manage.py benchmark_ocr --dir $(DATASETS)/handwriting/crohme2014 --math --json bench-results/ocr_crohme.json
+	$(BENCH_ENV) $(PY) manage.py benchmark_asr --dir $(DATASETS)/speech --json bench-results/asr.json
+	$(BENCH_ENV) $(PY) manage.py benchmark_speaking --dir $(DATASETS)/speech --json bench-results/speaking.json
+	$(BENCH_ENV) $(PY) manage.py benchmark_encoders --json bench-results/encoders.json
+	$(BENCH_ENV) $(PY) manage.py benchmark_kt --train $(DATASETS)/kt/STATICS_train.csv --test $(DATASETS)/kt/STATICS_test.csv --json bench-results/kt_statics.json
+	$(BENCH_ENV) $(PY) manage.py benchmark_kt --train $(DATASETS)/kt/assist2015_train.csv --test $(DATASETS)/kt/assist2015_test.csv --json bench-results/kt_assist2015.json
+	$(BENCH_ENV) DATABASE_URL=sqlite:///$(CURDIR)/var/oulad.sqlite3 $(PY) manage.py migrate --noinput -v0
+	$(BENCH_ENV) DATABASE_URL=sqlite:///$(CURDIR)/var/oulad.sqlite3 $(PY) manage.py import_oulad $(DATASETS)/oulad_dev
+	$(BENCH_ENV) DATABASE_URL=sqlite:///$(CURDIR)/var/oulad.sqlite3 $(PY) manage.py benchmark_risk --cutoff-day 60 --json bench-results/risk.json
 	@if $(PY) .ci/services.py check "$(PG_TEST_URL)" "$(REDIS_TEST_URL)"; then \
-	  DATABASE_URL=postgres://postgres@127.0.0.1:5432/eduplatform_bench REDIS_URL=redis://127.0.0.1:6379/14 $(PY) manage.py benchmark_pipeline --n 500 --json bench-results/pipeline.json; fi
+	  $(BENCH_ENV) DATABASE_URL=postgres://postgres@127.0.0.1:5432/eduplatform_bench REDIS_URL=redis://127.0.0.1:6379/14 $(PY) manage.py benchmark_pipeline --n 500 --json bench-results/pipeline.json; fi
 
 lint: install
 	$(VENV)/bin/ruff check .

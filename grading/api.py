@@ -24,6 +24,7 @@ from grading.selectors import (
     queue_neighbours,
     released_submission_ids,
     rubric_for,
+    rubric_is_analytic,
     submission_id_for_grade,
 )
 from grading.services import (
@@ -69,6 +70,7 @@ __all__ = [
     "policy_for",
     "queue_neighbours",
     "rubric_for",
+    "rubric_is_analytic",
     "rubric_set",
     "HUMAN_STATES",
     "Grade",

@@ -29,9 +29,12 @@ def _points(value, what: str) -> Decimal:
     return d
 
 
-def rubric_set(*, assignment: Assignment, criteria: Sequence[dict], title: str = "") -> list[RubricCriterion]:
+def rubric_set(
+    *, assignment: Assignment, criteria: Sequence[dict], title: str = "", analytic: bool = False
+) -> list[RubricCriterion]:
     """Replace the assignment's rubric with ``criteria``: [{name, description, points, levels: [{label, points,
-    descriptor}]}], in order. Criteria without a name are dropped; an empty list removes the rubric."""
+    descriptor}]}], in order. Criteria without a name are dropped; an empty list removes the rubric.
+    ``analytic``: each criterion is scored on 0..points and the total is their sum (``Rubric.analytic``)."""
     rows = [c for c in criteria if str(c.get("name", "")).strip()]
     if len(rows) > MAX_CRITERIA:
         raise ApplicationError(f"At most {MAX_CRITERIA} rubric criteria.", field="criteria")
@@ -59,7 +62,9 @@ def rubric_set(*, assignment: Assignment, criteria: Sequence[dict], title: str =
         if not cleaned:
             Rubric.objects.filter(assignment=assignment).delete()
             return []
-        rubric, _ = Rubric.objects.update_or_create(assignment=assignment, defaults={"title": title[:255]})
+        rubric, _ = Rubric.objects.update_or_create(
+            assignment=assignment, defaults={"title": title[:255], "analytic": bool(analytic)}
+        )
         rubric.criteria.all().delete()
         return [
             RubricCriterion.objects.create(

@@ -12,6 +12,13 @@ from eduplatform.core.api import Assignment, Submission
 class Rubric(models.Model):
     assignment = models.OneToOneField(Assignment, on_delete=models.CASCADE, related_name="rubric")
     title = models.CharField(max_length=255, blank=True, default="")
+    # Checklist (False): criteria are checked like key points (covered / partly / missing) and the
+    # grade is holistic. Analytic (True): each criterion is scored on its own 0..points range, the
+    # grader learns each from the teacher's per-criterion decisions and the total is their sum.
+    analytic = models.BooleanField(
+        default=False,
+        help_text="Score each criterion on its own points; the total is the sum of the criteria.",
+    )
 
     def __str__(self) -> str:
         return self.title or f"Rubric for {self.assignment}"

@@ -17,6 +17,7 @@ it reaches torch through ``multimodal``. Writes go through ``grading.services``.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import threading
@@ -278,17 +279,38 @@ def _medium_summary(feat, model_key: str) -> dict[str, Any]:
 
 
 def criteria_texts(assignment: Assignment) -> list[str]:
-    """Key points plus rubric criteria ("name: what a full-credit answer shows"), checked with evidence."""
+    """Key points plus, for a checklist rubric, its criteria ("name: what a full-credit answer shows"),
+    checked with evidence. An analytic rubric's criteria are scored instead (``rubric_traits``)."""
     rubric = [
         f"{c.name}: {c.description}".strip(": ")
-        for c in RubricCriterion.objects.filter(rubric__assignment=assignment).order_by("position", "id")
+        for c in RubricCriterion.objects.filter(rubric__assignment=assignment, rubric__analytic=False).order_by(
+            "position", "id"
+        )
     ]
     return list(dict.fromkeys([*assignment.key_points, *rubric]))
 
 
-def grading_item(assignment: Assignment, answer: str, key_points: list[str] | None = None):
-    """``key_points``: the assignment's ``criteria_texts`` when the caller already has them (a batch
-    queries them once, not once per answer)."""
+def rubric_traits(assignment: Assignment) -> list:
+    """An analytic rubric's criteria as traits scored on 0..points (their levels' points give the grid)."""
+    from multimodal.traits import TraitSpec
+
+    out = []
+    for c in RubricCriterion.objects.filter(rubric__assignment=assignment, rubric__analytic=True).order_by(
+        "position", "id"
+    ):
+        points = float(c.points)
+        if points <= 0:
+            continue
+        level_points = sorted({float(lv.get("points", 0)) for lv in c.levels or []})
+        gaps = [b - a for a, b in itertools.pairwise(level_points) if b > a]
+        step = min(gaps) if gaps else (1.0 if points.is_integer() else 0.5)
+        out.append(TraitSpec(name=c.name, min_score=0.0, max_score=points, description=c.description, step=step))
+    return out
+
+
+def grading_item(assignment: Assignment, answer: str, key_points: list[str] | None = None, traits=None):
+    """``key_points`` / ``traits``: the assignment's ``criteria_texts`` / ``rubric_traits`` when the caller
+    already has them (a batch queries them once, not once per answer)."""
     from multimodal.grader import GradingItem
 
     return GradingItem(
@@ -299,7 +321,21 @@ def grading_item(assignment: Assignment, answer: str, key_points: list[str] | No
         min_score=float(assignment.min_score),
         max_score=float(assignment.max_score),
         question_id=f"assignment-{assignment.pk}",
+        traits=rubric_traits(assignment) if traits is None else list(traits),
     )
+
+
+def _item_maker():
+    """``grading_item`` with each assignment's key points and traits read once."""
+    memo: dict[int, tuple[list[str], list]] = {}
+
+    def make(assignment: Assignment, answer: str):
+        if assignment.pk not in memo:
+            memo[assignment.pk] = (criteria_texts(assignment), rubric_traits(assignment))
+        points, traits = memo[assignment.pk]
+        return grading_item(assignment, answer, points, traits)
+
+    return make
 
 
 # -- forward -----------------------------------------------------------------------------
@@ -345,7 +381,9 @@ def _result(sub: Submission, p: _Prepared, r, grader) -> EngineResult:
         0.0 if score is None else r.confidence,
         # Delivery (pace, pausing, clarity) is evidence next to the content criteria; it does not
         # change the score: no teacher-graded delivery exists to learn or check a combination on.
-        criteria=[c.__dict__ for c in r.criteria] + [{**c, "kind": "delivery"} for c in p.delivery],
+        criteria=[c.__dict__ for c in r.criteria]
+        + [_trait_criterion(t) for t in getattr(r, "traits", [])]
+        + [{**c, "kind": "delivery"} for c in p.delivery],
         flags=flags,
         feedback=student_text,
         explanation=r.explanation,
@@ -357,6 +395,22 @@ def _result(sub: Submission, p: _Prepared, r, grader) -> EngineResult:
         },
         extracted_text=p.extracted,
     )
+
+
+def _trait_criterion(t) -> dict[str, Any]:
+    """An analytic criterion's suggested points, in the criteria list the review screen and students read.
+    Not scored yet (too few teacher decisions) or unsure: level "unsure", which students never see."""
+    scored = t.score is not None
+    return {
+        "name": t.name,
+        "kind": "trait",
+        "level": (t.level or "unsure") if scored else "unsure",
+        "points": round(float(t.score), 2) if scored else None,
+        "max_points": float(t.max_score),
+        "confidence": round(float(t.confidence), 3),
+        "evidence": t.evidence,
+        "feedback": t.feedback,
+    }
 
 
 def _delivery_features(p: _Prepared) -> dict[str, Any]:
@@ -443,8 +497,8 @@ def grade_batch(assignment: Assignment, submissions: list[Submission]) -> list[E
             to_grade.append(i)
     if to_grade:
         grader = grader_for(assignment)
-        points = criteria_texts(assignment)
-        items = [grading_item(assignment, prepared[i].answer, points) for i in to_grade]
+        make = _item_maker()
+        items = [make(assignment, prepared[i].answer) for i in to_grade]
         t = _phase("items", t)
         results = grader.predict(items)
         t = _phase("forward", t)
@@ -604,23 +658,28 @@ def grade_pending_batches(
 # -- learned graders ---------------------------------------------------------------------------
 
 
-def graded_examples(*, assignment_id: int) -> tuple[list, list[float], int]:
+def graded_examples(*, assignment_id: int) -> tuple[list, list[float], int, list[dict[str, float] | None]]:
     """Instructor-confirmed scores of this assignment and its course's related assignments.
 
     Human review decisions (accept/adjust/override, answer-group grades) and imported
-    scores are training examples; unreviewed AI grades never are.
+    scores are training examples; unreviewed AI grades never are. The fourth list holds,
+    per example, the teacher's points per analytic-rubric criterion (``Grade.final_criteria``)
+    or None.
     """
     assignment = Assignment.objects.get(pk=assignment_id)
     related = Assignment.objects.filter(course_id=assignment.course_id)
-    items, scores, own = [], [], 0
+    items, scores, traits, own = [], [], [], 0
+    make = _item_maker()
     grades = Grade.objects.filter(
         submission__assignment__in=related, is_current=True, review_state__in=services.HUMAN_STATES
     ).select_related("submission", "submission__assignment")
     seen = set()
     for g in grades:
         sub = g.submission
-        items.append(grading_item(sub.assignment, services.answer_text(sub)))
+        item = make(sub.assignment, services.answer_text(sub))
+        items.append(item)
         scores.append(float(g.final_score))
+        traits.append(_teacher_trait_points(item, g.final_criteria))
         seen.add(sub.pk)
         own += sub.assignment_id == assignment_id
     for sub in (
@@ -628,10 +687,26 @@ def graded_examples(*, assignment_id: int) -> tuple[list, list[float], int]:
         .exclude(pk__in=seen)
         .select_related("assignment")
     ):
-        items.append(grading_item(sub.assignment, services.answer_text(sub)))
+        items.append(make(sub.assignment, services.answer_text(sub)))
         scores.append(float(sub.imported_score))
+        traits.append(None)
         own += sub.assignment_id == assignment_id
-    return items, scores, own
+    return items, scores, own, traits
+
+
+def _teacher_trait_points(item, final_criteria: list[dict] | None) -> dict[str, float] | None:
+    """{criterion name: points} of the analytic criteria the teacher scored on this answer."""
+    if not item.traits or not final_criteria:
+        return None
+    names = {t.name for t in item.traits}
+    out = {}
+    for c in final_criteria:
+        try:
+            if c.get("name") in names and c.get("points") is not None:
+                out[c["name"]] = float(c["points"])
+        except (TypeError, ValueError, AttributeError):
+            continue
+    return out or None
 
 
 def grader_train(*, assignment_id: int, regrade: bool = True) -> GraderModel | None:
@@ -639,7 +714,7 @@ def grader_train(*, assignment_id: int, regrade: bool = True) -> GraderModel | N
     from multimodal.grader import Grader
 
     models_configure()
-    items, scores, own = graded_examples(assignment_id=assignment_id)
+    items, scores, own, trait_points = graded_examples(assignment_id=assignment_id)
     if own < services.MIN_EXAMPLES_TO_LEARN:
         log.info(
             "assignment %s: %d graded examples, need %d for learned mode",
@@ -648,7 +723,8 @@ def grader_train(*, assignment_id: int, regrade: bool = True) -> GraderModel | N
             services.MIN_EXAMPLES_TO_LEARN,
         )
         return None
-    grader = Grader(registry.get_text_encoder()).fit(items, scores)
+    has_traits = any(t is not None for t in trait_points)
+    grader = Grader(registry.get_text_encoder()).fit(items, scores, trait_scores=trait_points if has_traits else None)
     path = grader.save(artifact_dir(f"grader-assignment-{assignment_id}", f"{timezone.now():%Y%m%d%H%M%S}"))
     with transaction.atomic():
         GraderModel.objects.filter(assignment_id=assignment_id, is_active=True).update(is_active=False)

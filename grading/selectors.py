@@ -8,7 +8,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from eduplatform.core.api import NotFound, Submission, display_name, is_course_staff, staff_course_ids
-from grading.models import AnswerGroup, Grade, GradingPolicy, RubricCriterion
+from grading.models import AnswerGroup, Grade, GradingPolicy, Rubric, RubricCriterion
 
 HUMAN_REVIEW_STATES = ("accepted", "adjusted", "overridden")
 
@@ -304,6 +304,11 @@ def grade_for_review(*, user, grade_id: int) -> Grade:
 
 def rubric_for(assignment_id: int) -> list[RubricCriterion]:
     return list(RubricCriterion.objects.filter(rubric__assignment_id=assignment_id).order_by("position", "id"))
+
+
+def rubric_is_analytic(assignment_id: int) -> bool:
+    """Whether the assignment's rubric scores each criterion (``Rubric.analytic``)."""
+    return Rubric.objects.filter(assignment_id=assignment_id, analytic=True).exists()
 
 
 def policy_for(assignment_id: int) -> GradingPolicy | None:

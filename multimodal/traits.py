@@ -196,7 +196,9 @@ def _tfidf() -> Any:
 ENSEMBLE_KINDS = ("ridge", "svr", "hgb")
 
 
-def _make(kind: str, seed: int, n_hand: int) -> Any:
+def _make(kind: str, seed: int, n_hand: int, n_rows: int = 10**9) -> Any:
+    """``n_rows``: the training rows this model will see (the embedding summary never asks for more
+    components than a small class's handful of graded essays can give)."""
     from sklearn.compose import ColumnTransformer
     from sklearn.decomposition import PCA
     from sklearn.ensemble import HistGradientBoostingRegressor
@@ -214,7 +216,7 @@ def _make(kind: str, seed: int, n_hand: int) -> Any:
         cols = ColumnTransformer(
             [
                 ("hand", "passthrough", list(range(n_hand))),
-                ("emb", PCA(n_components=32, random_state=seed), slice(n_hand, None)),
+                ("emb", PCA(n_components=max(1, min(32, n_rows - 1)), random_state=seed), slice(n_hand, None)),
             ]
         )
         return make_pipeline(
@@ -344,14 +346,14 @@ class TraitModel:
             oof = {k: np.zeros(len(idx)) for k in self.kinds}
             for tr, te in kf.split(xs):
                 for k in self.kinds:
-                    oof[k][te] = _make(k, self.seed, self.n_hand).fit(xs[tr], y[tr]).predict(xs[te])
+                    oof[k][te] = _make(k, self.seed, self.n_hand, len(tr)).fit(xs[tr], y[tr]).predict(xs[te])
             cands = {(k,): oof[k] for k in self.kinds}
             if len(self.kinds) > 1:
                 cands[self.kinds] = np.mean([oof[k] for k in self.kinds], axis=0)
             rmse = {c: float(np.sqrt(np.mean((np.clip(p, 0, 1) - y) ** 2))) for c, p in cands.items()}
             best = min(rmse, key=rmse.get)
             p_oof = np.clip(cands[best], 0, 1)
-            models = [_make(k, self.seed, self.n_hand).fit(xs, y) for k in best]
+            models = [_make(k, self.seed, self.n_hand, len(y)).fit(xs, y) for k in best]
             # calibration: cross-fitted error model, conformal scale on out-of-fold residuals
             resid = np.abs(y - p_oof)
             ef = self._error_features(p_oof, xs)

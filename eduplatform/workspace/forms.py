@@ -55,6 +55,11 @@ class AssignmentForm(forms.Form):
     max_score = forms.DecimalField(max_digits=7, decimal_places=2, initial=10, label="Highest score")
     max_attempts = forms.IntegerField(min_value=1, max_value=100, initial=3, label="Attempts allowed")
     due_at = forms.DateTimeField(required=False, label="Due (YYYY-MM-DD HH:MM, optional)")
+    analytic = forms.BooleanField(
+        required=False,
+        label="Score each rubric criterion on its own points (the total is their sum)",
+        help_text="Otherwise the criteria are checked like key points and the score is one holistic score.",
+    )
     release = forms.ChoiceField(
         choices=[
             ("manual", "I release grades myself after reviewing"),

@@ -35,6 +35,10 @@ LEVEL_WORDS = {
     "missing": "not found",
     "contradicted": "contradicted",
     "unsure": "unsure (check it)",
+    # analytic rubric criteria (scored traits)
+    "strength": "a strength",
+    "adequate": "adequate",
+    "work_on": "to work on",
 }
 
 
@@ -75,20 +79,26 @@ class Evidence:
     level_words: str
     evidence: str
     points: float | None = None
+    kind: str = ""  # "" (key point / checklist criterion), "trait" (scored criterion), "delivery"
 
 
 def criteria_evidence(criteria: list[dict]) -> list[Evidence]:
     out = []
     for i, c in enumerate(criteria or [], start=1):
         level = str(c.get("level") or ("met" if c.get("met") else "missing"))
+        words = LEVEL_WORDS.get(level, level)
+        kind = str(c.get("kind") or "")
+        if kind == "trait" and isinstance(c.get("points"), (int, float)):
+            words = f"{num(c['points'])} of {num(c.get('max_points', 0))} points ({words})"
         out.append(
             Evidence(
                 index=i,
                 name=str(c.get("name", "")),
                 level=level,
-                level_words=LEVEL_WORDS.get(level, level),
+                level_words=words,
                 evidence=str(c.get("evidence") or "").strip(),
                 points=c.get("points"),
+                kind=kind,
             )
         )
     return out
@@ -136,6 +146,10 @@ def why_points(features: dict, mode: str, criteria: list[Evidence]) -> list[str]
             "very close to" if ref >= 0.8 else "close to" if ref >= 0.6 else "somewhat like" if ref >= 0.4 else "unlike"
         )
         points.append(f"The answer is {closeness} the reference answer in meaning (similarity {ref:.2f}).")
+    scored = [c for c in criteria if c.kind == "trait" and c.points is not None]
+    criteria = [c for c in criteria if c.kind not in ("trait", "delivery")]
+    if scored:
+        points.append("Rubric criteria as suggested: " + "; ".join(f"{c.name} {c.level_words}" for c in scored) + ".")
     if criteria:
         met = sum(1 for c in criteria if c.level == "met")
         partial = sum(1 for c in criteria if c.level == "partial")

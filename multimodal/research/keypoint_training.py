@@ -505,34 +505,39 @@ class AnswerLabeller:
     knn_k: int = 10
     _clf: Any = None
     _clf_unseen: Any = None
-    _memory: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    _memory: dict[str, tuple[Any, ...]] = field(default_factory=dict)
 
-    def _features(self, rows: Sequence[SemRow], ctx: kp.PairContext, judgements: np.ndarray, loo: bool) -> np.ndarray:
+    def _features(
+        self, rows: Sequence[SemRow], ctx: kp.PairContext, judgements: np.ndarray, self_pos: Sequence[int] | None
+    ) -> np.ndarray:
+        """Judgements, then what the question's labelled answers nearest to each row were:
+        by meaning (MiniLM) and by wording (word and character n-grams); a training row
+        (``self_pos``: its position in its question's memory) never sees itself."""
+        from sklearn.preprocessing import normalize
+
         emb = answer_vectors(rows, ctx)
-        knn = np.full((len(rows), 5), np.nan)
+        knn = np.full((len(rows), 9), np.nan)
         for i, r in enumerate(rows):
             mem = self._memory.get(r.question_id)
             if mem is None:
                 continue
-            m_emb, m_lab = mem
+            m_emb, m_lab, vec, m_lex = mem
             sims = m_emb @ emb[i]
-            if loo:  # training rows: drop the row itself (its exact vector)
-                self_idx = np.flatnonzero(sims > 0.99999)
-                keep = np.ones(len(sims), bool)
-                if len(self_idx):
-                    keep[self_idx[0]] = False
-                sims, labs = sims[keep], m_lab[keep]
-            else:
-                labs = m_lab
-            if len(sims) < 3:
+            lex = np.asarray((m_lex @ normalize(vec.transform([r.answer.lower()])).T).todense()).ravel()
+            keep = np.ones(len(sims), bool)
+            if self_pos is not None and self_pos[i] >= 0:
+                keep[self_pos[i]] = False
+            if keep.sum() < 3:
                 continue
-            k = min(self.knn_k, len(sims))
-            top = np.argpartition(-sims, k - 1)[:k]
-            w = np.exp((sims[top] - sims[top].max()) / 0.05)
-            w /= w.sum()
-            knn[i, :3] = [float(w[labs[top] == lab].sum()) for lab in ANSWER_LABELS]
-            knn[i, 3] = float(sims[top].max())
-            knn[i, 4] = math.log(len(sims))
+            labs = m_lab[keep]
+            for off, sim in ((0, sims[keep]), (4, lex[keep])):
+                k = min(self.knn_k, len(sim))
+                top = np.argpartition(-sim, k - 1)[:k]
+                w = np.exp((sim[top] - sim[top].max()) / 0.05)
+                w /= w.sum()
+                knn[i, off : off + 3] = [float(w[labs[top] == lab].sum()) for lab in ANSWER_LABELS]
+                knn[i, off + 3] = float(sim[top].max())
+            knn[i, 8] = math.log(keep.sum())
         has = (~np.isnan(knn[:, 0])).astype(float)[:, None]
         return np.hstack([judgements, np.nan_to_num(knn, nan=0.0), has])
 
@@ -543,13 +548,32 @@ class AnswerLabeller:
             return self._fit(rows, ctx, judgements)
 
     def _fit(self, rows: Sequence[SemRow], ctx: kp.PairContext, judgements: np.ndarray) -> AnswerLabeller:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.pipeline import FeatureUnion
+        from sklearn.preprocessing import normalize
+
         emb = answer_vectors(rows, ctx)
         by_q: dict[str, list[int]] = {}
         for i, r in enumerate(rows):
             by_q.setdefault(r.question_id, []).append(i)
         labels = np.asarray([r.label for r in rows])
-        self._memory = {q: (emb[idx], labels[idx]) for q, idx in by_q.items()}
-        x = self._features(rows, ctx, judgements, loo=True)
+        self._memory = {}
+        self_pos = np.full(len(rows), -1)
+        for q, idx in by_q.items():
+            vec = FeatureUnion(
+                [
+                    ("w", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)),
+                    ("c", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True)),
+                ]
+            )
+            texts = [rows[i].answer.lower() for i in idx]
+            try:
+                m_lex = normalize(vec.fit_transform(texts))
+            except ValueError:
+                continue
+            self._memory[q] = (emb[idx], labels[idx], vec, m_lex)
+            self_pos[idx] = np.arange(len(idx))
+        x = self._features(rows, ctx, judgements, self_pos)
         self._clf = self._model().fit(x, labels)
         self._clf_unseen = self._model().fit(judgements, labels)
         return self
@@ -563,7 +587,7 @@ class AnswerLabeller:
 
     def predict(self, rows: Sequence[SemRow], ctx: kp.PairContext, judgements: np.ndarray) -> np.ndarray:
         with _one_thread():
-            x = self._features(rows, ctx, judgements, loo=False)
+            x = self._features(rows, ctx, judgements, None)
             seen = x[:, -1] > 0
             out = np.empty(len(rows), dtype=object)
             if seen.any():

@@ -9,6 +9,7 @@ and the REST API behave the same.
 from __future__ import annotations
 
 import csv
+import math
 
 from django.contrib import messages
 from django.http import Http404, HttpResponse
@@ -168,7 +169,18 @@ def _review_context(request, grade, form=None, lock_holder=None) -> dict:
         )
     rubric = grading.rubric_for(assignment.pk)
     final_levels = {c.get("name"): c.get("level") for c in grade.final_criteria or []}
-    rubric_rows = [{"c": c, "index": i, "chosen": final_levels.get(c.name)} for i, c in enumerate(rubric, start=1)]
+    final_points = {c.get("name"): c.get("points") for c in grade.final_criteria or []}
+    suggested = {e.name: e for e in evidence if e.kind == "trait" and e.points is not None}
+    rubric_rows = [
+        {
+            "c": c,
+            "index": i,
+            "chosen": final_levels.get(c.name),
+            "chosen_points": final_points.get(c.name),
+            "ai": suggested.get(c.name),
+        }
+        for i, c in enumerate(rubric, start=1)
+    ]
     interval = (grade.features or {}).get("interval")
     blocker = grading.release_blocker(grade)
     return {
@@ -230,14 +242,32 @@ def review(request, grade_id: int):
     )
 
 
-def _chosen_criteria(request, grade) -> list[dict] | None:
+def _chosen_criteria(request, grade, *, accept: bool = False) -> list[dict] | None:
+    """The teacher's per-criterion decisions: a level clicked, or points typed for a criterion without
+    levels (0..its points; anything else is ignored). Accepting keeps the AI's suggested points of the
+    analytic criteria the teacher left alone (they become training data like the total)."""
     rubric = grading.rubric_for(grade.submission.assignment_id)
+    suggested = {
+        c.get("name"): c.get("points")
+        for c in grade.criteria or []
+        if c.get("kind") == "trait" and isinstance(c.get("points"), (int, float))
+    }
     chosen = []
     for i, c in enumerate(rubric, start=1):
         label = request.POST.get(f"criterion_{i}", "")
         level = next((lv for lv in c.levels or [] if lv.get("label") == label), None)
         if level is not None:
             chosen.append({"name": c.name, "level": level["label"], "points": level["points"]})
+            continue
+        typed = request.POST.get(f"criterion_points_{i}", "").strip()
+        try:
+            value = float(typed) if typed else None
+        except ValueError:
+            value = None
+        if value is not None and math.isfinite(value) and 0 <= value <= float(c.points):
+            chosen.append({"name": c.name, "level": "", "points": value})
+        elif accept and c.name in suggested:
+            chosen.append({"name": c.name, "level": "", "points": suggested[c.name], "from": "ai"})
     return chosen or None
 
 
@@ -256,7 +286,7 @@ def _review_post(request, grade):
                 reviewer=request.user,
                 action="accept",
                 comment=comment,
-                criteria=_chosen_criteria(request, grade),
+                criteria=_chosen_criteria(request, grade, accept=True),
             )
             messages.success(request, "AI score accepted (not released yet).")
         elif action == "save":
@@ -497,6 +527,7 @@ def _assignment_forms(assignment):
             "max_score": assignment.max_score,
             "max_attempts": assignment.max_attempts,
             "due_at": assignment.due_at,
+            "analytic": grading.rubric_is_analytic(assignment.pk),
             "release": policy.release if policy else "manual",
             "auto_release_confidence": policy.auto_release_confidence if policy else 0.8,
             "review_sample_rate": policy.review_sample_rate if policy else 0.1,
@@ -534,6 +565,7 @@ def _assignment_save(request, course, assignment, form, refs, points, criteria):
             grading.rubric_set(
                 assignment=assignment,
                 criteria=[f.as_criterion() for f in criteria if f.has_changed() or f.cleaned_data.get("name")],
+                analytic=bool(d.get("analytic")),
             )
             grading.grading_policy_set(
                 assignment=assignment,

@@ -68,11 +68,13 @@
     var total = 0, any = false;
     rows.forEach(function (row) {
       var chosen = row.querySelector("input[type=radio]:checked");
+      var typed = row.querySelector("input.criterion-points");
       if (chosen) { total += parseFloat(chosen.dataset.points || "0"); any = true; }
+      else if (typed && typed.value !== "" && !isNaN(parseFloat(typed.value))) { total += parseFloat(typed.value); any = true; }
     });
     if (any) score.value = Math.round(total * 100) / 100;
   }
-  document.querySelectorAll(".rubric input[type=radio]").forEach(function (r) {
+  document.querySelectorAll(".rubric input[type=radio], .rubric input.criterion-points").forEach(function (r) {
     r.addEventListener("change", rubricTotal);
   });
 
