@@ -75,6 +75,7 @@ bench: install $(SECRET_FILE)
 	$(BENCH_ENV) $(PY) manage.py benchmark_grading --csv $(GRADING)/mohler_short_answers.csv --split both --json bench-results/grading.json
 	$(BENCH_ENV) $(PY) manage.py benchmark_grading --csv $(GRADING)/asap_sas_train.csv --split within-question --json bench-results/asap_sas.json
 	$(BENCH_ENV) $(PY) manage.py benchmark_grading --csv $(GRADING)/semeval2013_train.csv --split both --quiet --json bench-results/semeval.json
+	$(BENCH_ENV) $(PY) manage.py benchmark_keypoints --json bench-results/keypoints.json
 	$(BENCH_ENV) $(PY) manage.py benchmark_traits --csv $(GRADING)/ell_traits_train.csv --folds 5 --json bench-results/traits.json
 	$(BENCH_ENV) $(PY) manage.py benchmark_ocr --dir $(DATASETS)/handwriting/csafe_pages --json bench-results/ocr_csafe.json
 	$(BENCH_ENV) $(PY) manage.py benchmark_ocr --dir $(DATASETS)/handwriting/iam_lines --json bench-results/ocr_iam.json

@@ -3,7 +3,7 @@
 Embedded default (no env): SQLite file + Celery eager mode, so `make demo` runs
 anywhere. Real mode: DATABASE_URL (PostgreSQL) and REDIS_URL (broker + results).
 A host LMS that installs the apps keeps its own settings and only adds the
-EDUPLATFORM_* names it wants to change (see eduplatform/conf.py).
+EDUPLATFORM_* names it wants to change (see eduplatform/core/conf.py).
 """
 
 from __future__ import annotations
@@ -26,7 +26,12 @@ VAR_DIR.mkdir(parents=True, exist_ok=True)
 DEBUG = os.environ.get("DJANGO_DEBUG", "0") == "1"
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "").strip()
 if not SECRET_KEY and os.environ.get("DJANGO_SECRET_KEY_FILE"):
-    SECRET_KEY = Path(os.environ["DJANGO_SECRET_KEY_FILE"]).read_text().strip()
+    try:
+        SECRET_KEY = Path(os.environ["DJANGO_SECRET_KEY_FILE"]).read_text().strip()
+    except OSError as exc:
+        raise ImproperlyConfigured(
+            f"DJANGO_SECRET_KEY_FILE={os.environ['DJANGO_SECRET_KEY_FILE']!r} cannot be read ({exc.strerror})."
+        ) from exc
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured(

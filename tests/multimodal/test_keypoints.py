@@ -8,7 +8,6 @@ the opposite, and the hand-labelled fixture's "missing" precision.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -185,30 +184,9 @@ def test_concise_correct_answer_is_not_a_copy(grader):
 
 
 def _fixture_judgements(grader):
-    from multimodal.grader import GradingItem
+    from multimodal.research.keypoint_fixture import fixture_judgements
 
-    data = json.loads(FIXTURE.read_text())
-    items, truth = [], []
-    for q in data["questions"]:
-        for a in q["answers"]:
-            items.append(
-                GradingItem(
-                    answer=a["text"],
-                    question=q["question"],
-                    reference_answers=[q["reference"]],
-                    key_points=q["key_points"],
-                    min_score=0,
-                    max_score=len(q["key_points"]),
-                    question_id=q["id"],
-                )
-            )
-            truth.append(a["labels"])
-    results = grader.predict(items)
-    pairs = []
-    for r, labels in zip(results, truth, strict=True):
-        assert len(r.criteria) == len(labels)
-        pairs.extend((c.level, lab) for c, lab in zip(r.criteria, labels, strict=True))
-    return pairs
+    return fixture_judgements(grader, FIXTURE)
 
 
 @pytest.mark.slow
@@ -226,3 +204,8 @@ def test_hand_labelled_fixture_missing_precision_and_contradiction_recall(grader
     assert said_contra and np.mean([lab == "contradicted" for lab in said_contra]) >= 0.6
     # nothing labelled covered is ever called missing
     assert not any(level == "missing" and lab == "covered" for level, lab in pairs)
+    # the benchmark command's report says the same
+    from multimodal.research.keypoint_fixture import fixture_report
+
+    rep = fixture_report(pairs)
+    assert rep["covered_called_missing"] == 0 and rep["statements"]["missing"]["precision"] == missing_precision
