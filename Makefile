@@ -20,7 +20,7 @@ CHAOS_CI_ARGS ?= --n 60 --post-seconds 45
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install demo serve test test-unit test-integration browser-deps bench lint chaos
+.PHONY: install demo serve test test-unit test-integration browser-deps bench lint chaos schemathesis
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)

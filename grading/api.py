@@ -47,7 +47,7 @@ from grading.services import (
     release_blocker,
     score_check,
 )
-from grading.signals import grade_released, human_grade_saved
+from grading.signals import grade_released, grade_withdrawn, human_grade_saved
 
 __all__ = [
     "STATES",
@@ -89,6 +89,7 @@ __all__ = [
     "score_check",
     "grade_attempt_for",
     "grade_released",
+    "grade_withdrawn",
     "grade_view_for",
     "grading_enqueue",
     "human_grade_saved",

@@ -180,6 +180,7 @@ RULES: dict[str, Rule] = {
     "eduplatform_workspace:queue": Rule(get=STAFF_PAGE, kw=lambda w: {"assignment_id": w.assignment.pk}),
     "eduplatform_workspace:assignment-edit": Rule(get=STAFF_PAGE, kw=lambda w: {"assignment_id": w.assignment.pk}),
     "eduplatform_workspace:release": Rule(post=STAFF_PAGE, kw=lambda w: {"assignment_id": w.assignment.pk}),
+    "eduplatform_workspace:regrade": Rule(post=STAFF_PAGE, kw=lambda w: {"assignment_id": w.assignment.pk}),
     "eduplatform_workspace:groups": Rule(get=STAFF_PAGE, kw=lambda w: {"assignment_id": w.assignment.pk}),
     "eduplatform_workspace:group-action": Rule(post=STAFF_PAGE, kw=lambda w: {"group_id": w.group.pk}),
     "eduplatform_workspace:review": Rule(get=STAFF_PAGE, kw=lambda w: {"grade_id": w.grade.pk}),

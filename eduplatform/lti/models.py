@@ -94,6 +94,8 @@ class LtiScoreSync(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True, default="")
     sent_at = models.DateTimeField(null=True, blank=True)
+    # The score was taken back (grade withdrawn): the gradebook was sent "not graded" instead.
+    cleared = models.BooleanField(default=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -66,7 +66,8 @@ def gradebook_score(*, assignment: Assignment, student: Student) -> GradebookSco
             grade_id=grade.pk,
             score_given=max(Decimal(0), Decimal(grade.effective_score) - assignment.min_score),
             score_maximum=assignment.max_score - assignment.min_score,
-            comment=grade.feedback or "",
+            # what the student reads on the tool's page: the teacher's words first, then the feedback
+            comment="\n\n".join(t for t in (grade.review_comment.strip(), (grade.feedback or "").strip()) if t),
             timestamp=max(grade.updated_at, grade.released_at),
         )
     return None

@@ -309,12 +309,13 @@ def scores_send(*, assignment: Assignment, student: Student) -> int:
     if not settings.SEND_GRADES:
         return 0
     score = selectors.gradebook_score(assignment=assignment, student=student)
-    if score is None:
-        return 0
     sent, transient = 0, None
     for target in selectors.score_targets(assignment=assignment, user=student.user):
         try:
-            sent += _score_send_one(assignment=assignment, score=score, target=target)
+            if score is None:  # nothing released (any more): take back a score the gradebook still shows
+                sent += _score_clear_one(target=target)
+            else:
+                sent += _score_send_one(assignment=assignment, score=score, target=target)
         except LtiTransientError as exc:
             transient = exc
     if transient is not None:
@@ -346,6 +347,7 @@ def _score_send_one(*, assignment: Assignment, score: selectors.GradebookScore, 
     )
     if (
         sync.status == LtiScoreSync.Status.SENT
+        and not sync.cleared
         and sync.score_given == score.score_given
         and sync.timestamp == score.timestamp
     ):
@@ -373,9 +375,43 @@ def _score_send_one(*, assignment: Assignment, score: selectors.GradebookScore, 
             raise LtiTransientError(str(exc)) from exc
         log.warning("LTI: platform refused score for line item %s: %s", line_item.pk, exc)
         return 0
-    sync.status, sync.last_error, sync.sent_at = LtiScoreSync.Status.SENT, "", timezone.now()
+    sync.status, sync.last_error, sync.sent_at, sync.cleared = LtiScoreSync.Status.SENT, "", timezone.now(), False
     sync.save()
     return 1
+
+
+def _score_clear_one(*, target: selectors.ScoreTarget) -> int:
+    """A withdrawn grade: the gradebook column shows "not graded" again (AGS: no scoreGiven,
+    gradingProgress NotReady), so the LMS never keeps a score the student can no longer see."""
+    syncs = LtiScoreSync.objects.filter(
+        lti_user=target.lti_user, line_item__context=target.context, status=LtiScoreSync.Status.SENT, cleared=False
+    ).select_related("line_item")
+    if target.line_item is not None:
+        syncs = syncs.filter(line_item=target.line_item)
+    done = 0
+    for sync in syncs:
+        now = timezone.now()
+        grade = (
+            AgsGrade()
+            .set_timestamp(now.isoformat(timespec="milliseconds"))
+            .set_activity_progress("Initialized")
+            .set_grading_progress("NotReady")
+            .set_user_id(target.lti_user.sub)
+        )
+        sync.attempts += 1
+        try:
+            _ags(target).put_grade(grade, LineItem({"id": sync.line_item.line_item.url}))
+        except (LtiException, requests.RequestException) as exc:
+            sync.last_error = f"clearing the withdrawn score: {exc}"[:2000]
+            sync.save()
+            if _is_transient(exc):
+                raise LtiTransientError(str(exc)) from exc
+            log.warning("LTI: platform refused to clear the score for line item %s: %s", sync.line_item.pk, exc)
+            continue
+        sync.cleared, sync.timestamp, sync.sent_at, sync.last_error = True, now, now, ""
+        sync.save()
+        done += 1
+    return done
 
 
 def grade_passback(*, grade_id: int) -> int:

@@ -18,6 +18,7 @@ urlpatterns = [
     path("assignments/<int:assignment_id>/", staff.queue, name="queue"),
     path("assignments/<int:assignment_id>/edit/", staff.assignment_edit, name="assignment-edit"),
     path("assignments/<int:assignment_id>/release/", staff.release_assignment, name="release"),
+    path("assignments/<int:assignment_id>/regrade/", staff.regrade_assignment, name="regrade"),
     path("assignments/<int:assignment_id>/groups/", staff.answer_groups, name="groups"),
     path("groups/<int:group_id>/", staff.group_action, name="group-action"),
     path("grades/<int:grade_id>/", staff.review, name="review"),

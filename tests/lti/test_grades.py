@@ -99,6 +99,30 @@ def test_sending_again_is_a_no_op_and_a_new_review_replaces_the_score(graded, pl
     assert platform.scores[1]["timestamp"] > platform.scores[0]["timestamp"]  # the LMS keeps the newer one
 
 
+def test_teacher_comment_reaches_the_gradebook_and_a_withdrawn_grade_leaves_it(graded, platform):
+    from grading.services import grade_withdraw
+
+    review(graded, action="adjust", score=8, comment="Well argued; check the units.")
+    [score] = platform.scores
+    assert score["comment"] == "Well argued; check the units.\n\nName the pigment that captures light."
+
+    grade_withdraw(grade=graded["grade"], user=graded["teacher"], reason="entered on the wrong student")
+    cleared = platform.scores[-1]
+    assert len(platform.scores) == 2 and "scoreGiven" not in cleared
+    assert (cleared["activityProgress"], cleared["gradingProgress"]) == ("Initialized", "NotReady")
+    assert cleared["userId"] == "student-7" and cleared["timestamp"] > score["timestamp"]
+    sync = LtiScoreSync.objects.get()
+    assert sync.cleared and sync.status == LtiScoreSync.Status.SENT
+
+    # released again: the score goes back in
+    from grading.services import grade_release
+
+    graded["grade"].refresh_from_db()
+    grade_release(grade=graded["grade"], user=graded["teacher"])
+    assert platform.scores[-1]["scoreGiven"] == 8.0 and len(platform.scores) == 3
+    assert not LtiScoreSync.objects.get().cleared
+
+
 def test_unreleased_grade_is_not_sent(graded, platform):
     review(graded, action="accept", release=False)
     assert platform.scores == []

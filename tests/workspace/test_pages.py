@@ -174,3 +174,28 @@ def test_queue_names_filters_and_csv_is_safe(people, client):
     assert "bob" in page and "Smith" not in page
     csv_text = c.get(f"/workspace/courses/{people['course'].pk}/gradebook/?format=csv").content.decode()
     assert "'=cmd" in csv_text  # a name that a spreadsheet would run as a formula is neutralised
+
+
+def test_grade_again_keeps_the_teachers_decisions(people, client, django_capture_on_commit_callbacks):
+    from grading import services as grading
+    from grading.models import GradeDecision
+
+    grade = _grade(people, people["alice"])
+    grading.grade_review(grade=grade, reviewer=people["teacher"], action="adjust", score="6", comment="Nice")
+    core_sub = grade.submission
+    core_sub.status = "graded"
+    core_sub.save(update_fields=["status"])
+    queue = _client(client, people["teacher"]).get(f"/workspace/assignments/{people['assignment'].pk}/")
+    assert "Grade all answers again" in queue.content.decode()
+    with django_capture_on_commit_callbacks(execute=False):
+        resp = client.post(f"/workspace/assignments/{people['assignment'].pk}/regrade/", follow=True)
+    assert resp.status_code == 200 and "queued to be graded again" in resp.content.decode()
+    core_sub.refresh_from_db()
+    grade.refresh_from_db()
+    assert core_sub.status == "pending"  # back in the workers' queue
+    assert grade.final_score == Decimal("6.00") and grade.review_comment == "Nice"  # the decision stays
+    assert GradeDecision.objects.filter(grade=grade).count() == 1
+    # a student cannot trigger it
+    student = client.__class__()
+    student.force_login(people["alice"])
+    assert student.post(f"/workspace/assignments/{people['assignment'].pk}/regrade/").status_code == 403

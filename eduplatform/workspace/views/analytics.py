@@ -67,6 +67,7 @@ def behaviour(request, course_id: int):
             "n_hidden": sum(1 for r in all_rows if r["risk"] and not r["risk"]["shown"]),
             "model": model,
             "day": day,
+            "confidence_threshold": float(core.settings.RISK_CONFIDENCE_THRESHOLD),
             "nav": "behaviour",
         },
     )

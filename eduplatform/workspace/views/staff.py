@@ -146,6 +146,20 @@ def release_assignment(request, assignment_id: int):
     return redirect("eduplatform_workspace:queue", assignment_id=assignment.pk)
 
 
+@require_POST
+@not_found_as_404
+def regrade_assignment(request, assignment_id: int):
+    """Grade the answers again with the current model, key points and rubric (after editing the
+    assignment); every teacher decision is kept, only the AI's suggestions change."""
+    assignment = _assignment_or_404(request, assignment_id)
+    n = grading.assignment_regrade(assignment_id=assignment.pk)
+    messages.success(
+        request,
+        f"{n} answer{'s' if n != 1 else ''} queued to be graded again; your decisions and releases are kept.",
+    )
+    return redirect("eduplatform_workspace:queue", assignment_id=assignment.pk)
+
+
 def _review_context(request, grade, form=None, lock_holder=None) -> dict:
     sub = grade.submission
     assignment = sub.assignment
