@@ -157,6 +157,10 @@ PHOTO_ANSWERS = [
 AUDIO_ANSWERS = ["queue_answer_1.flac", "queue_answer_2.flac", "queue_answer_3.flac"]
 
 
+#: every demo person's e-mail is at this domain (``demo --reset`` removes them by it)
+DEMO_EMAIL_DOMAIN = "demo.school.example"
+
+
 @dataclass
 class Profile:
     """One real AAA-2014J student's rhythm, mirrored by a demo student."""
@@ -279,7 +283,7 @@ class DemoBuilder:
 
     def _user(self, username: str, first: str, last: str, password: str | None = None, **extra):
         user = self.User.objects.create(
-            username=username, first_name=first, last_name=last, email=f"{username}@demo.school.example", **extra
+            username=username, first_name=first, last_name=last, email=f"{username}@{DEMO_EMAIL_DOMAIN}", **extra
         )
         if password:
             user.set_password(password)
@@ -505,7 +509,9 @@ class DemoBuilder:
             }
             with transaction.atomic():
                 for day in range(0, min(last_day, TODAY_DAY)):
-                    if self.rng.random() > rate:
+                    # students who withdraw fade out over their last weeks, as OULAD's withdrawn students do
+                    fade = min(1.0, (last_day - day) / 21) if kind == "leaving" else 1.0
+                    if self.rng.random() > rate * fade:
                         continue
                     hour = self.rng.choice([9, 13, 16, 19, 21])
                     core.event_record(
@@ -532,6 +538,24 @@ class DemoBuilder:
                         hour,
                         object_type="Question",
                         result={"success": ok},
+                        context={"extensions": {SKILLS_EXT: [self.skills[skill].pk]}},
+                    )
+                # the weekly quiz (scored), on the week's skill: who stopped coming stops taking it
+                quiz_mean = {"steady": 0.82, "struggling": 0.38, "leaving": 0.4}[kind]
+                for week in range(1, TODAY_DAY // 7 + 1):
+                    day = 7 * week - 1
+                    if day >= last_day or (kind != "steady" and self.rng.random() < 0.25):
+                        continue
+                    skill = max((k for k in order if skill_week[k] <= week - 1), key=lambda k: skill_week[k])
+                    score = min(1.0, max(0.0, self.rng.gauss(quiz_mean, 0.12)))
+                    self._event(
+                        st,
+                        answered,
+                        f"quiz:week-{week}",
+                        day,
+                        17,
+                        object_type="Assessment",
+                        result={"score": {"scaled": round(score, 2)}, "success": score >= 0.5},
                         context={"extensions": {SKILLS_EXT: [self.skills[skill].pk]}},
                     )
             p["last_day"] = last_day
@@ -621,12 +645,20 @@ class DemoBuilder:
             if grade is not None:
                 final = round(5 * (score or 0) / 100 * 2) / 2
                 grading.grade_review(
+                    release=True,
                     grade=grade,
                     reviewer=teacher,
                     action="override",
                     score=final,
                     comment="Good start: give one concrete cost for each.",
                 )
+        # the teacher did this in the days after each deadline: date the "scored" statements of the releases then
+        released = [(sub.pk, 15) for _, sub, _ in stack if sub.pk not in keep_for_queue]
+        released += [(sub.pk, 57) for _, sub, _ in self.subs["arrays"][:6]]
+        for i, (sub_id, day) in enumerate(released):
+            core.LearningEvent.objects.filter(verb=core.VERB_SCORED, result__extensions__submission_id=sub_id).update(
+                timestamp=self.at(day + i % 3, 18)
+            )
         # the learned grader, from the teacher's grades (it regrades what no person has decided yet)
         core.enqueue("grading.train_grader", assignment_id=self.assignments["stack"].pk)
         core.enqueue("grading.build_answer_groups", assignment_id=self.assignments["stack"].pk)

@@ -10,10 +10,11 @@ from __future__ import annotations
 import time
 
 from django.conf import settings as django_settings
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
 from eduplatform.core import api as core
-from eduplatform.demo.build import COURSE_CODE, DemoBuilder
+from eduplatform.demo.build import COURSE_CODE, DEMO_EMAIL_DOMAIN, DemoBuilder
 from grading import api as grading
 from recommendations import api as recs
 
@@ -27,8 +28,9 @@ class Command(BaseCommand):
         parser.add_argument("--reset", action="store_true", help="Delete the demo course and rebuild it.")
 
     def handle(self, *args, reset: bool = False, **opts):
-        if reset:
+        if reset:  # the course and the demo's own people (their events, work and tokens go with them)
             core.Course.objects.filter(code=COURSE_CODE).delete()
+            get_user_model().objects.filter(email__endswith=f"@{DEMO_EMAIL_DOMAIN}").delete()
         course = core.Course.objects.filter(code=COURSE_CODE).first()
         if course is None:
             started = time.perf_counter()
