@@ -44,20 +44,25 @@ HOST_FILES = {
         ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
         INSTALLED_APPS = [
             "django.contrib.admin", "django.contrib.auth", "django.contrib.contenttypes",
-            "django.contrib.sessions", "django.contrib.messages",
+            "django.contrib.sessions", "django.contrib.messages", "django.contrib.staticfiles",
             "accounts",  # the LMS's own user model
             "rest_framework", "rest_framework.authtoken", "django_filters",
             "eduplatform.core", "grading", "recommendations", "lti_tool", "eduplatform.lti",
+            "eduplatform.workspace",
         ]
         AUTH_USER_MODEL = "accounts.User"
         MIDDLEWARE = [
             "django.middleware.security.SecurityMiddleware",
+            "eduplatform.lti.middleware.ContentSecurityPolicyMiddleware",
+            "eduplatform.lti.middleware.LtiFrameCookiesMiddleware",
             "django.contrib.sessions.middleware.SessionMiddleware",
             "django.middleware.common.CommonMiddleware",
             "django.middleware.csrf.CsrfViewMiddleware",
             "django.contrib.auth.middleware.AuthenticationMiddleware",
             "django.contrib.messages.middleware.MessageMiddleware",
+            "django.middleware.clickjacking.XFrameOptionsMiddleware",
         ]
+        LOGIN_URL = "login"
         ROOT_URLCONF = "hostsite.urls"
         TEMPLATES = [{
             "BACKEND": "django.template.backends.django.DjangoTemplates", "DIRS": [], "APP_DIRS": True,
@@ -89,6 +94,8 @@ HOST_FILES = {
             path("admin/", admin.site.urls),
             path("lms/edu/api/", include("eduplatform.rest.urls")),
             path("lms/edu/lti/", include("eduplatform.lti.urls")),
+            path("lms/edu/workspace/", include("eduplatform.workspace.urls")),
+            path("accounts/", include("django.contrib.auth.urls")),
         ]
     """,
     "accounts/__init__.py": "",
@@ -173,12 +180,15 @@ def test_wheel_contains_apps_migrations_and_templates(host):
         "eduplatform/lti/migrations/0001_initial.py",
         "multimodal/__init__.py",
         "eduplatform/lti/templates/eduplatform_lti/error.html",
+        "eduplatform/workspace/templates/registration/login.html",
+        "eduplatform/workspace/static/eduplatform_workspace/workspace.js",
+        "multimodal/models/keypoint_nli.joblib",
     ):
         assert expected in names
     assert not any(n.startswith("tests/") for n in names)
 
 
-def test_host_project_migrates_and_serves_the_api_from_the_wheel(host):
+def test_host_project_migrates_and_serves_the_api_and_workspace_from_the_wheel(host):
     python, project, env = host["python"], host["project"], host["env"]
     modules = "eduplatform, grading, recommendations, multimodal, eduplatform.lti"
     script = f"import json, {modules}; print(json.dumps([m.__file__ for m in ({modules})]))"
@@ -229,6 +239,24 @@ def test_host_project_migrates_and_serves_the_api_from_the_wheel(host):
 
         jwks = requests.get(base + "/lms/edu/lti/jwks.json", timeout=10)
         assert jwks.status_code == 200 and jwks.json()["keys"][0]["kty"] == "RSA"
+
+        # the workspace, mounted as the README says: the host's login, then the teacher's course page
+        web = requests.Session()
+        login = web.get(base + "/lms/edu/workspace/", timeout=10)
+        assert login.status_code == 200 and "/accounts/login/" in login.url
+        assert "frame-ancestors" in login.headers.get("Content-Security-Policy", "")
+        done = web.post(
+            login.url,
+            data={
+                "username": "teacher",
+                "password": "pw-12345678",
+                "csrfmiddlewaretoken": web.cookies["csrftoken"],
+            },
+            headers={"Referer": login.url},
+            timeout=10,
+        )
+        assert done.status_code == 200 and "Hosted essay" in done.text, done.text[:500]
+        assert "/static/eduplatform_workspace/workspace.css" in done.text  # its own assets, no CDN
     finally:
         server.terminate()
         server.wait(timeout=10)
