@@ -151,95 +151,17 @@ def _needs_review(result, policy: GradingPolicy | None) -> str:
 
 
 def grade_write(*, token: str, result) -> bool:
-    """Upsert one result, keyed by (submission, model version), if we still hold the claim."""
-    with transaction.atomic():
-        sub = (
-            Submission.objects.select_for_update()
-            .select_related("assignment")
-            .filter(pk=result.submission_id, claim_token=token, status=S.RUNNING)
-            .first()
-        )
-        if sub is None:
-            log.warning("submission %s: claim lost before write; result dropped", result.submission_id)
-            return False
-        policy = GradingPolicy.objects.filter(assignment_id=sub.assignment_id).first()
-        reason = _needs_review(result, policy)
-        # A person's decision on the grade shown so far survives a regrade by a new model version.
-        prior_human = (
-            Grade.objects.filter(submission=sub, is_current=True, review_state__in=HUMAN_STATES)
-            .exclude(model_version=result.model_version)
-            .first()
-        )
-        Grade.objects.filter(submission=sub, is_current=True).exclude(model_version=result.model_version).update(
-            is_current=False
-        )
-        now = timezone.now()
-        auto_release = (
-            not reason
-            and policy is not None
-            and policy.release == GradingPolicy.Release.AUTO
-            and result.confidence >= policy.auto_release_confidence
-        )
-        existing = Grade.objects.filter(submission=sub, model_version=result.model_version).first()
-        human = existing is not None and existing.review_state in HUMAN_STATES
-        defaults = {
-            "mode": result.mode,
-            "score": None if result.score is None else Decimal(str(round(result.score, 2))),
-            "confidence": float(min(1.0, max(0.0, result.confidence))),
-            "criteria": result.criteria,
-            "flags": result.flags,
-            "feedback": result.feedback,
-            "explanation": result.explanation or result.error,
-            "features": result.features,
-            "is_current": True,
-            "review_state": Grade.Review.PENDING if reason else Grade.Review.NOT_NEEDED,
-            "review_reason": reason,
-            "released_at": now if auto_release else None,
-        }
-        if human:  # a regrade never undoes an instructor's decision
-            for key in ("review_state", "review_reason", "released_at"):
-                defaults.pop(key)
-            reason = ""
-        elif prior_human is not None:
-            defaults.update({k: getattr(prior_human, k) for k in HUMAN_DECISION_FIELDS})
-            defaults["review_reason"] = ""
-            auto_release, reason = False, ""
-        grade, _ = Grade.objects.update_or_create(submission=sub, model_version=result.model_version, defaults=defaults)
-        if auto_release and not human:
-            _decision(
-                grade,
-                None,
-                GradeDecision.Action.RELEASE,
-                before_score=grade.effective_score,
-                before_released=False,
-                comment="released by the assignment's auto-release policy",
-            )
-            transaction.on_commit(lambda: _after_release(grade.pk))
-        sub.status = S.NEEDS_REVIEW if reason else S.GRADED
-        sub.graded_at = now
-        sub.lease_expires_at = None
-        sub.claim_token = ""
-        sub.failure_reason = ""
-        sub.extracted_text = getattr(result, "extracted_text", "")
-        sub.save(
-            update_fields=[
-                "status",
-                "graded_at",
-                "lease_expires_at",
-                "claim_token",
-                "failure_reason",
-                "extracted_text",
-                "updated_at",
-            ]
-        )
-    return True
+    """Upsert one result, keyed by (submission, model version), if we still hold the claim
+    (``grades_write`` for a batch of one: the same rules in one place)."""
+    return grades_write(token=token, results=[result]) == 1
 
 
 def grades_write(*, token: str, results: Sequence) -> int:
-    """``grade_write`` for a whole claimed batch in one transaction with a fixed number of queries.
+    """Write a claimed batch's results in one transaction with a fixed number of queries.
 
-    Same checks and outcomes per result (claim still held, review reason, auto-release, a
-    person's decision survives a regrade); rows whose claim was lost are skipped. Why: one
+    Per result: the claim must still be held, the review reason decides the queue,
+    auto-release follows the policy, and a person's decision survives a regrade by a new
+    model version; rows whose claim was lost are skipped. Why: one
     transaction and ~6 queries per *result* was most of a worker's time on text answers.
     Returns how many results were written.
     """
