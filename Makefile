@@ -74,6 +74,7 @@ bench: install $(SECRET_FILE)
 	mkdir -p bench-results
 	$(BENCH_ENV) $(PY) manage.py benchmark_grading --csv $(GRADING)/mohler_short_answers.csv --split both --json bench-results/grading.json
 	$(BENCH_ENV) $(PY) manage.py benchmark_grading --csv $(GRADING)/asap_sas_train.csv --split within-question --json bench-results/asap_sas.json
+	$(PY) -m multimodal.research.rubric_zero_shot --csv $(GRADING)/asap_sas_train.csv --prompts $(GRADING)/asap_sas_prompts.csv --per-question 400 --json bench-results/asap_rubric_zero_shot.json
 	$(BENCH_ENV) $(PY) manage.py benchmark_grading --csv $(GRADING)/semeval2013_train.csv --split both --quiet --json bench-results/semeval.json
 	$(BENCH_ENV) $(PY) manage.py benchmark_keypoints --json bench-results/keypoints.json
 	$(BENCH_ENV) $(PY) manage.py benchmark_traits --csv $(GRADING)/ell_traits_train.csv --folds 5 --json bench-results/traits.json
@@ -89,6 +90,7 @@ bench: install $(SECRET_FILE)
 	$(BENCH_ENV) DATABASE_URL=sqlite:///$(CURDIR)/var/oulad.sqlite3 $(PY) manage.py import_oulad $(DATASETS)/oulad_dev
 	$(BENCH_ENV) DATABASE_URL=sqlite:///$(CURDIR)/var/oulad.sqlite3 $(PY) manage.py benchmark_risk --cutoff-day 60 --json bench-results/risk.json
 	@if $(PY) .ci/services.py check "$(PG_TEST_URL)" "$(REDIS_TEST_URL)"; then \
+	  psql -q -h 127.0.0.1 -U postgres -c "CREATE DATABASE eduplatform_bench" 2>/dev/null || true; \
 	  $(BENCH_ENV) DATABASE_URL=postgres://postgres@127.0.0.1:5432/eduplatform_bench REDIS_URL=redis://127.0.0.1:6379/14 $(PY) manage.py benchmark_pipeline --n 500 --json bench-results/pipeline.json; fi
 
 lint: install
