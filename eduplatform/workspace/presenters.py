@@ -89,7 +89,8 @@ def criteria_evidence(criteria: list[dict]) -> list[Evidence]:
         words = LEVEL_WORDS.get(level, level)
         kind = str(c.get("kind") or "")
         if kind == "trait" and isinstance(c.get("points"), (int, float)):
-            words = f"{num(c['points'])} of {num(c.get('max_points', 0))} points ({words})"
+            top = c.get("max_points", 0)
+            words = f"{num(c['points'])} of {num(top)} point{'' if top == 1 else 's'} ({words})"
         out.append(
             Evidence(
                 index=i,

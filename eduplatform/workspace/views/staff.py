@@ -165,7 +165,10 @@ def _review_context(request, grade, form=None, lock_holder=None) -> dict:
     assignment = sub.assignment
     rows = grading.assignment_queue(user=request.user, assignment_id=assignment.pk)
     previous_id, next_id = grading.queue_neighbours(rows, grade.pk)
-    evidence = presenters.criteria_evidence(grade.criteria)
+    judged = presenters.criteria_evidence(grade.criteria)
+    # key points (and checklist criteria) in the list and marked in the answer; an analytic
+    # criterion's suggested points are shown on its rubric row instead
+    evidence = [e for e in judged if e.kind != "trait"]
     readings = {r.get("file_id"): r for r in (grade.features or {}).get("readings", [])}
     files = []
     for f in sub.files.all():
@@ -184,7 +187,7 @@ def _review_context(request, grade, form=None, lock_holder=None) -> dict:
     rubric = grading.rubric_for(assignment.pk)
     final_levels = {c.get("name"): c.get("level") for c in grade.final_criteria or []}
     final_points = {c.get("name"): c.get("points") for c in grade.final_criteria or []}
-    suggested = {e.name: e for e in evidence if e.kind == "trait" and e.points is not None}
+    suggested = {e.name: e for e in judged if e.kind == "trait" and e.points is not None}
     rubric_rows = [
         {
             "c": c,
@@ -209,7 +212,7 @@ def _review_context(request, grade, form=None, lock_holder=None) -> dict:
         "rubric_rows": rubric_rows,
         "flags": [(f, presenters.flag_text(f)) for f in grade.flags],
         "confidence_words": presenters.confidence_words(grade.confidence, interval, scored=grade.score is not None),
-        "why": presenters.why_points(grade.features, grade.mode, evidence),
+        "why": presenters.why_points(grade.features, grade.mode, judged),
         "state": grading.grade_state(grade),
         "state_label": grading.STATES[grading.grade_state(grade)],
         "release_blocker": blocker,
