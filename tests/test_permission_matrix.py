@@ -161,6 +161,7 @@ RULES: dict[str, Rule] = {
         get=STAFF, post=STAFF, kw=kw_pk("course"), data=lambda w: {"resource": w.resource.pk, "action": "pin"}
     ),
     # --- OpenAPI and its viewers (public: they list operations, never data) ------------------------
+    "healthz": Rule(get=PUBLIC),
     "schema": Rule(get=PUBLIC),
     "swagger-ui": Rule(get=PUBLIC),
     "redoc": Rule(get=PUBLIC),
