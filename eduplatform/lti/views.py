@@ -230,7 +230,8 @@ def _assignment_page(
         "token": _form_token(purpose=SUBMIT_FORM, user_id=user.pk, launch_id=launch_id, a=assignment.pk),
         "submit_url": reverse("eduplatform_lti:submit"),
         "submission_count": assignment.submissions.count() if student is None else None,
-        "admin_url": _admin_url() if student is None else "",
+        # LMS users have no Django staff flag: the admin link only for those who can use it
+        "admin_url": _admin_url() if student is None and user.is_staff else "",
         "my_work_url": _workspace_url("eduplatform_workspace:student-course", course_id=assignment.course_id)
         if student is not None
         else "",
