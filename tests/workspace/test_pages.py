@@ -199,3 +199,15 @@ def test_grade_again_keeps_the_teachers_decisions(people, client, django_capture
     student = client.__class__()
     student.force_login(people["alice"])
     assert student.post(f"/workspace/assignments/{people['assignment'].pk}/regrade/").status_code == 403
+
+
+def test_gradebook_without_the_lti_tool_has_no_lms_column_and_no_error(people, client, monkeypatch):
+    from django.apps import apps
+
+    _grade(people, people["alice"])
+    real = apps.is_installed
+    monkeypatch.setattr(apps, "is_installed", lambda name: False if name == "eduplatform.lti" else real(name))
+    resp = _client(client, people["teacher"]).get(f"/workspace/courses/{people['course'].pk}/gradebook/")
+    assert resp.status_code == 200
+    csv_resp = client.get(f"/workspace/courses/{people['course'].pk}/gradebook/?format=csv")
+    assert csv_resp.status_code == 200

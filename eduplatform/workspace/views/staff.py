@@ -468,6 +468,11 @@ def gradebook(request, course_id: int):
 
 
 def _lms_sync_states(assignments, students) -> dict:
+    """The LMS column of the gradebook; empty on a host that runs the workspace without the LTI tool."""
+    from django.apps import apps
+
+    if not apps.is_installed("eduplatform.lti"):
+        return {}
     from eduplatform.lti.api import lms_sync_states
 
     return lms_sync_states(assignment_ids=[a.pk for a in assignments], student_ids=[s.pk for s in students])
