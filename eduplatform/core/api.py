@@ -98,7 +98,6 @@ __all__ = [
     "events_visible_to",
     "is_course_staff",
     "is_course_student",
-    "is_course_student",
     "json_value_problem",
     "settings",
     "staff_course_ids",
