@@ -382,7 +382,7 @@ def _result(sub: Submission, p: _Prepared, r, grader) -> EngineResult:
         # Delivery (pace, pausing, clarity) is evidence next to the content criteria; it does not
         # change the score: no teacher-graded delivery exists to learn or check a combination on.
         criteria=[c.__dict__ for c in r.criteria]
-        + [_trait_criterion(t) for t in getattr(r, "traits", [])]
+        + [_trait_criterion(t) for t in r.traits]
         + [{**c, "kind": "delivery"} for c in p.delivery],
         flags=flags,
         feedback=student_text,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -32,7 +33,7 @@ from eduplatform.core.api import (
     settings,
 )
 from grading import signals
-from grading.models import AnswerGroup, Grade, GradeDecision, GraderModel, GradingPolicy
+from grading.models import AnswerGroup, Grade, GradeDecision, GraderModel, GradingPolicy, RubricCriterion
 
 log = logging.getLogger(__name__)
 S = Submission.Status
@@ -499,6 +500,28 @@ def grade_unlock(*, grade: Grade, user) -> None:
     Grade.objects.filter(pk=grade.pk, locked_by=user).update(locked_by=None, locked_until=None)
 
 
+def criteria_check(assignment, criteria: list[dict]) -> list[dict]:
+    """A teacher's per-criterion decisions: each names one of the assignment's rubric criteria, at most
+    once, with points from 0 to that criterion's points (the pages, the admin and the API alike)."""
+    top = {c.name: float(c.points) for c in RubricCriterion.objects.filter(rubric__assignment=assignment)}
+    seen, out = set(), []
+    for c in criteria:
+        name = c.get("name") if isinstance(c, dict) else None
+        if name not in top or name in seen:
+            raise ApplicationError(f"{name!r} is not a criterion of this rubric (or is given twice).", field="criteria")
+        seen.add(name)
+        try:
+            points = float(c.get("points"))
+        except (TypeError, ValueError):
+            points = math.nan
+        if not (math.isfinite(points) and 0 <= points <= top[name]):
+            raise ApplicationError(
+                f"'{name}' takes from 0 to {top[name]:g} points.", code="score_out_of_range", field="criteria"
+            )
+        out.append({**c, "points": points})
+    return out
+
+
 def grade_review(
     *,
     grade: Grade,
@@ -533,6 +556,8 @@ def grade_review(
             raise ApplicationError(f"{action} needs a score.", field="score")
         final = score_check(assignment, score)
         state = Grade.Review.ADJUSTED if action == "adjust" else Grade.Review.OVERRIDDEN
+    if criteria is not None:
+        criteria = criteria_check(assignment, criteria)
     with transaction.atomic():
         grade = Grade.objects.select_for_update().select_related("submission__assignment", "locked_by").get(pk=grade.pk)
         if _lock_holder(grade, reviewer) is not None:

@@ -388,8 +388,9 @@ def _score_clear_one(*, target: selectors.ScoreTarget) -> int:
     ).select_related("line_item")
     if target.line_item is not None:
         syncs = syncs.filter(line_item=target.line_item)
-    done = 0
+    done, ags = 0, None
     for sync in syncs:
+        ags = ags or _ags(target)
         now = timezone.now()
         grade = (
             AgsGrade()
@@ -400,7 +401,7 @@ def _score_clear_one(*, target: selectors.ScoreTarget) -> int:
         )
         sync.attempts += 1
         try:
-            _ags(target).put_grade(grade, LineItem({"id": sync.line_item.line_item.url}))
+            ags.put_grade(grade, LineItem({"id": sync.line_item.line_item.url}))
         except (LtiException, requests.RequestException) as exc:
             sync.last_error = f"clearing the withdrawn score: {exc}"[:2000]
             sync.save()

@@ -149,3 +149,22 @@ def test_review_screen_suggests_points_and_accepting_keeps_them(analytic, client
     resp = client.post(f"/workspace/grades/{grade.pk}/", {"action": "save", "score": "3", "criterion_points_2": "9"})
     grade.refresh_from_db()
     assert all(c["points"] <= 2 for c in grade.final_criteria if c["name"] == "Language")
+    assert resp.status_code == 400 and "takes from 0 to 2 points" in resp.content.decode()
+
+
+def test_per_criterion_points_are_checked_by_the_service(analytic):
+    """The rule lives in grading.services, so the API and the admin obey it like the page."""
+    from eduplatform.core.errors import ApplicationError
+
+    grade = _graded(analytic, 1, 1, 0)
+    for bad in (
+        [{"name": "Content", "points": 4}],  # above the criterion's 3
+        [{"name": "Content", "points": -1}],
+        [{"name": "Content", "points": "NaN"}],
+        [{"name": "Style", "points": 1}],  # not a criterion of this rubric
+        [{"name": "Content", "points": 1}, {"name": "Content", "points": 2}],
+    ):
+        with pytest.raises(ApplicationError):
+            services.grade_review(grade=grade, reviewer=analytic["teacher"], action="adjust", score=2, criteria=bad)
+    grade.refresh_from_db()
+    assert {c["name"]: c["points"] for c in grade.final_criteria} == {"Content": 1, "Language": 1}

@@ -9,7 +9,6 @@ and the REST API behave the same.
 from __future__ import annotations
 
 import csv
-import math
 
 from django.contrib import messages
 from django.http import Http404, HttpResponse
@@ -261,8 +260,9 @@ def review(request, grade_id: int):
 
 def _chosen_criteria(request, grade, *, accept: bool = False) -> list[dict] | None:
     """The teacher's per-criterion decisions: a level clicked, or points typed for a criterion without
-    levels (0..its points; anything else is ignored). Accepting keeps the AI's suggested points of the
-    analytic criteria the teacher left alone (they become training data like the total)."""
+    levels (``grading.grade_review`` checks their range: out of range is a form error). Accepting keeps
+    the AI's suggested points of the analytic criteria the teacher left alone (training data, like the
+    total)."""
     rubric = grading.rubric_for(grade.submission.assignment_id)
     suggested = {
         c.get("name"): c.get("points")
@@ -277,12 +277,8 @@ def _chosen_criteria(request, grade, *, accept: bool = False) -> list[dict] | No
             chosen.append({"name": c.name, "level": level["label"], "points": level["points"]})
             continue
         typed = request.POST.get(f"criterion_points_{i}", "").strip()
-        try:
-            value = float(typed) if typed else None
-        except ValueError:
-            value = None
-        if value is not None and math.isfinite(value) and 0 <= value <= float(c.points):
-            chosen.append({"name": c.name, "level": "", "points": value})
+        if typed:
+            chosen.append({"name": c.name, "level": "", "points": typed})
         elif accept and c.name in suggested:
             chosen.append({"name": c.name, "level": "", "points": suggested[c.name], "from": "ai"})
     return chosen or None
